@@ -1,0 +1,234 @@
+//! Importers: tool outputs in, facts out.
+//!
+//! The format of an input is detected from its top-level keys (a cheap pass that
+//! skips every value), then the input is parsed once into the format's typed
+//! model. Whatever an importer reads but cannot map is recorded as a warning in
+//! the facts' `sources[]`, never dropped in silence.
+
+mod sniff;
+mod trivy;
+
+use std::fmt;
+use std::path::Path;
+
+use crate::model::{Facts, SCHEMA_VERSION};
+
+pub use sniff::Format;
+
+/// Where an input came from, for error messages and `sources[].file`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin(String);
+
+impl Origin {
+    pub fn file(path: &Path) -> Self {
+        Origin(path.display().to_string())
+    }
+    pub fn stdin() -> Self {
+        Origin("<stdin>".to_owned())
+    }
+    pub fn named(name: impl Into<String>) -> Self {
+        Origin(name.into())
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Why an input could not be imported. Every variant names the input.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImportError {
+    #[error("{origin}: could not read the input: {source}")]
+    Io {
+        origin: Origin,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{origin}: the input is empty")]
+    Empty { origin: Origin },
+    #[error("{origin}: not valid JSON at line {line}, column {column}: {message}")]
+    Syntax {
+        origin: Origin,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{origin}: invalid {format} document at {path} (line {line}, column {column}): {message}")]
+    Schema {
+        origin: Origin,
+        format: Format,
+        path: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{origin}: unknown input format{hint}. Supported: {supported}", supported = Format::supported_list())]
+    UnknownFormat { origin: Origin, hint: String },
+    #[error("{origin}: {format} version {found} is not supported (supported: {supported})")]
+    UnsupportedVersion {
+        origin: Origin,
+        format: Format,
+        found: String,
+        supported: &'static str,
+    },
+}
+
+/// Imports one input: detects its format and maps it to facts.
+pub fn import_bytes(origin: &Origin, bytes: &[u8]) -> Result<Facts, ImportError> {
+    let format = detect(origin, bytes)?;
+    import_as(origin, bytes, format)
+}
+
+/// Imports one input in a format the caller names (no detection).
+pub fn import_as(origin: &Origin, bytes: &[u8], format: Format) -> Result<Facts, ImportError> {
+    let mut facts = match format {
+        Format::CustomsFacts => parse_facts_document(origin, bytes)?,
+        Format::TrivyJson => trivy::import(origin, bytes)?,
+    };
+    facts.normalize();
+    Ok(facts)
+}
+
+/// Reads and imports a file.
+pub fn import_file(path: &Path) -> Result<Facts, ImportError> {
+    let origin = Origin::file(path);
+    let bytes = std::fs::read(path).map_err(|source| ImportError::Io {
+        origin: origin.clone(),
+        source,
+    })?;
+    import_bytes(&origin, &bytes)
+}
+
+/// Detects the format of an input from its content.
+pub fn detect(origin: &Origin, bytes: &[u8]) -> Result<Format, ImportError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ImportError::Empty {
+            origin: origin.clone(),
+        });
+    }
+    sniff::sniff(origin, bytes)
+}
+
+fn parse_facts_document(origin: &Origin, bytes: &[u8]) -> Result<Facts, ImportError> {
+    let facts: Facts = parse_typed(origin, bytes, Format::CustomsFacts)?;
+    if facts.schema_version != SCHEMA_VERSION {
+        return Err(ImportError::UnsupportedVersion {
+            origin: origin.clone(),
+            format: Format::CustomsFacts,
+            found: facts.schema_version,
+            supported: "1",
+        });
+    }
+    Ok(facts)
+}
+
+/// Parses JSON into a format's typed model; errors carry the JSON path.
+pub(crate) fn parse_typed<T: serde::de::DeserializeOwned>(
+    origin: &Origin,
+    bytes: &[u8],
+    format: Format,
+) -> Result<T, ImportError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            syntax_error(origin, &inner)
+        } else {
+            ImportError::Schema {
+                origin: origin.clone(),
+                format,
+                path,
+                line: inner.line(),
+                column: inner.column(),
+                message: strip_position(&inner),
+            }
+        }
+    })?;
+    // Trailing garbage after the document is an error too.
+    de.end().map_err(|e| syntax_error(origin, &e))?;
+    Ok(value)
+}
+
+pub(crate) fn syntax_error(origin: &Origin, err: &serde_json::Error) -> ImportError {
+    ImportError::Syntax {
+        origin: origin.clone(),
+        line: err.line(),
+        column: err.column(),
+        message: strip_position(err),
+    }
+}
+
+/// serde_json appends " at line X column Y"; we report the position ourselves.
+fn strip_position(err: &serde_json::Error) -> String {
+    let text = err.to_string();
+    match text.rfind(" at line ") {
+        Some(index) => text[..index].to_owned(),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn origin() -> Origin {
+        Origin::named("test.json")
+    }
+
+    #[test]
+    fn empty_input_is_an_error() {
+        let err = import_bytes(&origin(), b"  \n").unwrap_err();
+        assert!(matches!(err, ImportError::Empty { .. }), "{err}");
+    }
+
+    #[test]
+    fn malformed_json_names_line_and_column() {
+        let err = import_bytes(&origin(), b"{\n  \"SchemaVersion\": 2,\n  \"Results\": [\n").unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, ImportError::Syntax { .. }), "{text}");
+        assert!(text.starts_with("test.json: not valid JSON at line"), "{text}");
+    }
+
+    #[test]
+    fn unknown_format_lists_supported_formats() {
+        let err = import_bytes(&origin(), br#"{"hello": "world"}"#).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("unknown input format"), "{text}");
+        assert!(text.contains("trivy"), "{text}");
+    }
+
+    #[test]
+    fn wrong_types_name_the_json_path() {
+        let doc = br#"{"SchemaVersion": 2, "ArtifactType": "container_image", "Results": [{"Target": "x", "Class": "os-pkgs", "Vulnerabilities": [{"VulnerabilityID": 7}]}]}"#;
+        let err = import_bytes(&origin(), doc).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("Results[0].Vulnerabilities[0].VulnerabilityID"), "{text}");
+    }
+
+    #[test]
+    fn facts_document_of_another_version_is_refused() {
+        let err = import_bytes(&origin(), br#"{"schema_version": "2", "image": {}}"#).unwrap_err();
+        assert!(err.to_string().contains("version 2 is not supported"), "{err}");
+    }
+
+    #[test]
+    fn facts_document_round_trips() {
+        let mut facts = Facts::default();
+        facts.image.reference = Some("docker.io/library/alpine:3.20".into());
+        facts.config = Some(crate::model::Config {
+            user: "1000".into(),
+            ..Default::default()
+        });
+        facts.normalize();
+        let json = serde_json::to_vec(&facts).unwrap();
+        let back = import_bytes(&origin(), &json).unwrap();
+        assert_eq!(back, facts);
+    }
+}

@@ -1,0 +1,128 @@
+//! Format detection: read only the top-level keys of a JSON document (values
+//! are skipped without being built), then decide from their names.
+
+use std::fmt;
+
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+
+use super::{ImportError, Origin, syntax_error};
+
+/// The input formats customs reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Format {
+    /// A facts document printed by `customs facts`.
+    CustomsFacts,
+    /// `trivy image --format json` (SchemaVersion 2).
+    TrivyJson,
+}
+
+impl Format {
+    pub const ALL: [Format; 2] = [Format::CustomsFacts, Format::TrivyJson];
+
+    /// The name used on the command line (`--input-format`) and in `sources[].format`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::CustomsFacts => "customs-facts",
+            Format::TrivyJson => "trivy-json",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Format> {
+        Format::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    pub(crate) fn supported_list() -> String {
+        Format::ALL.map(Format::name).join(", ")
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The top-level keys of a document.
+#[derive(Default)]
+struct TopLevelKeys(Vec<String>);
+
+impl TopLevelKeys {
+    fn has(&self, key: &str) -> bool {
+        self.0.iter().any(|k| k == key)
+    }
+}
+
+impl<'de> de::Deserialize<'de> for TopLevelKeys {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(KeysVisitor)
+    }
+}
+
+struct KeysVisitor;
+
+impl<'de> Visitor<'de> for KeysVisitor {
+    type Value = TopLevelKeys;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut keys = TopLevelKeys::default();
+        while let Some(key) = map.next_key::<String>()? {
+            map.next_value::<IgnoredAny>()?;
+            keys.0.push(key);
+        }
+        Ok(keys)
+    }
+
+    // Anything else is valid JSON but no format we know; say so by kind.
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(TopLevelKeys(vec!["<array>".to_owned()]))
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(TopLevelKeys(vec!["<scalar>".to_owned()]))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(TopLevelKeys(vec!["<scalar>".to_owned()]))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(TopLevelKeys(vec!["<scalar>".to_owned()]))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(TopLevelKeys(vec!["<scalar>".to_owned()]))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(TopLevelKeys(vec!["<scalar>".to_owned()]))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(TopLevelKeys(vec!["<scalar>".to_owned()]))
+    }
+}
+
+pub(super) fn sniff(origin: &Origin, bytes: &[u8]) -> Result<Format, ImportError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let keys: TopLevelKeys = de::Deserialize::deserialize(&mut de)
+        .and_then(|keys| de.end().map(|()| keys))
+        .map_err(|e| syntax_error(origin, &e))?;
+    if keys.has("schema_version") && (keys.has("image") || keys.has("sources")) {
+        return Ok(Format::CustomsFacts);
+    }
+    if keys.has("SchemaVersion") && (keys.has("Results") || keys.has("ArtifactName")) {
+        return Ok(Format::TrivyJson);
+    }
+    let hint = match keys.0.first().map(String::as_str) {
+        Some("<array>") => " (a JSON array at the top level)".to_owned(),
+        Some("<scalar>") => " (a single JSON value, not an object)".to_owned(),
+        _ => {
+            let shown: Vec<&str> = keys.0.iter().take(6).map(String::as_str).collect();
+            format!(" (top-level keys: {})", shown.join(", "))
+        }
+    };
+    Err(ImportError::UnknownFormat {
+        origin: origin.clone(),
+        hint,
+    })
+}
