@@ -1,1 +1,56 @@
+//! # customs
+//!
+//! A WebAssembly policy engine for container images. Tool outputs are imported
+//! into one normalized facts document ([`customs_facts`]); policies (WebAssembly
+//! components of the `customs:policy` world) run sandboxed against it and
+//! answer allow or deny, with reasons.
+//!
+//! ```
+//! use customs::{Engine, EngineConfig, EvalOptions, PreparedFacts};
+//! use customs_facts::import::{import_bytes, Origin};
+//!
+//! // One engine per process; it is Send + Sync and cheap to clone.
+//! let engine = Engine::new(EngineConfig::default())?;
+//! // The embedded baseline: trusted-base, no-root-user, vulnerabilities, ...
+//! let mut bundle = engine.baseline()?;
+//! bundle.set_param("vulnerabilities.min-severity", "critical")?;
+//!
+//! let report = br#"{"SchemaVersion": 2, "ArtifactName": "app:1", "ArtifactType": "container_image",
+//!   "Metadata": {"ImageConfig": {"created": "2026-11-01T00:00:00Z", "config": {"User": ""}}},
+//!   "Results": []}"#;
+//! let facts = import_bytes(&Origin::named("report.json"), report)?;
+//! let decision = engine.evaluate(&bundle, &PreparedFacts::new(facts), &EvalOptions::default());
+//!
+//! assert!(!decision.is_allowed());
+//! assert_eq!(decision.denied_rules(), ["no-root-user"]);
+//! for (policy, finding) in decision.findings() {
+//!     println!("{policy}: [{}] {}", finding.rule, finding.message);
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Evaluation never returns an error: a policy that traps, exceeds its
+//! deadline or memory, or returns a malformed verdict is reported as failed
+//! and denies (fail closed). Loading returns typed [`Error`]s.
 
+pub mod baseline;
+mod bindings;
+mod bundle;
+mod engine;
+mod error;
+mod limits;
+mod policy;
+mod prepared;
+mod sandbox;
+mod verdict;
+
+pub use bundle::{Bundle, BundleEntry};
+pub use engine::{Engine, EngineConfig, EvalOptions};
+pub use error::Error;
+pub use limits::Limits;
+pub use policy::{ParamInfo, Policy, PolicyInfo, RuleInfo};
+pub use prepared::PreparedFacts;
+pub use verdict::{
+    Decision, Effect, Enforcement, Finding, ImageRef, Outcome, POLICY_ERROR_RULE, PolicyDecision,
+    PolicyReport, Severity, Summary,
+};

@@ -1,0 +1,185 @@
+//! A bundle: the policies evaluated together, each with its resolved parameters
+//! and enforcement mode.
+
+use std::path::Path;
+
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::policy::Policy;
+use crate::verdict::Enforcement;
+
+/// One policy in a bundle, with every declared parameter resolved.
+#[derive(Debug, Clone)]
+pub struct BundleEntry {
+    pub(crate) policy: Policy,
+    /// Every declared parameter: the default, or the value set on the bundle.
+    pub(crate) params: Vec<(String, String)>,
+    pub(crate) enforcement: Enforcement,
+}
+
+impl BundleEntry {
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    pub fn params(&self) -> &[(String, String)] {
+        &self.params
+    }
+
+    pub fn enforcement(&self) -> Enforcement {
+        self.enforcement
+    }
+}
+
+/// Policies evaluated together. Evaluation order is the order they were added.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    name: String,
+    entries: Vec<BundleEntry>,
+}
+
+impl Bundle {
+    pub fn new(name: impl Into<String>) -> Bundle {
+        Bundle {
+            name: name.into(),
+            entries: Vec::new(),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn entries(&self) -> &[BundleEntry] {
+        &self.entries
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Adds a policy with its default parameters, enforced.
+    pub fn add(&mut self, policy: Policy) -> Result<(), Error> {
+        if let Some(existing) = self.entries.iter().find(|e| e.policy.name() == policy.name()) {
+            return Err(Error::DuplicatePolicy {
+                bundle: self.name.clone(),
+                name: policy.name().to_owned(),
+                first: existing.policy.origin().to_owned(),
+                second: policy.origin().to_owned(),
+            });
+        }
+        let params = policy
+            .info()
+            .params
+            .iter()
+            .map(|p| (p.name.clone(), p.default_value.clone()))
+            .collect();
+        self.entries.push(BundleEntry {
+            policy,
+            params,
+            enforcement: Enforcement::Enforce,
+        });
+        Ok(())
+    }
+
+    /// Adds every policy of `other` (e.g. `--policy` files on top of a bundle).
+    pub fn extend(&mut self, other: Bundle) -> Result<(), Error> {
+        for entry in other.entries {
+            self.add(entry.policy.clone())?;
+            if let Some(last) = self.entries.last_mut() {
+                last.params = entry.params;
+                last.enforcement = entry.enforcement;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets a parameter. `key` is `POLICY.PARAM` for one policy, or `PARAM` for
+    /// every policy that declares it. A parameter nobody declares is an error,
+    /// so a typo never silently keeps the default.
+    pub fn set_param(&mut self, key: &str, value: &str) -> Result<(), Error> {
+        let (target, name) = match key.split_once('.') {
+            Some((policy, name)) => (Some(policy), name),
+            None => (None, key),
+        };
+        if let Some(policy) = target
+            && !self.entries.iter().any(|e| e.policy.name() == policy)
+        {
+            return Err(Error::Param(format!(
+                "parameter {key}: the bundle has no policy named {policy:?} (policies: {})",
+                self.policy_names().join(", ")
+            )));
+        }
+        let mut applied = 0;
+        for entry in &mut self.entries {
+            if target.is_some_and(|t| t != entry.policy.name()) {
+                continue;
+            }
+            if let Some(slot) = entry.params.iter_mut().find(|(n, _)| n == name) {
+                slot.1 = value.to_owned();
+                applied += 1;
+            } else if target.is_some() {
+                let known: Vec<&str> = entry.params.iter().map(|(n, _)| n.as_str()).collect();
+                return Err(Error::Param(format!(
+                    "parameter {key}: policy {} does not declare {name:?} (it declares: {})",
+                    entry.policy.name(),
+                    if known.is_empty() { "nothing".to_owned() } else { known.join(", ") }
+                )));
+            }
+        }
+        if applied == 0 {
+            return Err(Error::Param(format!(
+                "parameter {name:?} is not declared by any policy in bundle {} ({})",
+                self.name,
+                self.policy_names().join(", ")
+            )));
+        }
+        Ok(())
+    }
+
+    /// Sets the enforcement mode of one policy.
+    pub fn set_enforcement(&mut self, policy: &str, enforcement: Enforcement) -> Result<(), Error> {
+        let names = self.policy_names().join(", ");
+        let entry = self
+            .entries
+            .iter_mut()
+            .find(|e| e.policy.name() == policy)
+            .ok_or_else(|| Error::Param(format!("no policy named {policy:?} in the bundle ({names})")))?;
+        entry.enforcement = enforcement;
+        Ok(())
+    }
+
+    fn policy_names(&self) -> Vec<&str> {
+        self.entries.iter().map(|e| e.policy.name()).collect()
+    }
+
+    /// Loads every `*.wasm` component in a directory, in file-name order.
+    pub fn load_dir(engine: &Engine, dir: &Path) -> Result<Bundle, Error> {
+        let origin = dir.display().to_string();
+        let io_error = |source| Error::BundleIo {
+            origin: origin.clone(),
+            source,
+        };
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .map_err(io_error)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(io_error)?
+            .into_iter()
+            .map(|entry| entry.path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "wasm"))
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            return Err(Error::EmptyBundle { origin });
+        }
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| origin.clone());
+        let mut bundle = Bundle::new(name);
+        for file in files {
+            bundle.add(engine.load_policy_file(&file)?)?;
+        }
+        Ok(bundle)
+    }
+}

@@ -1,0 +1,433 @@
+//! The engine: one wasmtime engine per process, an epoch ticker for deadlines,
+//! and the single path every evaluation goes through.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use wasmtime::component::Linker;
+use wasmtime::{Store, Trap};
+
+use crate::bindings::{ImageHandle, customs::policy::types as wit_types};
+use crate::bundle::{Bundle, BundleEntry};
+use crate::error::Error;
+use crate::limits::Limits;
+use crate::policy::{ParamInfo, PolicyInfo, RuleInfo};
+use crate::prepared::{PreparedFacts, severity_from_wit};
+use crate::sandbox::{StoreState, linker};
+use crate::verdict::{self, Decision, Effect, Finding, ImageRef, PolicyReport};
+
+/// How to build an [`Engine`].
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct EngineConfig {
+    pub limits: Limits,
+    /// Where compiled policies are cached on disk (keyed by the component's
+    /// hash and the engine's settings). `None` compiles every time.
+    pub cache_dir: Option<PathBuf>,
+    /// Instances the pooling allocator keeps ready; 0 uses on-demand allocation.
+    pub pool_size: u32,
+}
+
+impl EngineConfig {
+    /// Defaults, with the compile cache in the user's cache directory.
+    pub fn with_default_cache() -> EngineConfig {
+        EngineConfig {
+            cache_dir: dirs::cache_dir().map(|d| d.join("customs").join("wasmtime")),
+            pool_size: 64,
+            ..EngineConfig::default()
+        }
+    }
+
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    pub fn cache_dir(mut self, dir: Option<PathBuf>) -> Self {
+        self.cache_dir = dir;
+        self
+    }
+}
+
+/// Options of one evaluation.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct EvalOptions {
+    /// The time the policies see as "now" (Unix seconds); the current time when `None`.
+    pub now: Option<i64>,
+}
+
+impl EvalOptions {
+    pub fn at(now: i64) -> EvalOptions {
+        EvalOptions { now: Some(now) }
+    }
+}
+
+/// Evaluates policies against image facts. Cheap to clone, `Send + Sync`:
+/// build one per process and share it.
+#[derive(Clone)]
+pub struct Engine(Arc<EngineInner>);
+
+struct EngineInner {
+    wasmtime: wasmtime::Engine,
+    linker: Linker<StoreState>,
+    limits: Limits,
+    /// Deadline in epoch ticks.
+    deadline_ticks: u64,
+    ticker_stop: Arc<AtomicBool>,
+    pooling: bool,
+}
+
+impl Drop for EngineInner {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("limits", &self.0.limits)
+            .field("pooling", &self.0.pooling)
+            .finish()
+    }
+}
+
+/// How often the epoch advances: a tenth of the deadline, between 1 and 10 ms.
+fn tick_interval(deadline: Duration) -> Duration {
+    (deadline / 10).clamp(Duration::from_millis(1), Duration::from_millis(10))
+}
+
+impl Engine {
+    pub fn new(config: EngineConfig) -> Result<Engine, Error> {
+        let engine_error = |e: wasmtime::Error| Error::Engine(format!("{e:#}"));
+        let mut wasm_config = wasmtime::Config::new();
+        wasm_config.wasm_component_model(true);
+        wasm_config.epoch_interruption(true);
+        if let Some(dir) = &config.cache_dir {
+            let mut cache = wasmtime::CacheConfig::new();
+            cache.with_directory(dir);
+            match wasmtime::Cache::new(cache) {
+                Ok(cache) => {
+                    wasm_config.cache(Some(cache));
+                }
+                // A cache is an optimisation: without it everything still works.
+                Err(e) => tracing::warn!(
+                    "compile cache at {} unavailable, compiling without it: {e:#}",
+                    dir.display()
+                ),
+            }
+        }
+
+        // Pooling makes instantiation cheap, but reserves address space up front;
+        // where the host refuses that, fall back to on-demand allocation.
+        let mut pooling = false;
+        let mut engine = None;
+        if config.pool_size > 0 {
+            let mut pooled = wasm_config.clone();
+            let n = config.pool_size;
+            let mut pool = wasmtime::PoolingAllocationConfig::default();
+            pool.total_component_instances(n)
+                .total_core_instances(n * 8)
+                .total_memories(n * 2)
+                .total_tables(n * 8)
+                .max_memory_size(config.limits.memory_bytes.saturating_mul(2));
+            pooled.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+            match wasmtime::Engine::new(&pooled) {
+                Ok(e) => {
+                    pooling = true;
+                    engine = Some(e);
+                }
+                Err(e) => tracing::info!("pooling allocator unavailable, using on-demand: {e:#}"),
+            }
+        }
+        let wasmtime = match engine {
+            Some(e) => e,
+            None => wasmtime::Engine::new(&wasm_config).map_err(engine_error)?,
+        };
+        let linker = linker(&wasmtime).map_err(engine_error)?;
+
+        let interval = tick_interval(config.limits.deadline);
+        let deadline_ticks =
+            (config.limits.deadline.as_nanos() / interval.as_nanos().max(1)) as u64 + 1;
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        let stop = Arc::clone(&ticker_stop);
+        let ticking = wasmtime.clone();
+        std::thread::Builder::new()
+            .name("customs-epoch".to_owned())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(interval);
+                    ticking.increment_epoch();
+                }
+            })
+            .map_err(|e| Error::Engine(format!("cannot start the deadline ticker: {e}")))?;
+
+        Ok(Engine(Arc::new(EngineInner {
+            wasmtime,
+            linker,
+            limits: config.limits,
+            deadline_ticks,
+            ticker_stop,
+            pooling,
+        })))
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.0.limits
+    }
+
+    /// Whether instances come from the pooling allocator.
+    pub fn is_pooling(&self) -> bool {
+        self.0.pooling
+    }
+
+    pub(crate) fn wasmtime(&self) -> &wasmtime::Engine {
+        &self.0.wasmtime
+    }
+
+    pub(crate) fn linker(&self) -> &Linker<StoreState> {
+        &self.0.linker
+    }
+
+    fn store(&self) -> Store<StoreState> {
+        let mut store = Store::new(&self.0.wasmtime, StoreState::new(&self.0.limits));
+        store.limiter(|state| state);
+        store.set_epoch_deadline(self.0.deadline_ticks);
+        store.epoch_deadline_trap();
+        store
+    }
+
+    /// Calls a policy's `metadata` export, under the same limits as evaluation.
+    pub(crate) fn read_metadata(
+        &self,
+        origin: &str,
+        pre: &crate::bindings::PolicyPre<StoreState>,
+    ) -> Result<PolicyInfo, Error> {
+        let mut store = self.store();
+        let result = pre
+            .instantiate(&mut store)
+            .and_then(|instance| instance.call_metadata(&mut store));
+        let info = result.map_err(|e| Error::Metadata {
+            origin: origin.to_owned(),
+            reason: self.describe_failure(&store, &e),
+        })?;
+        let field = self.0.limits.max_field_bytes;
+        let text = self.0.limits.max_message_bytes;
+        let too_long = [&info.name, &info.version]
+            .into_iter()
+            .chain(info.rules.iter().map(|r| &r.id))
+            .chain(info.params.iter().map(|p| &p.name))
+            .any(|s| s.len() > field)
+            || [&info.description]
+                .into_iter()
+                .chain(info.rules.iter().map(|r| &r.description))
+                .chain(info.params.iter().flat_map(|p| [&p.description, &p.default_value]))
+                .any(|s| s.len() > text)
+            || info.rules.len() + info.params.len() > self.0.limits.max_findings;
+        if too_long {
+            return Err(Error::InvalidMetadata {
+                origin: origin.to_owned(),
+                reason: "the metadata exceeds the size limits".to_owned(),
+            });
+        }
+        Ok(PolicyInfo {
+            name: info.name,
+            version: info.version,
+            description: info.description,
+            rules: info
+                .rules
+                .into_iter()
+                .map(|r| RuleInfo {
+                    id: r.id,
+                    description: r.description,
+                })
+                .collect(),
+            params: info
+                .params
+                .into_iter()
+                .map(|p| ParamInfo {
+                    name: p.name,
+                    description: p.description,
+                    default_value: p.default_value,
+                })
+                .collect(),
+        })
+    }
+
+    /// Evaluates every policy of `bundle` against `facts`: the one decision path.
+    ///
+    /// Never fails: a policy that traps, times out, runs out of memory or
+    /// returns a malformed verdict is reported as an error and denies.
+    pub fn evaluate(&self, bundle: &Bundle, facts: &PreparedFacts, options: &EvalOptions) -> Decision {
+        let now = options
+            .now
+            .unwrap_or_else(|| chrono::Utc::now().timestamp());
+        let reports = bundle
+            .entries()
+            .iter()
+            .map(|entry| self.evaluate_entry(entry, facts, now))
+            .collect();
+        let image = &facts.facts().image;
+        Decision::from_reports(
+            ImageRef {
+                reference: image.reference.clone(),
+                digest: image.digest.clone(),
+            },
+            reports,
+        )
+    }
+
+    fn evaluate_entry(&self, entry: &BundleEntry, facts: &PreparedFacts, now: i64) -> PolicyReport {
+        let info = entry.policy.info();
+        let started = Instant::now();
+        let outcome = self.run_policy(entry, facts, now);
+        let elapsed = started.elapsed();
+        match outcome {
+            Ok(findings) => verdict::report(
+                &info.name,
+                &info.version,
+                entry.enforcement,
+                elapsed,
+                findings,
+            ),
+            Err(reason) => {
+                tracing::warn!(policy = %info.name, "policy failed: {reason}");
+                verdict::failed(
+                    &info.name,
+                    &info.version,
+                    entry.enforcement,
+                    elapsed,
+                    format!("policy {} {reason}", info.name),
+                )
+            }
+        }
+    }
+
+    /// Runs one policy in a fresh store; the error says what went wrong.
+    fn run_policy(
+        &self,
+        entry: &BundleEntry,
+        facts: &PreparedFacts,
+        now: i64,
+    ) -> Result<Vec<Finding>, String> {
+        let mut store = self.store();
+        let handle = ImageHandle {
+            facts: facts.clone(),
+            now,
+        };
+        let run = (|| {
+            let instance = entry.policy.0.pre.instantiate(&mut store)?;
+            let image = store.data_mut().table.push(handle)?;
+            instance.call_evaluate(&mut store, image, &entry.params)
+        })();
+        let output = store.data().guest_output();
+        if !output.is_empty() {
+            tracing::debug!(policy = %entry.policy.name(), "policy output: {output}");
+        }
+        match run {
+            Ok(Ok(findings)) => self.check_findings(entry, findings),
+            Ok(Err(message)) => Err(format!(
+                "returned an error: {}",
+                truncate(&message, self.0.limits.max_message_bytes)
+            )),
+            Err(e) => Err(self.describe_failure(&store, &e)),
+        }
+    }
+
+    /// Names the cause of a failed call in words a user can act on.
+    fn describe_failure(&self, store: &Store<StoreState>, error: &wasmtime::Error) -> String {
+        let limits = &self.0.limits;
+        if store.data().memory_exceeded {
+            return format!(
+                "exceeded its memory limit of {} MiB",
+                limits.memory_bytes >> 20
+            );
+        }
+        match error.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => format!(
+                "exceeded its {} ms deadline",
+                limits.deadline.as_millis()
+            ),
+            Some(trap) => {
+                let output = store.data().guest_output();
+                let printed = output.trim();
+                if printed.is_empty() {
+                    format!("trapped: {trap}")
+                } else {
+                    format!(
+                        "trapped: {trap}; it printed: {}",
+                        truncate(printed, 1024)
+                    )
+                }
+            }
+            None => format!("failed: {error:#}"),
+        }
+    }
+
+    /// Enforces the output limits and the declared rule ids on a verdict.
+    fn check_findings(
+        &self,
+        entry: &BundleEntry,
+        findings: Vec<wit_types::Finding>,
+    ) -> Result<Vec<Finding>, String> {
+        let limits = &self.0.limits;
+        if findings.len() > limits.max_findings {
+            return Err(format!(
+                "returned {} findings, more than the limit of {}",
+                findings.len(),
+                limits.max_findings
+            ));
+        }
+        let declared = &entry.policy.info().rules;
+        findings
+            .into_iter()
+            .map(|f| {
+                if f.message.len() > limits.max_message_bytes {
+                    return Err(format!(
+                        "returned a finding message of {} bytes, more than the limit of {}",
+                        f.message.len(),
+                        limits.max_message_bytes
+                    ));
+                }
+                if f.rule.len() > limits.max_field_bytes
+                    || f.subject.as_ref().is_some_and(|s| s.len() > limits.max_field_bytes)
+                {
+                    return Err(format!(
+                        "returned a rule id or subject longer than {} bytes",
+                        limits.max_field_bytes
+                    ));
+                }
+                if !declared.iter().any(|r| r.id == f.rule) {
+                    return Err(format!(
+                        "returned a finding for rule {:?}, which it does not declare",
+                        truncate(&f.rule, 64)
+                    ));
+                }
+                Ok(Finding {
+                    rule: f.rule,
+                    effect: match f.effect {
+                        wit_types::Effect::Deny => Effect::Deny,
+                        wit_types::Effect::Warn => Effect::Warn,
+                    },
+                    severity: severity_from_wit(f.severity),
+                    message: f.message,
+                    subject: f.subject,
+                })
+            })
+            .collect()
+    }
+}
+
+fn truncate(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}

@@ -1,0 +1,49 @@
+//! Errors of loading policies and building bundles. Evaluation itself never
+//! returns an error: a policy that fails is a deny in the [`Decision`](crate::Decision).
+
+/// Why a policy, a bundle or the engine could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("cannot set up the WebAssembly engine: {0}")]
+    Engine(String),
+    #[error("{origin}: cannot read the policy: {source}")]
+    Io {
+        origin: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{origin}: not a WebAssembly component: {reason}")]
+    NotAComponent { origin: String, reason: String },
+    #[error("{origin}: the component does not compile: {reason}")]
+    Compile { origin: String, reason: String },
+    #[error(
+        "{origin}: the policy imports something customs does not grant (policies get the customs:policy/facts interface and wasi:cli stdio only): {reason}"
+    )]
+    Import { origin: String, reason: String },
+    #[error(
+        "{origin}: not a customs policy: it does not export the world customs:policy/policy@0.1.0 ({reason})"
+    )]
+    WrongWorld { origin: String, reason: String },
+    #[error("{origin}: reading the policy's metadata failed: {reason}")]
+    Metadata { origin: String, reason: String },
+    #[error("{origin}: invalid policy metadata: {reason}")]
+    InvalidMetadata { origin: String, reason: String },
+    #[error("bundle {bundle}: two policies are named {name:?} ({first} and {second})")]
+    DuplicatePolicy {
+        bundle: String,
+        name: String,
+        first: String,
+        second: String,
+    },
+    #[error("{0}")]
+    Param(String),
+    #[error("{origin}: cannot read the bundle directory: {source}")]
+    BundleIo {
+        origin: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{origin}: the bundle holds no policies (*.wasm files)")]
+    EmptyBundle { origin: String },
+}

@@ -1,0 +1,55 @@
+//! Resource limits for policy evaluation. Every limit has a default; a policy
+//! that exceeds one fails, and a failed policy denies.
+
+use std::time::Duration;
+
+/// Limits applied to every policy evaluation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Wall-clock budget of one policy evaluation (and of loading metadata).
+    pub deadline: Duration,
+    /// Largest linear memory a policy may grow to, in bytes.
+    pub memory_bytes: usize,
+    /// Most table elements a policy may grow a table to.
+    pub table_elements: usize,
+    /// Most findings one policy may return.
+    pub max_findings: usize,
+    /// Longest finding message, in bytes.
+    pub max_message_bytes: usize,
+    /// Longest rule id or subject, in bytes.
+    pub max_field_bytes: usize,
+    /// How much of a policy's stdout/stderr is kept for the log.
+    pub max_guest_output_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            deadline: Duration::from_millis(100),
+            memory_bytes: 64 << 20,
+            table_elements: 100_000,
+            max_findings: 1_000,
+            max_message_bytes: 16 << 10,
+            max_field_bytes: 1 << 10,
+            max_guest_output_bytes: 16 << 10,
+        }
+    }
+}
+
+impl Limits {
+    pub fn with_deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    pub fn with_memory_bytes(mut self, bytes: usize) -> Self {
+        self.memory_bytes = bytes;
+        self
+    }
+
+    pub fn with_max_findings(mut self, count: usize) -> Self {
+        self.max_findings = count;
+        self
+    }
+}

@@ -1,0 +1,201 @@
+//! A loaded policy: compiled component, linked and checked against the world,
+//! with its metadata read once.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use wasmtime::component::Component;
+
+use crate::bindings::PolicyPre;
+use crate::error::Error;
+use crate::sandbox::StoreState;
+
+/// Metadata a policy declares about itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct PolicyInfo {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    pub rules: Vec<RuleInfo>,
+    pub params: Vec<ParamInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuleInfo {
+    pub id: String,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ParamInfo {
+    pub name: String,
+    pub description: String,
+    pub default_value: String,
+}
+
+/// A compiled, linked policy. Cheap to clone; shareable across threads.
+#[derive(Clone)]
+pub struct Policy(pub(crate) Arc<PolicyInner>);
+
+pub(crate) struct PolicyInner {
+    pub(crate) origin: String,
+    pub(crate) sha256: String,
+    pub(crate) pre: PolicyPre<StoreState>,
+    pub(crate) info: PolicyInfo,
+}
+
+impl std::fmt::Debug for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Policy")
+            .field("name", &self.0.info.name)
+            .field("origin", &self.0.origin)
+            .field("sha256", &self.0.sha256)
+            .finish()
+    }
+}
+
+impl Policy {
+    pub fn info(&self) -> &PolicyInfo {
+        &self.0.info
+    }
+
+    pub fn name(&self) -> &str {
+        &self.0.info.name
+    }
+
+    /// Where the policy was loaded from (a path, or a name for embedded policies).
+    pub fn origin(&self) -> &str {
+        &self.0.origin
+    }
+
+    /// Hex sha256 of the component bytes.
+    pub fn sha256(&self) -> &str {
+        &self.0.sha256
+    }
+}
+
+const WASM_MAGIC: &[u8; 4] = b"\0asm";
+const CORE_VERSION: [u8; 4] = [1, 0, 0, 0];
+
+/// Says what the bytes are when they are not a component, before compiling them.
+fn check_header(origin: &str, bytes: &[u8]) -> Result<(), Error> {
+    let not_a_component = |reason: &str| Error::NotAComponent {
+        origin: origin.to_owned(),
+        reason: reason.to_owned(),
+    };
+    if bytes.len() < 8 || &bytes[..4] != WASM_MAGIC {
+        return Err(not_a_component(
+            "the file does not start with the WebAssembly magic bytes",
+        ));
+    }
+    if bytes[4..8] == CORE_VERSION {
+        return Err(not_a_component(
+            "it is a core WebAssembly module; build the policy as a component (target wasm32-wasip2, or `wasm-tools component new`)",
+        ));
+    }
+    Ok(())
+}
+
+impl crate::Engine {
+    /// Compiles and links a policy from component bytes, and reads its metadata.
+    pub fn load_policy(&self, origin: &str, bytes: &[u8]) -> Result<Policy, Error> {
+        check_header(origin, bytes)?;
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        let component =
+            Component::from_binary(self.wasmtime(), bytes).map_err(|e| Error::Compile {
+                origin: origin.to_owned(),
+                reason: format!("{e:#}"),
+            })?;
+        let instance_pre =
+            self.linker()
+                .instantiate_pre(&component)
+                .map_err(|e| Error::Import {
+                    origin: origin.to_owned(),
+                    reason: format!("{e:#}"),
+                })?;
+        let pre = PolicyPre::new(instance_pre).map_err(|e| Error::WrongWorld {
+            origin: origin.to_owned(),
+            reason: format!("{e:#}"),
+        })?;
+        let info = self.read_metadata(origin, &pre)?;
+        validate_info(origin, &info)?;
+        Ok(Policy(Arc::new(PolicyInner {
+            origin: origin.to_owned(),
+            sha256,
+            pre,
+            info,
+        })))
+    }
+
+    /// Reads and loads a policy component from a file.
+    pub fn load_policy_file(&self, path: &Path) -> Result<Policy, Error> {
+        let origin = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            origin: origin.clone(),
+            source,
+        })?;
+        self.load_policy(&origin, &bytes)
+    }
+}
+
+fn validate_info(origin: &str, info: &PolicyInfo) -> Result<(), Error> {
+    let invalid = |reason: String| Error::InvalidMetadata {
+        origin: origin.to_owned(),
+        reason,
+    };
+    let is_id = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 128
+            && s
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '/' | ':'))
+    };
+    if !is_id(&info.name) {
+        return Err(invalid(format!(
+            "policy name {:?} must be 1-128 characters of letters, digits, - _ / :",
+            info.name
+        )));
+    }
+    if info.rules.is_empty() {
+        return Err(invalid("the policy declares no rules".to_owned()));
+    }
+    for (i, rule) in info.rules.iter().enumerate() {
+        if !is_id(&rule.id) {
+            return Err(invalid(format!("rule id {:?} is not a valid id", rule.id)));
+        }
+        if info.rules[..i].iter().any(|r| r.id == rule.id) {
+            return Err(invalid(format!("rule id {:?} is declared twice", rule.id)));
+        }
+    }
+    for (i, param) in info.params.iter().enumerate() {
+        if !is_id(&param.name) || param.name.contains('.') {
+            return Err(invalid(format!(
+                "parameter name {:?} is not a valid name",
+                param.name
+            )));
+        }
+        if info.params[..i].iter().any(|p| p.name == param.name) {
+            return Err(invalid(format!(
+                "parameter {:?} is declared twice",
+                param.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_are_told_apart() {
+        assert!(check_header("x", b"hello world").is_err());
+        let core = check_header("x", b"\0asm\x01\0\0\0").unwrap_err().to_string();
+        assert!(core.contains("core WebAssembly module"), "{core}");
+        assert!(check_header("x", b"\0asm\x0d\0\x01\0").is_ok());
+    }
+}

@@ -1,0 +1,219 @@
+//! What evaluation answers: findings per policy, and one decision for the image.
+//! The serialized form is the `--format json` contract (extend, don't rename).
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+pub use customs_facts::Severity;
+
+/// What a finding does to the decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    Deny,
+    Warn,
+}
+
+/// One reason for a decision.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct Finding {
+    pub rule: String,
+    pub effect: Effect,
+    pub severity: Severity,
+    pub message: String,
+    pub subject: Option<String>,
+}
+
+/// How a policy's findings count towards the decision.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Enforcement {
+    /// Deny findings deny the image.
+    #[default]
+    Enforce,
+    /// Deny findings are reported as warnings.
+    Warn,
+    /// Findings are recorded only.
+    Audit,
+}
+
+/// The outcome of one policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyDecision {
+    Allow,
+    Warn,
+    Deny,
+    /// The policy failed (trap, timeout, bad verdict); it counts as a deny.
+    Error,
+}
+
+/// What one policy said about the image.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct PolicyReport {
+    pub name: String,
+    pub version: String,
+    pub decision: PolicyDecision,
+    #[serde(serialize_with = "micros", rename = "duration_us")]
+    pub duration: Duration,
+    pub findings: Vec<Finding>,
+    /// Why the policy failed, when it did.
+    pub error: Option<String>,
+    pub enforcement: Enforcement,
+}
+
+fn micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+/// The overall answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Allow,
+    Deny,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ImageRef {
+    pub reference: Option<String>,
+    pub digest: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub policies: usize,
+    pub denied: usize,
+    pub warned: usize,
+    pub errors: usize,
+}
+
+/// The decision about one image: allow or deny, with every policy's reasons.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct Decision {
+    pub decision: Outcome,
+    pub image: ImageRef,
+    pub policies: Vec<PolicyReport>,
+    pub summary: Summary,
+}
+
+impl Decision {
+    pub(crate) fn from_reports(image: ImageRef, policies: Vec<PolicyReport>) -> Decision {
+        let mut summary = Summary {
+            policies: policies.len(),
+            ..Summary::default()
+        };
+        for report in &policies {
+            match report.decision {
+                PolicyDecision::Deny => summary.denied += 1,
+                PolicyDecision::Warn => summary.warned += 1,
+                PolicyDecision::Error => summary.errors += 1,
+                PolicyDecision::Allow => {}
+            }
+        }
+        // A failed policy denies unless it only warns or audits (fail closed).
+        let blocking_error = policies
+            .iter()
+            .any(|p| p.decision == PolicyDecision::Error && p.enforcement == Enforcement::Enforce);
+        let decision = if summary.denied > 0 || blocking_error {
+            Outcome::Deny
+        } else {
+            Outcome::Allow
+        };
+        Decision {
+            decision,
+            image,
+            policies,
+            summary,
+        }
+    }
+
+    pub fn is_allowed(&self) -> bool {
+        self.decision == Outcome::Allow
+    }
+
+    /// Every finding with the name of the policy that made it.
+    pub fn findings(&self) -> impl Iterator<Item = (&str, &Finding)> {
+        self.policies
+            .iter()
+            .flat_map(|p| p.findings.iter().map(move |f| (p.name.as_str(), f)))
+    }
+
+    /// Every rule id that denied, sorted and deduplicated.
+    pub fn denied_rules(&self) -> Vec<&str> {
+        let mut rules: Vec<&str> = self
+            .policies
+            .iter()
+            .filter(|p| matches!(p.decision, PolicyDecision::Deny | PolicyDecision::Error))
+            .flat_map(|p| p.findings.iter())
+            .filter(|f| f.effect == Effect::Deny)
+            .map(|f| f.rule.as_str())
+            .collect();
+        rules.sort_unstable();
+        rules.dedup();
+        rules
+    }
+}
+
+/// Turns a policy's raw findings into its report, applying its enforcement mode.
+pub(crate) fn report(
+    name: &str,
+    version: &str,
+    enforcement: Enforcement,
+    duration: Duration,
+    mut findings: Vec<Finding>,
+) -> PolicyReport {
+    if enforcement != Enforcement::Enforce {
+        for finding in &mut findings {
+            finding.effect = Effect::Warn;
+        }
+    }
+    let decision = if findings.iter().any(|f| f.effect == Effect::Deny) {
+        PolicyDecision::Deny
+    } else if findings.is_empty() || enforcement == Enforcement::Audit {
+        PolicyDecision::Allow
+    } else {
+        PolicyDecision::Warn
+    };
+    PolicyReport {
+        name: name.to_owned(),
+        version: version.to_owned(),
+        decision,
+        duration,
+        findings,
+        error: None,
+        enforcement,
+    }
+}
+
+/// The rule id of the finding that stands for a failed policy.
+pub const POLICY_ERROR_RULE: &str = "policy-error";
+
+/// A failed policy: deny, with a finding that names the failure.
+pub(crate) fn failed(
+    name: &str,
+    version: &str,
+    enforcement: Enforcement,
+    duration: Duration,
+    error: String,
+) -> PolicyReport {
+    PolicyReport {
+        name: name.to_owned(),
+        version: version.to_owned(),
+        decision: PolicyDecision::Error,
+        duration,
+        findings: vec![Finding {
+            rule: POLICY_ERROR_RULE.to_owned(),
+            effect: Effect::Deny,
+            severity: Severity::High,
+            message: error.clone(),
+            subject: Some(name.to_owned()),
+        }],
+        error: Some(error),
+        enforcement,
+    }
+}

@@ -1,0 +1,56 @@
+//! `provenance`: the image has a verified build provenance attestation (SLSA),
+//! optionally from a given builder.
+
+use customs_guest::{Finding, Image, Params, Policy, PolicyInfo, Severity, export_policy};
+use wildmatch::WildMatch;
+
+const RULE: &str = "provenance";
+
+struct Provenance;
+
+impl Policy for Provenance {
+    fn info() -> PolicyInfo {
+        PolicyInfo::new(RULE, "0.1.0", "The image has verified build provenance from a trusted builder.")
+            .rule(RULE, "a verified provenance attestation matches builder-id")
+            .param(
+                "predicate-types",
+                "https://slsa.dev/provenance/v0.2,https://slsa.dev/provenance/v1",
+                "attestation predicate types that count as provenance",
+            )
+            .param("builder-id", "*", "glob the builder id must match")
+    }
+
+    fn evaluate(image: &Image, params: &Params) -> Result<Vec<Finding>, String> {
+        let predicate_types = params.list("predicate-types");
+        let builder = WildMatch::new(params.get("builder-id").unwrap_or("*"));
+        let Some(attestations) = image.attestations() else {
+            return Ok(vec![Finding::warn(
+                RULE,
+                Severity::Medium,
+                "no attestation information is in the facts; add `cosign verify-attestation` output to check provenance",
+            )]);
+        };
+        let provenance: Vec<_> = attestations
+            .iter()
+            .filter(|a| predicate_types.contains(&a.predicate_type.as_str()))
+            .collect();
+        if provenance
+            .iter()
+            .any(|a| a.verified && builder.matches(a.builder_id.as_deref().unwrap_or("")))
+        {
+            return Ok(vec![]);
+        }
+        Ok(vec![Finding::deny(
+            RULE,
+            Severity::Medium,
+            format!(
+                "no verified provenance attestation from builder {:?}: {} provenance attestation(s) found, {} verified",
+                params.get("builder-id").unwrap_or("*"),
+                provenance.len(),
+                provenance.iter().filter(|a| a.verified).count()
+            ),
+        )])
+    }
+}
+
+export_policy!(Provenance);

@@ -1,0 +1,64 @@
+//! A policy that misbehaves on purpose. The `mode` parameter picks how; the
+//! host's tests assert that each mode ends in a typed error and a deny.
+
+use std::hint::black_box;
+
+use customs_guest::{Finding, Image, Params, Policy, PolicyInfo, Severity, VulnerabilityQuery, export_policy};
+
+struct Hostile;
+
+impl Policy for Hostile {
+    fn info() -> PolicyInfo {
+        PolicyInfo::new("hostile", "0.0.1", "Misbehaves on purpose, for the host's tests.")
+            .rule("hostile", "whatever the mode says")
+            .param("mode", "ok", "ok | loop | grow-memory | trap | panic | many-findings | huge-message | undeclared-rule | error | host-call-loop | alloc-and-use")
+    }
+
+    fn evaluate(image: &Image, params: &Params) -> Result<Vec<Finding>, String> {
+        match params.get("mode").unwrap_or("ok") {
+            "ok" => Ok(vec![]),
+            "deny" => Ok(vec![Finding::deny("hostile", Severity::High, "denied on purpose")]),
+            "loop" => {
+                let mut n: u64 = 0;
+                loop {
+                    n = black_box(n.wrapping_add(1));
+                }
+            }
+            "grow-memory" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(black_box(vec![1u8; 1 << 20]));
+                }
+            }
+            "alloc-and-use" => {
+                // 16 MiB fits under the default cap; touching it all must work.
+                let mut block = vec![0u8; 16 << 20];
+                for (i, byte) in block.iter_mut().enumerate() {
+                    *byte = i as u8;
+                }
+                let sum: u64 = block.iter().map(|b| *b as u64).sum();
+                Ok(vec![Finding::warn("hostile", Severity::Low, format!("sum {sum}"))])
+            }
+            "trap" => {
+                core::arch::wasm32::unreachable();
+            }
+            "panic" => panic!("the hostile policy panicked on purpose"),
+            "many-findings" => Ok((0..100_000)
+                .map(|i| Finding::deny("hostile", Severity::Low, format!("finding {i}")))
+                .collect()),
+            "huge-message" => Ok(vec![Finding::deny("hostile", Severity::Low, "x".repeat(8 << 20))]),
+            "undeclared-rule" => Ok(vec![Finding::deny("not-declared", Severity::Low, "a rule the policy never declared")]),
+            "error" => Err("the policy refused to decide".to_owned()),
+            "host-call-loop" => {
+                let query = VulnerabilityQuery { min_severity: Severity::Unknown, fixable_only: false, include_suppressed: true };
+                loop {
+                    black_box(image.vulnerabilities(query));
+                    black_box(image.facts_json());
+                }
+            }
+            other => Err(format!("unknown mode {other:?}")),
+        }
+    }
+}
+
+export_policy!(Hostile);
