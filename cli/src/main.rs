@@ -1,1 +1,229 @@
-fn main() {}
+//! `customs`: decide whether a container image may ship, from what scanners,
+//! SBOM tools and signers know about it.
+
+mod inputs;
+mod report;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use customs::{Bundle, Engine, EngineConfig, EvalOptions, Limits, PreparedFacts};
+
+/// Exit codes: the CLI contract.
+const EXIT_ALLOWED: u8 = 0;
+const EXIT_DENIED: u8 = 1;
+const EXIT_ERROR: u8 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "customs",
+    version,
+    about = "A WebAssembly policy engine for container images: import scanner and SBOM outputs, evaluate policies, answer allow or deny with reasons.",
+    after_help = "Exit codes: 0 allowed (warnings allowed), 1 denied (including a policy that failed), 2 usage, input or policy-load error."
+)]
+struct Cli {
+    /// Log verbosity (-v info, -vv debug); logs go to stderr.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Evaluate images against policies and print the decision.
+    ///
+    /// Without --bundle or --policy the embedded baseline bundle runs
+    /// (trusted-base, no-root-user, vulnerabilities, no-secrets, minimal-image,
+    /// signed, provenance, freshness).
+    Eval(EvalArgs),
+    /// Print the merged, normalized facts of the inputs as JSON (facts v1).
+    Facts(FactsArgs),
+    /// Print the JSON Schema of the facts document.
+    Schema,
+    /// List the policies of a bundle (the baseline by default) with their rules and parameters.
+    Policies(PolicyArgs),
+}
+
+#[derive(Args)]
+struct InputArgs {
+    /// Tool outputs about one image (Trivy JSON, or a facts document from
+    /// `customs facts`); `-` reads standard input. The format is detected from content.
+    #[arg(value_name = "INPUT", required = true)]
+    inputs: Vec<PathBuf>,
+    /// Read every input as this format instead of detecting it.
+    #[arg(long, value_name = "FORMAT", value_parser = inputs::parse_format)]
+    input_format: Option<customs_facts::import::Format>,
+}
+
+#[derive(Args)]
+struct PolicyArgs {
+    /// A directory of policy components (*.wasm). Repeatable.
+    #[arg(long = "bundle", value_name = "DIR")]
+    bundles: Vec<PathBuf>,
+    /// A policy component (.wasm). Repeatable; added to the bundles.
+    #[arg(long = "policy", value_name = "FILE")]
+    policies: Vec<PathBuf>,
+    /// Set a policy parameter: NAME=VALUE for every policy declaring NAME,
+    /// or POLICY.NAME=VALUE for one. Repeatable.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    params: Vec<String>,
+    /// Per-policy evaluation deadline in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 100)]
+    deadline_ms: u64,
+    /// Per-policy memory cap in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    memory_mib: usize,
+    /// Do not use the on-disk cache of compiled policies.
+    #[arg(long)]
+    no_cache: bool,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    #[command(flatten)]
+    policy: PolicyArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    format: OutputFormat,
+    /// Evaluate as if now were this time (RFC 3339), e.g. to replay a decision.
+    #[arg(long, value_name = "TIME")]
+    now: Option<String>,
+}
+
+#[derive(Args)]
+struct FactsArgs {
+    #[command(flatten)]
+    input: InputArgs,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OutputFormat {
+    /// Human-readable, colored when stdout is a terminal.
+    Text,
+    /// The customs decision document.
+    Json,
+    /// SARIF 2.1.0, for GitHub code scanning.
+    Sarif,
+    /// JUnit XML, for GitLab, Jenkins and other CI test reports.
+    Junit,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CUSTOMS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .init();
+}
+
+fn run(cli: Cli) -> Result<u8> {
+    match cli.command {
+        Command::Eval(args) => eval(args),
+        Command::Facts(args) => {
+            let facts = inputs::load(&args.input.inputs, args.input.input_format)?;
+            report::print_json(&facts)?;
+            Ok(EXIT_ALLOWED)
+        }
+        Command::Schema => {
+            report::print_json(&customs_facts::json_schema())?;
+            Ok(EXIT_ALLOWED)
+        }
+        Command::Policies(args) => {
+            let (_, bundle) = load_bundle(&args)?;
+            report::print_policies(&bundle)?;
+            Ok(EXIT_ALLOWED)
+        }
+    }
+}
+
+fn eval(args: EvalArgs) -> Result<u8> {
+    let now = args
+        .now
+        .as_deref()
+        .map(|text| {
+            chrono::DateTime::parse_from_rfc3339(text)
+                .map(|t| t.timestamp())
+                .with_context(|| format!("--now {text:?} is not an RFC 3339 time"))
+        })
+        .transpose()?;
+    let facts = inputs::load(&args.input.inputs, args.input.input_format)?;
+    let (engine, bundle) = load_bundle(&args.policy)?;
+    let mut options = EvalOptions::default();
+    options.now = now;
+    let decision = engine.evaluate(&bundle, &PreparedFacts::new(facts), &options);
+    let input_names: Vec<String> = args
+        .input
+        .inputs
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    match args.format {
+        OutputFormat::Text => report::text::print(&decision, &bundle)?,
+        OutputFormat::Json => report::print_json(&decision)?,
+        OutputFormat::Sarif => report::sarif::print(&decision, &bundle, &input_names)?,
+        OutputFormat::Junit => report::junit::print(&decision)?,
+    }
+    Ok(if decision.is_allowed() {
+        EXIT_ALLOWED
+    } else {
+        EXIT_DENIED
+    })
+}
+
+/// Builds the engine and the bundle the arguments name (the baseline by default).
+fn load_bundle(args: &PolicyArgs) -> Result<(Engine, Bundle)> {
+    if args.deadline_ms == 0 || args.memory_mib == 0 {
+        bail!("--deadline-ms and --memory-mib must be greater than zero");
+    }
+    let limits = Limits::default()
+        .with_deadline(Duration::from_millis(args.deadline_ms))
+        .with_memory_bytes(args.memory_mib << 20);
+    let mut config = EngineConfig::with_default_cache().limits(limits);
+    if args.no_cache {
+        config = config.cache_dir(None);
+    }
+    let engine = Engine::new(config)?;
+    let mut bundle = if args.bundles.is_empty() && args.policies.is_empty() {
+        engine.baseline()?
+    } else {
+        Bundle::new("policies")
+    };
+    for dir in &args.bundles {
+        bundle.extend(Bundle::load_dir(&engine, dir)?)?;
+    }
+    for file in &args.policies {
+        bundle.add(engine.load_policy_file(file)?)?;
+    }
+    for param in &args.params {
+        let (key, value) = param
+            .split_once('=')
+            .with_context(|| format!("--param {param:?} must be NAME=VALUE or POLICY.NAME=VALUE"))?;
+        bundle.set_param(key.trim(), value)?;
+    }
+    Ok((engine, bundle))
+}

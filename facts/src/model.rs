@@ -16,7 +16,6 @@ pub const SCHEMA_VERSION: &str = "1";
 /// Normalized facts about one container image, merged from any number of tool outputs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[non_exhaustive]
 pub struct Facts {
     /// Always "1" for this version of the document.
     pub schema_version: String,
@@ -77,7 +76,6 @@ impl Default for Facts {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[non_exhaustive]
 pub struct Image {
     /// The reference the image was scanned as, e.g. `ghcr.io/org/app:1.2`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -109,7 +107,6 @@ pub struct Image {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[non_exhaustive]
 pub struct Base {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
@@ -121,7 +118,6 @@ pub struct Base {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[non_exhaustive]
 pub struct OsInfo {
     /// Lower-case distribution id: alpine, debian, ubuntu, centos, redhat, rocky, amazon, ...
     pub family: String,
@@ -136,7 +132,6 @@ pub struct OsInfo {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[non_exhaustive]
 pub struct Config {
     /// The `USER` of the image config, verbatim; "" (or absent in the config) means root.
     #[serde(default)]
@@ -158,7 +153,6 @@ pub struct Config {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[non_exhaustive]
 pub struct User {
     /// The user part of `config.user` ("" when the config names no user).
     pub name: String,
@@ -171,7 +165,6 @@ pub struct User {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[non_exhaustive]
 pub struct HistoryEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
@@ -183,7 +176,6 @@ pub struct HistoryEntry {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[non_exhaustive]
 pub struct Layer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
@@ -195,7 +187,6 @@ pub struct Layer {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[non_exhaustive]
 pub struct Package {
     pub name: String,
     pub version: String,
@@ -310,7 +301,6 @@ pub enum VexStatus {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[non_exhaustive]
 pub struct Vulnerability {
     /// CVE, GHSA, distro advisory id, ...
     pub id: String,
@@ -363,7 +353,6 @@ impl Vulnerability {
 /// A secret found in the image. The secret's value is never recorded.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[non_exhaustive]
 pub struct Secret {
     pub rule_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -381,7 +370,6 @@ pub struct Secret {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[non_exhaustive]
 pub struct Misconfiguration {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -407,7 +395,6 @@ pub enum SignatureKind {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[non_exhaustive]
 pub struct Signature {
     pub kind: SignatureKind,
     pub verified: bool,
@@ -426,7 +413,6 @@ pub struct Signature {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[non_exhaustive]
 pub struct Attestation {
     pub predicate_type: String,
     pub verified: bool,
@@ -438,7 +424,6 @@ pub struct Attestation {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[non_exhaustive]
 pub struct Workload {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
@@ -452,7 +437,6 @@ pub struct Workload {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[non_exhaustive]
 pub struct Container {
     pub name: String,
     pub image: String,
@@ -462,7 +446,6 @@ pub struct Container {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[non_exhaustive]
 pub struct SecurityContext {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_as_non_root: Option<bool>,
@@ -487,7 +470,6 @@ pub struct SecurityContext {
 /// One tool output the facts were built from.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[non_exhaustive]
 pub struct Source {
     /// The tool that produced the input, e.g. "trivy".
     pub tool: String,

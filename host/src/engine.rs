@@ -355,10 +355,10 @@ impl Engine {
                 let output = store.data().guest_output();
                 let printed = output.trim();
                 if printed.is_empty() {
-                    format!("trapped: {trap}")
+                    format!("failed with a {trap}")
                 } else {
                     format!(
-                        "trapped: {trap}; it printed: {}",
+                        "failed with a {trap}; it printed: {}",
                         truncate(printed, 1024)
                     )
                 }

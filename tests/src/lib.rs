@@ -1,1 +1,23 @@
+//! Helpers for the cross-crate tests: where the shared corpus of real tool outputs is.
 
+use std::path::PathBuf;
+
+/// `../shared/corpus` beside the repository (override with `CUSTOMS_CORPUS`).
+pub fn corpus_dir() -> PathBuf {
+    std::env::var_os("CUSTOMS_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"))
+}
+
+/// Every `.json` file of one corpus kind (a subdirectory), sorted.
+pub fn corpus_files(kind: &str) -> Vec<PathBuf> {
+    let dir = corpus_dir().join(kind);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("corpus directory {} is missing: {e}", dir.display()))
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no corpus files in {}", dir.display());
+    files
+}

@@ -379,10 +379,18 @@ impl Mapper {
     }
 
     fn map_config(&mut self, image_config: ImageConfig, is_image: bool) {
+        // A filesystem or repository scan carries an empty ImageConfig: it says
+        // nothing about an image (not even that it runs as root).
+        if !is_image {
+            return;
+        }
         let image = &mut self.facts.image;
         image.os = image_config.os.filter(|s| !s.is_empty());
         image.architecture = image_config.architecture.filter(|s| !s.is_empty());
-        image.created = image_config.created.filter(|s| !s.is_empty());
+        // Go's zero time means "not set".
+        image.created = image_config
+            .created
+            .filter(|s| !s.is_empty() && !s.starts_with("0001-01-01"));
         if let Some(history) = image_config.history {
             self.facts.history = Some(
                 history
@@ -394,10 +402,6 @@ impl Mapper {
                     })
                     .collect(),
             );
-        }
-        // A filesystem scan carries an empty ImageConfig: that is no evidence of a root user.
-        if !is_image {
-            return;
         }
         let inner = image_config.config.unwrap_or_default();
         image.labels = inner.labels.unwrap_or_default();

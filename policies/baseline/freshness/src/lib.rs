@@ -30,6 +30,12 @@ impl Policy for Freshness {
                 Severity::Low,
                 "the image creation time is unknown, so its age cannot be checked",
             )),
+            // Reproducible builds (distroless, ko, Bazel, Nix) stamp the Unix epoch on purpose.
+            Some(created) if created <= 0 => findings.push(Finding::warn(
+                RULE,
+                Severity::Low,
+                "the image carries a reproducible-build timestamp (1970-01-01), so its age is unknown",
+            )),
             Some(created) => {
                 let age_days = (now - created) / DAY;
                 if age_days > max_age_days {

@@ -44,10 +44,13 @@ impl Policy for NoRootUser {
         } else {
             format!("the image config sets USER {configured:?}, which is root")
         };
-        Ok(vec![
-            Finding::deny(RULE, Severity::High, format!("{why}; add a USER with a non-zero uid"))
-                .with_subject(configured),
-        ])
+        let finding =
+            Finding::deny(RULE, Severity::High, format!("{why}; add a USER with a non-zero uid"));
+        Ok(vec![if configured.trim().is_empty() {
+            finding
+        } else {
+            finding.with_subject(configured)
+        }])
     }
 }
 

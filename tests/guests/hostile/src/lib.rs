@@ -43,7 +43,7 @@ impl Policy for Hostile {
                 core::arch::wasm32::unreachable();
             }
             "panic" => panic!("the hostile policy panicked on purpose"),
-            "many-findings" => Ok((0..100_000)
+            "many-findings" => Ok((0..5_000)
                 .map(|i| Finding::deny("hostile", Severity::Low, format!("finding {i}")))
                 .collect()),
             "huge-message" => Ok(vec![Finding::deny("hostile", Severity::Low, "x".repeat(8 << 20))]),

@@ -1,0 +1,72 @@
+//! Reading the command's inputs: files or stdin, imported and merged into one facts document.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use customs_facts::Facts;
+use customs_facts::import::{Format, Origin, import_as, import_bytes};
+
+/// Inputs larger than this are refused rather than read into memory.
+const MAX_INPUT_BYTES: u64 = 1 << 30;
+
+pub fn parse_format(name: &str) -> Result<Format, String> {
+    Format::from_name(name).ok_or_else(|| {
+        let known: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+        format!("unknown format {name:?}; known formats: {}", known.join(", "))
+    })
+}
+
+/// Imports every input and merges them; importer warnings go to stderr.
+pub fn load(paths: &[PathBuf], format: Option<Format>) -> Result<Facts> {
+    if paths.iter().filter(|p| is_stdin(p)).count() > 1 {
+        bail!("standard input (-) can be named only once");
+    }
+    let mut all = Vec::with_capacity(paths.len());
+    for path in paths {
+        let (origin, bytes) = read(path)?;
+        let facts = match format {
+            Some(format) => import_as(&origin, &bytes, format),
+            None => import_bytes(&origin, &bytes),
+        }?;
+        for source in &facts.sources {
+            for warning in &source.warnings {
+                eprintln!("warning: {origin}: {warning}");
+            }
+        }
+        all.push(facts);
+    }
+    Ok(Facts::merge_all(all)?)
+}
+
+fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+fn read(path: &Path) -> Result<(Origin, Vec<u8>)> {
+    let mut bytes = Vec::new();
+    if is_stdin(path) {
+        std::io::stdin()
+            .take(MAX_INPUT_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .context("cannot read standard input")?;
+        check_size(&Origin::stdin(), bytes.len() as u64)?;
+        return Ok((Origin::stdin(), bytes));
+    }
+    let origin = Origin::file(path);
+    let file = std::fs::File::open(path).with_context(|| format!("{origin}: cannot open the input"))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    check_size(&origin, size)?;
+    file.take(MAX_INPUT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("{origin}: cannot read the input"))?;
+    check_size(&origin, bytes.len() as u64)?;
+    Ok((origin, bytes))
+}
+
+fn check_size(origin: &Origin, size: u64) -> Result<()> {
+    if size > MAX_INPUT_BYTES {
+        bail!("{origin}: the input is larger than {} MiB", MAX_INPUT_BYTES >> 20);
+    }
+    Ok(())
+}

@@ -1,0 +1,64 @@
+//! JUnit XML: one test suite for the image, one test case per policy. A deny
+//! is a failure, a failed policy an error; warnings go to system-out.
+
+use std::io::Write;
+
+use anyhow::Result;
+use customs::{Decision, Finding, PolicyDecision};
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+
+pub fn print(decision: &Decision) -> Result<()> {
+    let image = decision
+        .image
+        .reference
+        .as_deref()
+        .or(decision.image.digest.as_deref())
+        .unwrap_or("image");
+    let mut suite = TestSuite::new(format!("customs {image}"));
+    for policy in &decision.policies {
+        let details = policy.findings.iter().map(line).collect::<Vec<_>>().join("\n");
+        let status = match policy.decision {
+            PolicyDecision::Allow | PolicyDecision::Warn => TestCaseStatus::success(),
+            PolicyDecision::Deny => {
+                let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                status
+                    .set_message(format!("{} denied the image", policy.name))
+                    .set_type("deny")
+                    .set_description(details.clone());
+                status
+            }
+            PolicyDecision::Error => {
+                let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+                status
+                    .set_message(policy.error.clone().unwrap_or_default())
+                    .set_type("policy-error");
+                status
+            }
+        };
+        let mut case = TestCase::new(policy.name.clone(), status);
+        case.set_classname(format!("customs.{}", policy.name))
+            .set_time(policy.duration);
+        if policy.decision == PolicyDecision::Warn {
+            case.set_system_out(details);
+        }
+        suite.add_test_case(case);
+    }
+    let mut report = Report::new("customs");
+    report.add_test_suite(suite);
+    let mut out = std::io::stdout().lock();
+    report.serialize(&mut out)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+fn line(f: &Finding) -> String {
+    let subject = f.subject.as_deref().map(|s| format!(" [{s}]")).unwrap_or_default();
+    format!("{} {} ({}): {}{subject}", f.rule, f.severity, effect(f), f.message)
+}
+
+fn effect(f: &Finding) -> &'static str {
+    match f.effect {
+        customs::Effect::Deny => "deny",
+        customs::Effect::Warn => "warn",
+    }
+}
