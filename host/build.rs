@@ -46,7 +46,10 @@ fn main() {
     ] {
         let file = baseline.join(format!("baseline_{}.wasm", rule.replace('-', "_")));
         if !file.exists() {
-            fail(&format!("the baseline build produced no {}", file.display()));
+            fail(&format!(
+                "the baseline build produced no {}",
+                file.display()
+            ));
         }
         entries.push_str(&format!(
             "    ({rule:?}, include_bytes!({:?}) as &[u8]),\n",
@@ -57,7 +60,10 @@ fn main() {
     if let Err(e) = std::fs::write(out_dir.join("baseline.rs"), entries) {
         fail(&format!("cannot write baseline.rs: {e}"));
     }
-    println!("cargo:rustc-env=CUSTOMS_TEST_GUESTS_DIR={}", guests.display());
+    println!(
+        "cargo:rustc-env=CUSTOMS_TEST_GUESTS_DIR={}",
+        guests.display()
+    );
 }
 
 /// Builds every member of a guest workspace; returns the directory of the `.wasm` files.
@@ -90,7 +96,10 @@ fn build_workspace(workspace: &Path, target_dir: &Path) -> PathBuf {
             "building the guest workspace {} for {WASM_TARGET} failed ({status}); is the target installed? `rustup target add {WASM_TARGET}`",
             workspace.display()
         )),
-        Err(e) => fail(&format!("cannot run cargo to build {}: {e}", workspace.display())),
+        Err(e) => fail(&format!(
+            "cannot run cargo to build {}: {e}",
+            workspace.display()
+        )),
     }
     target_dir.join(WASM_TARGET).join("release")
 }

@@ -13,7 +13,10 @@ const MAX_INPUT_BYTES: u64 = 1 << 30;
 pub fn parse_format(name: &str) -> Result<Format, String> {
     Format::from_name(name).ok_or_else(|| {
         let known: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
-        format!("unknown format {name:?}; known formats: {}", known.join(", "))
+        format!(
+            "unknown format {name:?}; known formats: {}",
+            known.join(", ")
+        )
     })
 }
 
@@ -54,7 +57,8 @@ fn read(path: &Path) -> Result<(Origin, Vec<u8>)> {
         return Ok((Origin::stdin(), bytes));
     }
     let origin = Origin::file(path);
-    let file = std::fs::File::open(path).with_context(|| format!("{origin}: cannot open the input"))?;
+    let file =
+        std::fs::File::open(path).with_context(|| format!("{origin}: cannot open the input"))?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     check_size(&origin, size)?;
     file.take(MAX_INPUT_BYTES + 1)
@@ -66,7 +70,10 @@ fn read(path: &Path) -> Result<(Origin, Vec<u8>)> {
 
 fn check_size(origin: &Origin, size: u64) -> Result<()> {
     if size > MAX_INPUT_BYTES {
-        bail!("{origin}: the input is larger than {} MiB", MAX_INPUT_BYTES >> 20);
+        bail!(
+            "{origin}: the input is larger than {} MiB",
+            MAX_INPUT_BYTES >> 20
+        );
     }
     Ok(())
 }

@@ -220,9 +220,9 @@ fn load_bundle(args: &PolicyArgs) -> Result<(Engine, Bundle)> {
         bundle.add(engine.load_policy_file(file)?)?;
     }
     for param in &args.params {
-        let (key, value) = param
-            .split_once('=')
-            .with_context(|| format!("--param {param:?} must be NAME=VALUE or POLICY.NAME=VALUE"))?;
+        let (key, value) = param.split_once('=').with_context(|| {
+            format!("--param {param:?} must be NAME=VALUE or POLICY.NAME=VALUE")
+        })?;
         bundle.set_param(key.trim(), value)?;
     }
     Ok((engine, bundle))

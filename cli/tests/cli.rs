@@ -1,5 +1,8 @@
 //! The `customs` command, end to end, on real tool outputs from ../shared/corpus.
 
+// Test code: a failed expectation should stop the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::PathBuf;
 
 use assert_cmd::Command;
@@ -10,13 +13,18 @@ use serde_json::Value;
 const NOW: &str = "2026-11-23T00:00:00Z";
 
 fn corpus(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus").join(path)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/corpus")
+        .join(path)
 }
 
 fn customs() -> Command {
     let mut cmd = Command::cargo_bin("customs").unwrap();
     // Keep the compile cache inside the build tree, not the user's home.
-    cmd.env("XDG_CACHE_HOME", PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cache"));
+    cmd.env(
+        "XDG_CACHE_HOME",
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cache"),
+    );
     cmd
 }
 
@@ -37,8 +45,13 @@ fn eval_json(input: &PathBuf, extra: &[&str]) -> (i32, Value) {
         .output()
         .unwrap();
     let code = output.status.code().unwrap();
-    let json: Value = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("{}: stdout is not JSON ({e}): {}", input.display(), String::from_utf8_lossy(&output.stderr)));
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{}: stdout is not JSON ({e}): {}",
+            input.display(),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
     (code, json)
 }
 
@@ -62,26 +75,49 @@ fn every_trivy_report_gets_a_decision_with_reasons() {
         let (code, decision) = eval_json(&file, &[]);
         let name = file.display();
         assert!(code == 0 || code == 1, "{name}: exit {code}");
-        assert_eq!(decision["decision"], if code == 0 { "allow" } else { "deny" }, "{name}");
+        assert_eq!(
+            decision["decision"],
+            if code == 0 { "allow" } else { "deny" },
+            "{name}"
+        );
         let policies = decision["policies"].as_array().unwrap();
         assert_eq!(policies.len(), 8, "{name}");
         assert_eq!(decision["summary"]["policies"], 8, "{name}");
         assert_eq!(decision["summary"]["errors"], 0, "{name}: {decision}");
         if code == 1 {
-            assert!(!denied_rules(&decision).is_empty(), "{name}: a deny names its rules");
+            assert!(
+                !denied_rules(&decision).is_empty(),
+                "{name}: a deny names its rules"
+            );
         }
     }
 }
 
 #[test]
 fn fixable_critical_vulnerabilities_are_denied() {
-    for file in ["trivy/debian-buster.json", "trivy/fluentd-gems-image.json", "trivy/spring4shell-jre11-image.json"] {
+    for file in [
+        "trivy/debian-buster.json",
+        "trivy/fluentd-gems-image.json",
+        "trivy/spring4shell-jre11-image.json",
+    ] {
         let (code, decision) = eval_json(&corpus(file), &[]);
         assert_eq!(code, 1, "{file}");
-        assert!(denied_rules(&decision).contains(&"vulnerabilities".to_owned()), "{file}: {decision}");
-        let report = decision["policies"].as_array().unwrap().iter().find(|p| p["name"] == "vulnerabilities").unwrap();
         assert!(
-            report["findings"].as_array().unwrap().iter().any(|f| f["severity"] == "critical"),
+            denied_rules(&decision).contains(&"vulnerabilities".to_owned()),
+            "{file}: {decision}"
+        );
+        let report = decision["policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "vulnerabilities")
+            .unwrap();
+        assert!(
+            report["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["severity"] == "critical"),
             "{file}: {report}"
         );
     }
@@ -95,7 +131,12 @@ fn fixable_critical_vulnerabilities_are_denied() {
 fn root_images_are_denied_by_no_root_user() {
     let (code, decision) = eval_json(&corpus("trivy/alpine-310.json"), &[]);
     assert_eq!(code, 1);
-    let report = decision["policies"].as_array().unwrap().iter().find(|p| p["name"] == "no-root-user").unwrap();
+    let report = decision["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "no-root-user")
+        .unwrap();
     assert_eq!(report["decision"], "deny");
     assert_eq!(
         report["findings"][0]["message"],
@@ -106,10 +147,25 @@ fn root_images_are_denied_by_no_root_user() {
 #[test]
 fn json_output_follows_the_contract() {
     let (_, decision) = eval_json(&corpus("trivy/alpine-310.json"), &[]);
-    assert_eq!(decision["image"]["reference"], "ghcr.io/aquasecurity/trivy-test-images:alpine-310");
-    assert!(decision["image"].as_object().unwrap().contains_key("digest"));
+    assert_eq!(
+        decision["image"]["reference"],
+        "ghcr.io/aquasecurity/trivy-test-images:alpine-310"
+    );
+    assert!(
+        decision["image"]
+            .as_object()
+            .unwrap()
+            .contains_key("digest")
+    );
     for policy in decision["policies"].as_array().unwrap() {
-        for key in ["name", "version", "decision", "duration_us", "findings", "error"] {
+        for key in [
+            "name",
+            "version",
+            "decision",
+            "duration_us",
+            "findings",
+            "error",
+        ] {
             assert!(policy.get(key).is_some(), "policy lacks {key}: {policy}");
         }
         assert!(["allow", "warn", "deny", "error"].contains(&policy["decision"].as_str().unwrap()));
@@ -128,8 +184,16 @@ fn json_output_follows_the_contract() {
 fn parameters_change_the_decision() {
     // fluentd: one critical and one high, both fixable.
     let input = corpus("trivy/fluentd-gems-image.json");
-    let (_, decision) = eval_json(&input, &["--param", "vulnerabilities.min-severity=critical"]);
-    let report = decision["policies"].as_array().unwrap().iter().find(|p| p["name"] == "vulnerabilities").unwrap();
+    let (_, decision) = eval_json(
+        &input,
+        &["--param", "vulnerabilities.min-severity=critical"],
+    );
+    let report = decision["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "vulnerabilities")
+        .unwrap();
     assert_eq!(report["findings"].as_array().unwrap().len(), 1, "{report}");
 }
 
@@ -141,7 +205,9 @@ fn an_allowed_image_exits_zero() {
         .arg(corpus("trivy/rockylinux-8.json"))
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("policy no-root-user does not declare \"nothing\""));
+        .stderr(predicate::str::contains(
+            "policy no-root-user does not declare \"nothing\"",
+        ));
     let baseline = baseline_dir();
     let output = customs()
         .args(["eval", "--now", NOW, "--format", "json", "--policy"])
@@ -149,7 +215,12 @@ fn an_allowed_image_exits_zero() {
         .arg(corpus("trivy/rockylinux-8.json"))
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let decision: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(decision["decision"], "allow");
     assert_eq!(decision["summary"]["warned"], 1);
@@ -162,9 +233,13 @@ fn text_output_names_rules_and_reasons() {
         .arg(corpus("trivy/alpine-310.json"))
         .assert()
         .code(1)
-        .stdout(predicate::str::contains("DENY ghcr.io/aquasecurity/trivy-test-images:alpine-310"))
+        .stdout(predicate::str::contains(
+            "DENY ghcr.io/aquasecurity/trivy-test-images:alpine-310",
+        ))
         .stdout(predicate::str::contains("✗ no-root-user"))
-        .stdout(predicate::str::contains("the base OS alpine 3.10.2 reached end of life"))
+        .stdout(predicate::str::contains(
+            "the base OS alpine 3.10.2 reached end of life",
+        ))
         .stdout(predicate::str::contains("8 policies:"));
 }
 
@@ -182,13 +257,24 @@ fn sarif_output_is_sarif_2_1_0() {
     assert_eq!(run["tool"]["driver"]["name"], "customs");
     let results = run["results"].as_array().unwrap();
     assert!(!results.is_empty());
-    let rules: Vec<&str> = run["tool"]["driver"]["rules"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    let rules: Vec<&str> = run["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
     for result in results {
-        assert!(rules.contains(&result["ruleId"].as_str().unwrap()), "{result}");
+        assert!(
+            rules.contains(&result["ruleId"].as_str().unwrap()),
+            "{result}"
+        );
         assert!(["error", "warning", "note"].contains(&result["level"].as_str().unwrap()));
         assert!(result["message"]["text"].is_string());
         // GitHub code scanning needs a location on every result.
-        assert!(result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].is_string(), "{result}");
+        assert!(
+            result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].is_string(),
+            "{result}"
+        );
     }
 }
 
@@ -204,12 +290,19 @@ fn junit_output_is_a_test_report() {
     assert!(xml.starts_with("<?xml"), "{xml}");
     assert!(xml.contains("<testsuite name=\"customs "), "{xml}");
     assert_eq!(xml.matches("<testcase ").count(), 8, "{xml}");
-    assert!(xml.contains("<failure message=\"vulnerabilities denied the image\""), "{xml}");
+    assert!(
+        xml.contains("<failure message=\"vulnerabilities denied the image\""),
+        "{xml}"
+    );
 }
 
 #[test]
 fn facts_and_schema_print_json() {
-    let output = customs().arg("facts").arg(corpus("trivy/alpine-310.json")).output().unwrap();
+    let output = customs()
+        .arg("facts")
+        .arg(corpus("trivy/alpine-310.json"))
+        .output()
+        .unwrap();
     assert!(output.status.success());
     let facts: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(facts["schema_version"], "1");
@@ -262,7 +355,11 @@ fn a_filesystem_scan_is_evaluated_with_a_warning() {
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("not of a container image: image metadata (config, user, layers) is missing"), "{stderr}");
+    assert!(
+        stderr
+            .contains("not of a container image: image metadata (config, user, layers) is missing"),
+        "{stderr}"
+    );
     let decision: Value = serde_json::from_slice(&output.stdout).unwrap();
     // Its embedded secrets deny; the value never reaches the output.
     assert!(denied_rules(&decision).contains(&"no-secrets".to_owned()));
@@ -311,7 +408,9 @@ fn bad_policies_exit_2_with_a_clear_message() {
         .arg(corpus("trivy/alpine-310.json"))
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("policy.wasm: not a WebAssembly component"));
+        .stderr(predicate::str::contains(
+            "policy.wasm: not a WebAssembly component",
+        ));
 
     let core = dir.path().join("core.wasm");
     std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();

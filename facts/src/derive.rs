@@ -122,15 +122,34 @@ mod tests {
 
     #[test]
     fn root_forms_are_root() {
-        for user in ["", "root", "0", "0:0", "root:root", "root:1000", "0:1000", "  "] {
+        for user in [
+            "",
+            "root",
+            "0",
+            "0:0",
+            "root:root",
+            "root:1000",
+            "0:1000",
+            "  ",
+        ] {
             assert!(user_from_config(user).is_root, "{user:?} should be root");
         }
     }
 
     #[test]
     fn non_root_forms_are_not_root() {
-        for user in ["nobody", "1000", "1000:1000", "app:app", "65532:65532", "10001:0"] {
-            assert!(!user_from_config(user).is_root, "{user:?} should not be root");
+        for user in [
+            "nobody",
+            "1000",
+            "1000:1000",
+            "app:app",
+            "65532:65532",
+            "10001:0",
+        ] {
+            assert!(
+                !user_from_config(user).is_root,
+                "{user:?} should not be root"
+            );
         }
     }
 
@@ -161,7 +180,10 @@ mod tests {
         };
         split_reference(&mut image);
         assert_eq!(image.registry.as_deref(), Some("ghcr.io"));
-        assert_eq!(image.repository.as_deref(), Some("aquasecurity/trivy-test-images"));
+        assert_eq!(
+            image.repository.as_deref(),
+            Some("aquasecurity/trivy-test-images")
+        );
         assert_eq!(image.tag.as_deref(), Some("alpine-310"));
     }
 }

@@ -276,17 +276,29 @@ mod tests {
     fn different_digests_are_refused() {
         let mut a = Facts::default();
         a.image.digest = Some("sha256:aaa".into());
-        a.sources.push(Source { tool: "trivy".into(), format: "trivy-json".into(), file: Some("a.json".into()), ..Default::default() });
+        a.sources.push(Source {
+            tool: "trivy".into(),
+            format: "trivy-json".into(),
+            file: Some("a.json".into()),
+            ..Default::default()
+        });
         let mut b = Facts::default();
         b.image.digest = Some("sha256:bbb".into());
         let err = a.merge(b).unwrap_err().to_string();
-        assert!(err.contains("image.digest is sha256:aaa in a.json but sha256:bbb"), "{err}");
+        assert!(
+            err.contains("image.digest is sha256:aaa in a.json but sha256:bbb"),
+            "{err}"
+        );
     }
 
     #[test]
     fn unknown_stays_unknown_and_known_wins() {
         let mut a = Facts::default();
-        a.merge(Facts { secrets: Some(vec![]), ..Default::default() }).unwrap();
+        a.merge(Facts {
+            secrets: Some(vec![]),
+            ..Default::default()
+        })
+        .unwrap();
         assert_eq!(a.secrets, Some(vec![]));
         assert_eq!(a.signatures, None);
     }

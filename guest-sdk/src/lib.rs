@@ -241,10 +241,7 @@ impl<P: Policy> bindings::Guest for Adapter<P> {
         P::info()
     }
 
-    fn evaluate(
-        image: &Image,
-        params: Vec<(String, String)>,
-    ) -> Result<Vec<Finding>, String> {
+    fn evaluate(image: &Image, params: Vec<(String, String)>) -> Result<Vec<Finding>, String> {
         P::evaluate(image, &Params::new(params))
     }
 }

@@ -55,7 +55,14 @@ impl wit::HostImage for StoreState {
     }
 
     fn label(&mut self, h: Resource<ImageHandle>, key: String) -> wasmtime::Result<Option<String>> {
-        Ok(self.image(&h)?.facts.facts().image.labels.get(&key).cloned())
+        Ok(self
+            .image(&h)?
+            .facts
+            .facts()
+            .image
+            .labels
+            .get(&key)
+            .cloned())
     }
 
     fn annotation(
@@ -63,7 +70,14 @@ impl wit::HostImage for StoreState {
         h: Resource<ImageHandle>,
         key: String,
     ) -> wasmtime::Result<Option<String>> {
-        Ok(self.image(&h)?.facts.facts().image.annotations.get(&key).cloned())
+        Ok(self
+            .image(&h)?
+            .facts
+            .facts()
+            .image
+            .annotations
+            .get(&key)
+            .cloned())
     }
 
     fn user(&mut self, h: Resource<ImageHandle>) -> wasmtime::Result<Option<wit::User>> {
@@ -95,7 +109,10 @@ impl wit::HostImage for StoreState {
             .map(|p| u32::try_from(p.len()).unwrap_or(u32::MAX)))
     }
 
-    fn packages(&mut self, h: Resource<ImageHandle>) -> wasmtime::Result<Option<Vec<wit::Package>>> {
+    fn packages(
+        &mut self,
+        h: Resource<ImageHandle>,
+    ) -> wasmtime::Result<Option<Vec<wit::Package>>> {
         Ok(self.image(&h)?.facts.inner().packages.clone())
     }
 
@@ -106,7 +123,7 @@ impl wit::HostImage for StoreState {
     ) -> wasmtime::Result<Option<Vec<wit::Package>>> {
         Ok(self.image(&h)?.facts.inner().packages.as_ref().map(|list| {
             list.iter()
-                .filter(|p| names.iter().any(|n| *n == p.name))
+                .filter(|p| names.contains(&p.name))
                 .cloned()
                 .collect()
         }))
@@ -117,12 +134,18 @@ impl wit::HostImage for StoreState {
         h: Resource<ImageHandle>,
         query: wit::VulnerabilityQuery,
     ) -> wasmtime::Result<Option<Vec<wit::Vulnerability>>> {
-        Ok(self.image(&h)?.facts.inner().vulnerabilities.as_ref().map(|list| {
-            list.iter()
-                .filter(|v| matches(&query, v))
-                .cloned()
-                .collect()
-        }))
+        Ok(self
+            .image(&h)?
+            .facts
+            .inner()
+            .vulnerabilities
+            .as_ref()
+            .map(|list| {
+                list.iter()
+                    .filter(|v| matches(&query, v))
+                    .cloned()
+                    .collect()
+            }))
     }
 
     fn count_vulnerabilities(
@@ -130,10 +153,16 @@ impl wit::HostImage for StoreState {
         h: Resource<ImageHandle>,
         query: wit::VulnerabilityQuery,
     ) -> wasmtime::Result<Option<u32>> {
-        Ok(self.image(&h)?.facts.inner().vulnerabilities.as_ref().map(|list| {
-            let count = list.iter().filter(|v| matches(&query, v)).count();
-            u32::try_from(count).unwrap_or(u32::MAX)
-        }))
+        Ok(self
+            .image(&h)?
+            .facts
+            .inner()
+            .vulnerabilities
+            .as_ref()
+            .map(|list| {
+                let count = list.iter().filter(|v| matches(&query, v)).count();
+                u32::try_from(count).unwrap_or(u32::MAX)
+            }))
     }
 
     fn secrets(&mut self, h: Resource<ImageHandle>) -> wasmtime::Result<Option<Vec<wit::Secret>>> {

@@ -60,7 +60,11 @@ impl Bundle {
 
     /// Adds a policy with its default parameters, enforced.
     pub fn add(&mut self, policy: Policy) -> Result<(), Error> {
-        if let Some(existing) = self.entries.iter().find(|e| e.policy.name() == policy.name()) {
+        if let Some(existing) = self
+            .entries
+            .iter()
+            .find(|e| e.policy.name() == policy.name())
+        {
             return Err(Error::DuplicatePolicy {
                 bundle: self.name.clone(),
                 name: policy.name().to_owned(),
@@ -123,7 +127,11 @@ impl Bundle {
                 return Err(Error::Param(format!(
                     "parameter {key}: policy {} does not declare {name:?} (it declares: {})",
                     entry.policy.name(),
-                    if known.is_empty() { "nothing".to_owned() } else { known.join(", ") }
+                    if known.is_empty() {
+                        "nothing".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
                 )));
             }
         }
@@ -144,7 +152,11 @@ impl Bundle {
             .entries
             .iter_mut()
             .find(|e| e.policy.name() == policy)
-            .ok_or_else(|| Error::Param(format!("no policy named {policy:?} in the bundle ({names})")))?;
+            .ok_or_else(|| {
+                Error::Param(format!(
+                    "no policy named {policy:?} in the bundle ({names})"
+                ))
+            })?;
         entry.enforcement = enforcement;
         Ok(())
     }

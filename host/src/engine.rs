@@ -224,7 +224,11 @@ impl Engine {
             || [&info.description]
                 .into_iter()
                 .chain(info.rules.iter().map(|r| &r.description))
-                .chain(info.params.iter().flat_map(|p| [&p.description, &p.default_value]))
+                .chain(
+                    info.params
+                        .iter()
+                        .flat_map(|p| [&p.description, &p.default_value]),
+                )
                 .any(|s| s.len() > text)
             || info.rules.len() + info.params.len() > self.0.limits.max_findings;
         if too_long {
@@ -261,7 +265,12 @@ impl Engine {
     ///
     /// Never fails: a policy that traps, times out, runs out of memory or
     /// returns a malformed verdict is reported as an error and denies.
-    pub fn evaluate(&self, bundle: &Bundle, facts: &PreparedFacts, options: &EvalOptions) -> Decision {
+    pub fn evaluate(
+        &self,
+        bundle: &Bundle,
+        facts: &PreparedFacts,
+        options: &EvalOptions,
+    ) -> Decision {
         let now = options
             .now
             .unwrap_or_else(|| chrono::Utc::now().timestamp());
@@ -347,10 +356,9 @@ impl Engine {
             );
         }
         match error.downcast_ref::<Trap>() {
-            Some(Trap::Interrupt) => format!(
-                "exceeded its {} ms deadline",
-                limits.deadline.as_millis()
-            ),
+            Some(Trap::Interrupt) => {
+                format!("exceeded its {} ms deadline", limits.deadline.as_millis())
+            }
             Some(trap) => {
                 let output = store.data().guest_output();
                 let printed = output.trim();
@@ -393,7 +401,9 @@ impl Engine {
                     ));
                 }
                 if f.rule.len() > limits.max_field_bytes
-                    || f.subject.as_ref().is_some_and(|s| s.len() > limits.max_field_bytes)
+                    || f.subject
+                        .as_ref()
+                        .is_some_and(|s| s.len() > limits.max_field_bytes)
                 {
                     return Err(format!(
                         "returned a rule id or subject longer than {} bytes",

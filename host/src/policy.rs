@@ -149,8 +149,7 @@ fn validate_info(origin: &str, info: &PolicyInfo) -> Result<(), Error> {
     let is_id = |s: &str| {
         !s.is_empty()
             && s.len() <= 128
-            && s
-                .chars()
+            && s.chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '/' | ':'))
     };
     if !is_id(&info.name) {
@@ -194,7 +193,9 @@ mod tests {
     #[test]
     fn headers_are_told_apart() {
         assert!(check_header("x", b"hello world").is_err());
-        let core = check_header("x", b"\0asm\x01\0\0\0").unwrap_err().to_string();
+        let core = check_header("x", b"\0asm\x01\0\0\0")
+            .unwrap_err()
+            .to_string();
         assert!(core.contains("core WebAssembly module"), "{core}");
         assert!(check_header("x", b"\0asm\x0d\0\x01\0").is_ok());
     }

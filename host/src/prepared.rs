@@ -265,7 +265,10 @@ mod tests {
     fn times_parse() {
         assert_eq!(unix_seconds("1970-01-02T00:00:00Z"), Some(86_400));
         assert_eq!(unix_seconds("1970-01-02"), Some(86_400));
-        assert_eq!(unix_seconds("2019-08-20T20:19:55.211423266Z"), Some(1_566_332_395));
+        assert_eq!(
+            unix_seconds("2019-08-20T20:19:55.211423266Z"),
+            Some(1_566_332_395)
+        );
         assert_eq!(unix_seconds("yesterday"), None);
     }
 }

@@ -5,8 +5,8 @@
 //! interfaces are not linked at all, so a policy that imports one fails to load
 //! with a message naming the import.
 
-use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::ResourceLimiter;
+use wasmtime::component::{Linker, ResourceTable};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -104,8 +104,8 @@ impl ResourceLimiter for StoreState {
 
 /// Links the policy world and the granted WASI interfaces.
 pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<StoreState>> {
-    use wasmtime_wasi::p2::bindings::{cli, sync::io};
     use wasmtime_wasi::cli::WasiCli;
+    use wasmtime_wasi::p2::bindings::{cli, sync::io};
 
     let mut linker = Linker::new(engine);
     crate::bindings::Policy::add_to_linker::<StoreState, wasmtime::component::HasSelf<StoreState>>(
@@ -113,7 +113,10 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<Store
         |state: &mut StoreState| state,
     )?;
     let l = &mut linker;
-    wasmtime_wasi_io::bindings::wasi::io::error::add_to_linker::<_, HasTable>(l, |s: &mut StoreState| &mut s.table)?;
+    wasmtime_wasi_io::bindings::wasi::io::error::add_to_linker::<_, HasTable>(
+        l,
+        |s: &mut StoreState| &mut s.table,
+    )?;
     io::poll::add_to_linker::<_, HasTable>(l, |s: &mut StoreState| &mut s.table)?;
     io::streams::add_to_linker::<_, HasTable>(l, |s: &mut StoreState| &mut s.table)?;
     cli::exit::add_to_linker::<_, WasiCli>(l, wasmtime_wasi::cli::WasiCliView::cli)?;

@@ -1,6 +1,9 @@
 //! The sandbox holds: every misbehaviour of a policy ends in a typed error or
 //! a deny that names the cause, and never takes the host down.
 
+// Test code: a failed expectation should stop the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -21,25 +24,28 @@ fn hostile() -> Policy {
     HOSTILE
         .get_or_init(|| {
             let path = PathBuf::from(env!("CUSTOMS_TEST_GUESTS_DIR")).join("hostile.wasm");
-            engine().load_policy_file(&path).expect("hostile guest loads")
+            engine()
+                .load_policy_file(&path)
+                .expect("hostile guest loads")
         })
         .clone()
 }
 
 fn facts() -> PreparedFacts {
-    let mut facts = Facts::default();
-    facts.vulnerabilities = Some(
-        (0..200)
-            .map(|i| Vulnerability {
-                id: format!("CVE-2024-{i}"),
-                package: "openssl".into(),
-                package_version: "1.0".into(),
-                severity: Severity::High,
-                ..Default::default()
-            })
-            .collect(),
-    );
-    PreparedFacts::new(facts)
+    PreparedFacts::new(Facts {
+        vulnerabilities: Some(
+            (0..200)
+                .map(|i| Vulnerability {
+                    id: format!("CVE-2024-{i}"),
+                    package: "openssl".into(),
+                    package_version: "1.0".into(),
+                    severity: Severity::High,
+                    ..Default::default()
+                })
+                .collect(),
+        ),
+        ..Default::default()
+    })
 }
 
 /// Evaluates the hostile policy in one mode; returns its report and the time taken.
@@ -60,10 +66,17 @@ fn run_mode_in(engine: &Engine, policy: Policy, mode: &str) -> (PolicyReport, Du
 
 fn assert_failed(mode: &str, expected: &str) -> Duration {
     let (report, elapsed) = run_mode(mode);
-    assert_eq!(report.decision, PolicyDecision::Error, "mode {mode}: {report:?}");
+    assert_eq!(
+        report.decision,
+        PolicyDecision::Error,
+        "mode {mode}: {report:?}"
+    );
     let error = report.error.clone().unwrap_or_default();
     assert!(error.starts_with("policy hostile "), "mode {mode}: {error}");
-    assert!(error.contains(expected), "mode {mode}: expected {expected:?} in {error:?}");
+    assert!(
+        error.contains(expected),
+        "mode {mode}: expected {expected:?} in {error:?}"
+    );
     // The failure is also a deny finding that names it.
     assert_eq!(report.findings.len(), 1);
     assert_eq!(report.findings[0].rule, POLICY_ERROR_RULE);
@@ -99,8 +112,10 @@ fn unbounded_memory_growth_hits_the_cap() {
 #[test]
 fn memory_under_the_cap_is_usable() {
     // This test is about memory: a generous deadline keeps it independent of machine load.
-    let engine = Engine::new(EngineConfig::default().limits(Limits::default().with_deadline(Duration::from_secs(10))))
-        .unwrap();
+    let engine = Engine::new(
+        EngineConfig::default().limits(Limits::default().with_deadline(Duration::from_secs(10))),
+    )
+    .unwrap();
     let path = PathBuf::from(env!("CUSTOMS_TEST_GUESTS_DIR")).join("hostile.wasm");
     let policy = engine.load_policy_file(&path).unwrap();
     let (report, _) = run_mode_in(&engine, policy, "alloc-and-use");
@@ -111,7 +126,10 @@ fn memory_under_the_cap_is_usable() {
 
 #[test]
 fn a_trap_is_reported() {
-    assert_failed("trap", "failed with a wasm trap: wasm `unreachable` instruction executed");
+    assert_failed(
+        "trap",
+        "failed with a wasm trap: wasm `unreachable` instruction executed",
+    );
 }
 
 #[test]
@@ -121,7 +139,10 @@ fn a_panic_is_reported_with_its_message() {
 
 #[test]
 fn too_many_findings_are_refused() {
-    assert_failed("many-findings", "returned 5000 findings, more than the limit of 1000");
+    assert_failed(
+        "many-findings",
+        "returned 5000 findings, more than the limit of 1000",
+    );
 }
 
 #[test]
@@ -131,7 +152,10 @@ fn a_huge_message_is_refused() {
 
 #[test]
 fn a_finding_for_an_undeclared_rule_is_refused() {
-    assert_failed("undeclared-rule", "rule \"not-declared\", which it does not declare");
+    assert_failed(
+        "undeclared-rule",
+        "rule \"not-declared\", which it does not declare",
+    );
 }
 
 #[test]
@@ -151,13 +175,19 @@ fn a_failed_policy_denies_the_image_and_others_still_run() {
     assert_eq!(decision.summary.errors, 1);
     assert_eq!(decision.policies.len(), 9);
     // The baseline policies evaluated normally after the trap in the same engine.
-    assert!(decision.policies[..8].iter().all(|p| p.decision != PolicyDecision::Error));
+    assert!(
+        decision.policies[..8]
+            .iter()
+            .all(|p| p.decision != PolicyDecision::Error)
+    );
 }
 
 #[test]
 fn a_shorter_deadline_is_honoured() {
-    let engine = Engine::new(EngineConfig::default().limits(Limits::default().with_deadline(Duration::from_millis(20))))
-        .unwrap();
+    let engine = Engine::new(
+        EngineConfig::default().limits(Limits::default().with_deadline(Duration::from_millis(20))),
+    )
+    .unwrap();
     let path = PathBuf::from(env!("CUSTOMS_TEST_GUESTS_DIR")).join("hostile.wasm");
     let mut bundle = Bundle::new("t");
     bundle.add(engine.load_policy_file(&path).unwrap()).unwrap();
@@ -181,9 +211,13 @@ fn a_core_module_is_not_a_component() {
 
 #[test]
 fn invalid_bytes_are_not_a_component() {
-    let err = engine().load_policy("junk.wasm", b"not wasm at all").unwrap_err();
+    let err = engine()
+        .load_policy("junk.wasm", b"not wasm at all")
+        .unwrap_err();
     assert!(matches!(err, Error::NotAComponent { .. }), "{err}");
-    let err = engine().load_policy("truncated.wasm", b"\0asm\x0d\0\x01\0\x01").unwrap_err();
+    let err = engine()
+        .load_policy("truncated.wasm", b"\0asm\x0d\0\x01\0\x01")
+        .unwrap_err();
     assert!(matches!(err, Error::Compile { .. }), "{err}");
 }
 
@@ -191,7 +225,10 @@ fn invalid_bytes_are_not_a_component() {
 fn a_component_of_another_world_is_refused() {
     let err = load_wat("(component)").unwrap_err();
     assert!(matches!(err, Error::WrongWorld { .. }), "{err}");
-    assert!(err.to_string().contains("customs:policy/policy@0.1.0"), "{err}");
+    assert!(
+        err.to_string().contains("customs:policy/policy@0.1.0"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -216,9 +253,18 @@ fn an_undeclared_parameter_is_an_error() {
     bundle.add(hostile()).unwrap();
     let err = bundle.set_param("mdoe", "loop").unwrap_err().to_string();
     assert!(err.contains("\"mdoe\" is not declared"), "{err}");
-    let err = bundle.set_param("hostile.mdoe", "loop").unwrap_err().to_string();
-    assert!(err.contains("does not declare \"mdoe\" (it declares: mode)"), "{err}");
-    let err = bundle.set_param("nobody.mode", "x").unwrap_err().to_string();
+    let err = bundle
+        .set_param("hostile.mdoe", "loop")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("does not declare \"mdoe\" (it declares: mode)"),
+        "{err}"
+    );
+    let err = bundle
+        .set_param("nobody.mode", "x")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("no policy named \"nobody\""), "{err}");
 }
 
@@ -241,7 +287,13 @@ fn many_threads_agree_with_one() {
     let summarize = |d: &customs::Decision| -> Vec<(String, PolicyDecision, Vec<String>)> {
         d.policies
             .iter()
-            .map(|p| (p.name.clone(), p.decision, p.findings.iter().map(|f| f.message.clone()).collect()))
+            .map(|p| {
+                (
+                    p.name.clone(),
+                    p.decision,
+                    p.findings.iter().map(|f| f.message.clone()).collect(),
+                )
+            })
             .collect()
     };
     let expected = summarize(&engine().evaluate(&bundle, &facts, &EvalOptions::at(1_700_000_000)));

@@ -1,5 +1,8 @@
 //! Helpers for the cross-crate tests: where the shared corpus of real tool outputs is.
 
+// Test code: a failed expectation should stop the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::PathBuf;
 
 /// `../shared/corpus` beside the repository (override with `CUSTOMS_CORPUS`).

@@ -1,11 +1,14 @@
 //! Every baseline rule, on facts built to pass and to fail it.
 
+// Test code: a failed expectation should stop the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::sync::OnceLock;
 
 use customs::{Bundle, Decision, Engine, EngineConfig, EvalOptions, PolicyDecision, PreparedFacts};
 use customs_facts::{
-    Attestation, Base, Config, Container, Facts, FixState, OsInfo, Package, SecurityContext,
-    Secret, Severity, Signature, SignatureKind, VexStatus, Vulnerability, Workload,
+    Attestation, Base, Config, Container, Facts, FixState, OsInfo, Package, Secret,
+    SecurityContext, Severity, Signature, SignatureKind, VexStatus, Vulnerability, Workload,
 };
 
 /// 2026-06-01T00:00:00Z: the fixed "now" of these tests.
@@ -19,11 +22,15 @@ fn engine() -> &'static Engine {
 
 fn baseline() -> Bundle {
     static BASELINE: OnceLock<Bundle> = OnceLock::new();
-    BASELINE.get_or_init(|| engine().baseline().unwrap()).clone()
+    BASELINE
+        .get_or_init(|| engine().baseline().unwrap())
+        .clone()
 }
 
 fn rfc3339(unix: i64) -> String {
-    chrono::DateTime::from_timestamp(unix, 0).unwrap().to_rfc3339()
+    chrono::DateTime::from_timestamp(unix, 0)
+        .unwrap()
+        .to_rfc3339()
 }
 
 fn evaluate_with(bundle: &Bundle, mut facts: Facts) -> Decision {
@@ -47,12 +54,18 @@ fn rule_with(facts: Facts, rule: &str, params: &[(&str, &str)]) -> (PolicyDecisi
     for finding in &report.findings {
         assert_eq!(finding.rule, rule);
     }
-    (report.decision, report.findings.iter().map(|f| f.message.clone()).collect())
+    (
+        report.decision,
+        report.findings.iter().map(|f| f.message.clone()).collect(),
+    )
 }
 
 fn with_config(user: &str) -> Facts {
     Facts {
-        config: Some(Config { user: user.into(), ..Default::default() }),
+        config: Some(Config {
+            user: user.into(),
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }
@@ -64,21 +77,41 @@ fn vuln(id: &str, severity: Severity, fixed: Option<&str>) -> Vulnerability {
         package_version: "1.1.1c".into(),
         severity,
         fixed_versions: fixed.map(|f| vec![f.to_owned()]).unwrap_or_default(),
-        fix_state: if fixed.is_some() { FixState::Fixed } else { FixState::NotFixed },
+        fix_state: if fixed.is_some() {
+            FixState::Fixed
+        } else {
+            FixState::NotFixed
+        },
         ..Default::default()
     }
 }
 
 fn with_vulns(vulns: Vec<Vulnerability>) -> Facts {
-    Facts { vulnerabilities: Some(vulns), ..Default::default() }
+    Facts {
+        vulnerabilities: Some(vulns),
+        ..Default::default()
+    }
 }
 
 #[test]
 fn baseline_has_the_stable_rule_ids_in_order() {
-    let names: Vec<String> = baseline().entries().iter().map(|e| e.policy().name().to_owned()).collect();
+    let names: Vec<String> = baseline()
+        .entries()
+        .iter()
+        .map(|e| e.policy().name().to_owned())
+        .collect();
     assert_eq!(
         names,
-        ["trusted-base", "no-root-user", "vulnerabilities", "no-secrets", "minimal-image", "signed", "provenance", "freshness"]
+        [
+            "trusted-base",
+            "no-root-user",
+            "vulnerabilities",
+            "no-secrets",
+            "minimal-image",
+            "signed",
+            "provenance",
+            "freshness"
+        ]
     );
 }
 
@@ -89,8 +122,14 @@ fn no_root_user() {
         assert_eq!(decision, PolicyDecision::Deny, "{root:?}");
         assert!(messages[0].contains("root"), "{messages:?}");
     }
-    assert_eq!(rule(with_config("1000:1000"), "no-root-user").0, PolicyDecision::Allow);
-    assert_eq!(rule(with_config("nobody"), "no-root-user").0, PolicyDecision::Allow);
+    assert_eq!(
+        rule(with_config("1000:1000"), "no-root-user").0,
+        PolicyDecision::Allow
+    );
+    assert_eq!(
+        rule(with_config("nobody"), "no-root-user").0,
+        PolicyDecision::Allow
+    );
     let (decision, messages) = rule(Facts::default(), "no-root-user");
     assert_eq!(decision, PolicyDecision::Warn);
     assert!(messages[0].contains("unknown"), "{messages:?}");
@@ -101,7 +140,10 @@ fn no_root_user() {
         containers: vec![Container {
             name: "app".into(),
             image: "app:1".into(),
-            security_context: SecurityContext { run_as_non_root: Some(true), ..Default::default() },
+            security_context: SecurityContext {
+                run_as_non_root: Some(true),
+                ..Default::default()
+            },
         }],
         ..Default::default()
     });
@@ -113,52 +155,98 @@ fn vulnerabilities() {
     let denied = with_vulns(vec![vuln("CVE-1", Severity::Critical, Some("1.1.1d"))]);
     let (decision, messages) = rule(denied.clone(), "vulnerabilities");
     assert_eq!(decision, PolicyDecision::Deny);
-    assert_eq!(messages, ["CVE-1 (critical) in openssl 1.1.1c: fixed in 1.1.1d"]);
+    assert_eq!(
+        messages,
+        ["CVE-1 (critical) in openssl 1.1.1c: fixed in 1.1.1d"]
+    );
 
     // Without a fix, the default (fixable-only) does not count it; with fixable-only=false it does.
     let unfixable = with_vulns(vec![vuln("CVE-2", Severity::Critical, None)]);
-    assert_eq!(rule(unfixable.clone(), "vulnerabilities").0, PolicyDecision::Allow);
-    assert_eq!(rule_with(unfixable, "vulnerabilities", &[("fixable-only", "false")]).0, PolicyDecision::Deny);
+    assert_eq!(
+        rule(unfixable.clone(), "vulnerabilities").0,
+        PolicyDecision::Allow
+    );
+    assert_eq!(
+        rule_with(unfixable, "vulnerabilities", &[("fixable-only", "false")]).0,
+        PolicyDecision::Deny
+    );
 
     // Below the threshold passes; the threshold is a parameter.
     let medium = with_vulns(vec![vuln("CVE-3", Severity::Medium, Some("2"))]);
-    assert_eq!(rule(medium.clone(), "vulnerabilities").0, PolicyDecision::Allow);
-    assert_eq!(rule_with(medium, "vulnerabilities", &[("min-severity", "medium")]).0, PolicyDecision::Deny);
+    assert_eq!(
+        rule(medium.clone(), "vulnerabilities").0,
+        PolicyDecision::Allow
+    );
+    assert_eq!(
+        rule_with(medium, "vulnerabilities", &[("min-severity", "medium")]).0,
+        PolicyDecision::Deny
+    );
 
     // VEX not_affected is not counted.
     let mut vexed = vuln("CVE-4", Severity::Critical, Some("2"));
     vexed.vex_status = Some(VexStatus::NotAffected);
-    assert_eq!(rule(with_vulns(vec![vexed]), "vulnerabilities").0, PolicyDecision::Allow);
+    assert_eq!(
+        rule(with_vulns(vec![vexed]), "vulnerabilities").0,
+        PolicyDecision::Allow
+    );
 
     // Grace: an advisory published yesterday is not counted with grace-days=7.
     let mut fresh = vuln("CVE-5", Severity::Critical, Some("2"));
     fresh.published = Some(rfc3339(NOW - DAY));
     let fresh = with_vulns(vec![fresh]);
-    assert_eq!(rule(fresh.clone(), "vulnerabilities").0, PolicyDecision::Deny);
-    assert_eq!(rule_with(fresh, "vulnerabilities", &[("grace-days", "7")]).0, PolicyDecision::Allow);
+    assert_eq!(
+        rule(fresh.clone(), "vulnerabilities").0,
+        PolicyDecision::Deny
+    );
+    assert_eq!(
+        rule_with(fresh, "vulnerabilities", &[("grace-days", "7")]).0,
+        PolicyDecision::Allow
+    );
 
     // Ignored ids, and the findings cap.
-    assert_eq!(rule_with(denied, "vulnerabilities", &[("ignore", "CVE-0, CVE-1")]).0, PolicyDecision::Allow);
-    let many = with_vulns((0..30).map(|i| vuln(&format!("CVE-{i}"), Severity::High, Some("2"))).collect());
+    assert_eq!(
+        rule_with(denied, "vulnerabilities", &[("ignore", "CVE-0, CVE-1")]).0,
+        PolicyDecision::Allow
+    );
+    let many = with_vulns(
+        (0..30)
+            .map(|i| vuln(&format!("CVE-{i}"), Severity::High, Some("2")))
+            .collect(),
+    );
     let (decision, messages) = rule(many, "vulnerabilities");
     assert_eq!(decision, PolicyDecision::Deny);
     assert_eq!(messages.len(), 26);
     assert_eq!(messages[25], "and 5 more vulnerabilities at or above high");
 
     // No scan at all is a warning, not a pass.
-    assert_eq!(rule(Facts::default(), "vulnerabilities").0, PolicyDecision::Warn);
-    assert_eq!(rule(with_vulns(vec![]), "vulnerabilities").0, PolicyDecision::Allow);
+    assert_eq!(
+        rule(Facts::default(), "vulnerabilities").0,
+        PolicyDecision::Warn
+    );
+    assert_eq!(
+        rule(with_vulns(vec![]), "vulnerabilities").0,
+        PolicyDecision::Allow
+    );
 }
 
 #[test]
 fn a_bad_parameter_value_fails_the_policy_closed() {
     let mut bundle = baseline();
-    bundle.set_param("vulnerabilities.min-severity", "extreme").unwrap();
+    bundle
+        .set_param("vulnerabilities.min-severity", "extreme")
+        .unwrap();
     let decision = evaluate_with(&bundle, with_vulns(vec![]));
-    let report = decision.policies.iter().find(|p| p.name == "vulnerabilities").unwrap();
+    let report = decision
+        .policies
+        .iter()
+        .find(|p| p.name == "vulnerabilities")
+        .unwrap();
     assert_eq!(report.decision, PolicyDecision::Error);
     let error = report.error.as_deref().unwrap();
-    assert!(error.contains("parameter min-severity=\"extreme\" is invalid"), "{error}");
+    assert!(
+        error.contains("parameter min-severity=\"extreme\" is invalid"),
+        "{error}"
+    );
     assert!(!decision.is_allowed());
 }
 
@@ -172,10 +260,29 @@ fn no_secrets() {
         line: Some(3),
         ..Default::default()
     };
-    let (decision, messages) = rule(Facts { secrets: Some(vec![secret]), ..Default::default() }, "no-secrets");
+    let (decision, messages) = rule(
+        Facts {
+            secrets: Some(vec![secret]),
+            ..Default::default()
+        },
+        "no-secrets",
+    );
     assert_eq!(decision, PolicyDecision::Deny);
-    assert_eq!(messages, ["AWS Access Key ID (secret rule aws-access-key-id) found in app/.env:3"]);
-    assert_eq!(rule(Facts { secrets: Some(vec![]), ..Default::default() }, "no-secrets").0, PolicyDecision::Allow);
+    assert_eq!(
+        messages,
+        ["AWS Access Key ID (secret rule aws-access-key-id) found in app/.env:3"]
+    );
+    assert_eq!(
+        rule(
+            Facts {
+                secrets: Some(vec![]),
+                ..Default::default()
+            },
+            "no-secrets"
+        )
+        .0,
+        PolicyDecision::Allow
+    );
     assert_eq!(rule(Facts::default(), "no-secrets").0, PolicyDecision::Warn);
 }
 
@@ -184,7 +291,12 @@ fn with_packages(names: &[&str]) -> Facts {
         packages: Some(
             names
                 .iter()
-                .map(|n| Package { name: (*n).into(), version: "1".into(), package_type: "deb".into(), ..Default::default() })
+                .map(|n| Package {
+                    name: (*n).into(),
+                    version: "1".into(),
+                    package_type: "deb".into(),
+                    ..Default::default()
+                })
                 .collect(),
         ),
         ..Default::default()
@@ -195,20 +307,41 @@ fn with_packages(names: &[&str]) -> Facts {
 fn minimal_image() {
     let (decision, messages) = rule(with_packages(&["libc6", "gcc"]), "minimal-image");
     assert_eq!(decision, PolicyDecision::Deny);
-    assert_eq!(messages, ["gcc 1 is a compiler or build tool (build-tools)"]);
+    assert_eq!(
+        messages,
+        ["gcc 1 is a compiler or build tool (build-tools)"]
+    );
     let (decision, messages) = rule(with_packages(&["bash", "apt"]), "minimal-image");
     assert_eq!(decision, PolicyDecision::Warn);
     assert_eq!(messages.len(), 2);
     assert_eq!(
-        rule_with(with_packages(&["bash"]), "minimal-image", &[("deny-categories", "shells")]).0,
+        rule_with(
+            with_packages(&["bash"]),
+            "minimal-image",
+            &[("deny-categories", "shells")]
+        )
+        .0,
         PolicyDecision::Deny
     );
-    assert_eq!(rule(with_packages(&["libc6", "ca-certificates"]), "minimal-image").0, PolicyDecision::Allow);
-    assert_eq!(rule(Facts::default(), "minimal-image").0, PolicyDecision::Warn);
+    assert_eq!(
+        rule(
+            with_packages(&["libc6", "ca-certificates"]),
+            "minimal-image"
+        )
+        .0,
+        PolicyDecision::Allow
+    );
+    assert_eq!(
+        rule(Facts::default(), "minimal-image").0,
+        PolicyDecision::Warn
+    );
 }
 
 fn with_signatures(signatures: Vec<Signature>) -> Facts {
-    Facts { signatures: Some(signatures), ..Default::default() }
+    Facts {
+        signatures: Some(signatures),
+        ..Default::default()
+    }
 }
 
 fn signature(verified: bool, subject: &str) -> Signature {
@@ -226,18 +359,47 @@ fn signature(verified: bool, subject: &str) -> Signature {
 #[test]
 fn signed() {
     let ours = "https://github.com/org/app/.github/workflows/release.yml@refs/tags/v1";
-    assert_eq!(rule(with_signatures(vec![signature(true, ours)]), "signed").0, PolicyDecision::Allow);
-    assert_eq!(rule(with_signatures(vec![signature(false, ours)]), "signed").0, PolicyDecision::Deny);
-    assert_eq!(rule(with_signatures(vec![]), "signed").0, PolicyDecision::Deny);
-    let params = [("identity", "https://github.com/org/*"), ("issuer", "https://token.actions.githubusercontent.com")];
-    assert_eq!(rule_with(with_signatures(vec![signature(true, ours)]), "signed", &params).0, PolicyDecision::Allow);
-    let theirs = signature(true, "https://github.com/evil/app/.github/workflows/x.yml@refs/heads/main");
+    assert_eq!(
+        rule(with_signatures(vec![signature(true, ours)]), "signed").0,
+        PolicyDecision::Allow
+    );
+    assert_eq!(
+        rule(with_signatures(vec![signature(false, ours)]), "signed").0,
+        PolicyDecision::Deny
+    );
+    assert_eq!(
+        rule(with_signatures(vec![]), "signed").0,
+        PolicyDecision::Deny
+    );
+    let params = [
+        ("identity", "https://github.com/org/*"),
+        ("issuer", "https://token.actions.githubusercontent.com"),
+    ];
+    assert_eq!(
+        rule_with(
+            with_signatures(vec![signature(true, ours)]),
+            "signed",
+            &params
+        )
+        .0,
+        PolicyDecision::Allow
+    );
+    let theirs = signature(
+        true,
+        "https://github.com/evil/app/.github/workflows/x.yml@refs/heads/main",
+    );
     let (decision, messages) = rule_with(with_signatures(vec![theirs]), "signed", &params);
     assert_eq!(decision, PolicyDecision::Deny);
-    assert!(messages[0].contains("1 signature(s) found, 1 verified"), "{messages:?}");
+    assert!(
+        messages[0].contains("1 signature(s) found, 1 verified"),
+        "{messages:?}"
+    );
     let (decision, messages) = rule(Facts::default(), "signed");
     assert_eq!(decision, PolicyDecision::Warn);
-    assert!(messages[0].contains("no signature information"), "{messages:?}");
+    assert!(
+        messages[0].contains("no signature information"),
+        "{messages:?}"
+    );
 }
 
 #[test]
@@ -248,45 +410,103 @@ fn provenance() {
         builder_id: Some(builder.into()),
         build_type: None,
     };
-    let facts = |a: Vec<Attestation>| Facts { attestations: Some(a), ..Default::default() };
+    let facts = |a: Vec<Attestation>| Facts {
+        attestations: Some(a),
+        ..Default::default()
+    };
     let gha = "https://github.com/actions/runner/github-hosted";
-    assert_eq!(rule(facts(vec![slsa(true, gha)]), "provenance").0, PolicyDecision::Allow);
-    assert_eq!(rule(facts(vec![slsa(false, gha)]), "provenance").0, PolicyDecision::Deny);
     assert_eq!(
-        rule_with(facts(vec![slsa(true, gha)]), "provenance", &[("builder-id", "https://tekton.dev/*")]).0,
+        rule(facts(vec![slsa(true, gha)]), "provenance").0,
+        PolicyDecision::Allow
+    );
+    assert_eq!(
+        rule(facts(vec![slsa(false, gha)]), "provenance").0,
         PolicyDecision::Deny
     );
-    let sbom = Attestation { predicate_type: "https://spdx.dev/Document".into(), verified: true, ..Default::default() };
-    assert_eq!(rule(facts(vec![sbom]), "provenance").0, PolicyDecision::Deny);
+    assert_eq!(
+        rule_with(
+            facts(vec![slsa(true, gha)]),
+            "provenance",
+            &[("builder-id", "https://tekton.dev/*")]
+        )
+        .0,
+        PolicyDecision::Deny
+    );
+    let sbom = Attestation {
+        predicate_type: "https://spdx.dev/Document".into(),
+        verified: true,
+        ..Default::default()
+    };
+    assert_eq!(
+        rule(facts(vec![sbom]), "provenance").0,
+        PolicyDecision::Deny
+    );
     assert_eq!(rule(Facts::default(), "provenance").0, PolicyDecision::Warn);
 }
 
 fn with_base(reference: Option<&str>) -> Facts {
     Facts {
-        base: Some(Base { reference: reference.map(str::to_owned), ..Default::default() }),
+        base: Some(Base {
+            reference: reference.map(str::to_owned),
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }
 
 #[test]
 fn trusted_base() {
-    assert_eq!(rule(with_base(Some("docker.io/library/alpine:3.20")), "trusted-base").0, PolicyDecision::Allow);
-    assert_eq!(rule(with_base(Some("alpine:3.20")), "trusted-base").0, PolicyDecision::Allow);
-    assert_eq!(rule(with_base(Some("gcr.io/distroless/static:nonroot")), "trusted-base").0, PolicyDecision::Allow);
+    assert_eq!(
+        rule(
+            with_base(Some("docker.io/library/alpine:3.20")),
+            "trusted-base"
+        )
+        .0,
+        PolicyDecision::Allow
+    );
+    assert_eq!(
+        rule(with_base(Some("alpine:3.20")), "trusted-base").0,
+        PolicyDecision::Allow
+    );
+    assert_eq!(
+        rule(
+            with_base(Some("gcr.io/distroless/static:nonroot")),
+            "trusted-base"
+        )
+        .0,
+        PolicyDecision::Allow
+    );
     let (decision, messages) = rule(with_base(Some("evil.example/base:1")), "trusted-base");
     assert_eq!(decision, PolicyDecision::Deny);
-    assert_eq!(messages, ["base image evil.example/base:1 is not in allowed-bases"]);
     assert_eq!(
-        rule_with(with_base(Some("evil.example/base:1")), "trusted-base", &[("allowed-bases", "evil.example/*")]).0,
+        messages,
+        ["base image evil.example/base:1 is not in allowed-bases"]
+    );
+    assert_eq!(
+        rule_with(
+            with_base(Some("evil.example/base:1")),
+            "trusted-base",
+            &[("allowed-bases", "evil.example/*")]
+        )
+        .0,
         PolicyDecision::Allow
     );
     // Short names are Docker Hub's, so "someone/alpine" is not the official image.
-    assert_eq!(rule(with_base(Some("someone/alpine")), "trusted-base").0, PolicyDecision::Deny);
+    assert_eq!(
+        rule(with_base(Some("someone/alpine")), "trusted-base").0,
+        PolicyDecision::Deny
+    );
     // The base can also come from the image's annotation.
     let mut annotated = Facts::default();
-    annotated.image.annotations.insert("org.opencontainers.image.base.name".into(), "docker.io/library/debian:12".into());
+    annotated.image.annotations.insert(
+        "org.opencontainers.image.base.name".into(),
+        "docker.io/library/debian:12".into(),
+    );
     assert_eq!(rule(annotated, "trusted-base").0, PolicyDecision::Allow);
-    assert_eq!(rule(with_base(None), "trusted-base").0, PolicyDecision::Warn);
+    assert_eq!(
+        rule(with_base(None), "trusted-base").0,
+        PolicyDecision::Warn
+    );
 }
 
 fn with_created(unix: i64) -> Facts {
@@ -298,7 +518,11 @@ fn with_created(unix: i64) -> Facts {
 fn with_os(family: &str, version: &str) -> Facts {
     let mut facts = with_created(NOW - DAY);
     facts.base = Some(Base {
-        os: Some(OsInfo { family: family.into(), version: version.into(), ..Default::default() }),
+        os: Some(OsInfo {
+            family: family.into(),
+            version: version.into(),
+            ..Default::default()
+        }),
         ..Default::default()
     });
     facts
@@ -306,21 +530,48 @@ fn with_os(family: &str, version: &str) -> Facts {
 
 #[test]
 fn freshness() {
-    assert_eq!(rule(with_created(NOW - 10 * DAY), "freshness").0, PolicyDecision::Allow);
+    assert_eq!(
+        rule(with_created(NOW - 10 * DAY), "freshness").0,
+        PolicyDecision::Allow
+    );
     let (decision, messages) = rule(with_created(NOW - 400 * DAY), "freshness");
     assert_eq!(decision, PolicyDecision::Deny);
     assert!(messages[0].contains("built 400 days ago"), "{messages:?}");
-    assert_eq!(rule_with(with_created(NOW - 400 * DAY), "freshness", &[("max-age-days", "500")]).0, PolicyDecision::Allow);
+    assert_eq!(
+        rule_with(
+            with_created(NOW - 400 * DAY),
+            "freshness",
+            &[("max-age-days", "500")]
+        )
+        .0,
+        PolicyDecision::Allow
+    );
     assert_eq!(rule(with_created(0), "freshness").0, PolicyDecision::Warn);
     assert_eq!(rule(Facts::default(), "freshness").0, PolicyDecision::Warn);
 
     // End of life: Debian 10 ended 2024-06-30; Debian 11 ends 2026-08-31 (91 days after NOW).
     let (decision, messages) = rule(with_os("debian", "10.13"), "freshness");
     assert_eq!(decision, PolicyDecision::Deny);
-    assert!(messages[0].contains("debian 10.13 reached end of life"), "{messages:?}");
-    assert_eq!(rule(with_os("debian", "11.3"), "freshness").0, PolicyDecision::Allow);
-    let (decision, messages) = rule_with(with_os("debian", "11.3"), "freshness", &[("eol-warning-days", "120")]);
+    assert!(
+        messages[0].contains("debian 10.13 reached end of life"),
+        "{messages:?}"
+    );
+    assert_eq!(
+        rule(with_os("debian", "11.3"), "freshness").0,
+        PolicyDecision::Allow
+    );
+    let (decision, messages) = rule_with(
+        with_os("debian", "11.3"),
+        "freshness",
+        &[("eol-warning-days", "120")],
+    );
     assert_eq!(decision, PolicyDecision::Warn);
-    assert!(messages[0].contains("reaches end of life in 91 days"), "{messages:?}");
-    assert_eq!(rule(with_os("debian", "12.5"), "freshness").0, PolicyDecision::Allow);
+    assert!(
+        messages[0].contains("reaches end of life in 91 days"),
+        "{messages:?}"
+    );
+    assert_eq!(
+        rule(with_os("debian", "12.5"), "freshness").0,
+        PolicyDecision::Allow
+    );
 }

@@ -16,7 +16,12 @@ pub fn print(decision: &Decision) -> Result<()> {
         .unwrap_or("image");
     let mut suite = TestSuite::new(format!("customs {image}"));
     for policy in &decision.policies {
-        let details = policy.findings.iter().map(line).collect::<Vec<_>>().join("\n");
+        let details = policy
+            .findings
+            .iter()
+            .map(line)
+            .collect::<Vec<_>>()
+            .join("\n");
         let status = match policy.decision {
             PolicyDecision::Allow | PolicyDecision::Warn => TestCaseStatus::success(),
             PolicyDecision::Deny => {
@@ -52,8 +57,18 @@ pub fn print(decision: &Decision) -> Result<()> {
 }
 
 fn line(f: &Finding) -> String {
-    let subject = f.subject.as_deref().map(|s| format!(" [{s}]")).unwrap_or_default();
-    format!("{} {} ({}): {}{subject}", f.rule, f.severity, effect(f), f.message)
+    let subject = f
+        .subject
+        .as_deref()
+        .map(|s| format!(" [{s}]"))
+        .unwrap_or_default();
+    format!(
+        "{} {} ({}): {}{subject}",
+        f.rule,
+        f.severity,
+        effect(f),
+        f.message
+    )
 }
 
 fn effect(f: &Finding) -> &'static str {

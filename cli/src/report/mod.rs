@@ -22,13 +22,23 @@ pub fn print_policies(bundle: &Bundle) -> Result<()> {
     writeln!(out, "bundle {}", bundle.name())?;
     for entry in bundle.entries() {
         let info = entry.policy().info();
-        writeln!(out, "\n{} {}  ({})", info.name, info.version, entry.policy().origin())?;
+        writeln!(
+            out,
+            "\n{} {}  ({})",
+            info.name,
+            info.version,
+            entry.policy().origin()
+        )?;
         writeln!(out, "  {}", info.description)?;
         for rule in &info.rules {
             writeln!(out, "  rule {}: {}", rule.id, rule.description)?;
         }
         for (param, (_, value)) in info.params.iter().zip(entry.params()) {
-            writeln!(out, "  param {}={:?}  {}", param.name, value, param.description)?;
+            writeln!(
+                out,
+                "  param {}={:?}  {}",
+                param.name, value, param.description
+            )?;
         }
     }
     Ok(())

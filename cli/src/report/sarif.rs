@@ -19,7 +19,11 @@ pub fn print(decision: &Decision, bundle: &Bundle, inputs: &[String]) -> Result<
                 ReportingDescriptor::builder()
                     .id(id)
                     .name(name)
-                    .short_description(MultiformatMessageString::builder().text(description).build())
+                    .short_description(
+                        MultiformatMessageString::builder()
+                            .text(description)
+                            .build(),
+                    )
                     .build(),
             );
         }
@@ -30,7 +34,11 @@ pub fn print(decision: &Decision, bundle: &Bundle, inputs: &[String]) -> Result<
             add_rule(&rule.id, &info.name, &rule.description);
         }
     }
-    add_rule(POLICY_ERROR_RULE, "customs", "a policy failed to evaluate (fail closed)");
+    add_rule(
+        POLICY_ERROR_RULE,
+        "customs",
+        "a policy failed to evaluate (fail closed)",
+    );
 
     // Findings are about the image; they are located at the input that described it.
     let uri = inputs

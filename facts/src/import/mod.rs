@@ -59,7 +59,9 @@ pub enum ImportError {
         column: usize,
         message: String,
     },
-    #[error("{origin}: invalid {format} document at {path} (line {line}, column {column}): {message}")]
+    #[error(
+        "{origin}: invalid {format} document at {path} (line {line}, column {column}): {message}"
+    )]
     Schema {
         origin: Origin,
         format: Format,
@@ -190,10 +192,14 @@ mod tests {
 
     #[test]
     fn malformed_json_names_line_and_column() {
-        let err = import_bytes(&origin(), b"{\n  \"SchemaVersion\": 2,\n  \"Results\": [\n").unwrap_err();
+        let err =
+            import_bytes(&origin(), b"{\n  \"SchemaVersion\": 2,\n  \"Results\": [\n").unwrap_err();
         let text = err.to_string();
         assert!(matches!(err, ImportError::Syntax { .. }), "{text}");
-        assert!(text.starts_with("test.json: not valid JSON at line"), "{text}");
+        assert!(
+            text.starts_with("test.json: not valid JSON at line"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -209,13 +215,19 @@ mod tests {
         let doc = br#"{"SchemaVersion": 2, "ArtifactType": "container_image", "Results": [{"Target": "x", "Class": "os-pkgs", "Vulnerabilities": [{"VulnerabilityID": 7}]}]}"#;
         let err = import_bytes(&origin(), doc).unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("Results[0].Vulnerabilities[0].VulnerabilityID"), "{text}");
+        assert!(
+            text.contains("Results[0].Vulnerabilities[0].VulnerabilityID"),
+            "{text}"
+        );
     }
 
     #[test]
     fn facts_document_of_another_version_is_refused() {
         let err = import_bytes(&origin(), br#"{"schema_version": "2", "image": {}}"#).unwrap_err();
-        assert!(err.to_string().contains("version 2 is not supported"), "{err}");
+        assert!(
+            err.to_string().contains("version 2 is not supported"),
+            "{err}"
+        );
     }
 
     #[test]

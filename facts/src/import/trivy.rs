@@ -626,7 +626,10 @@ mod tests {
 
     #[test]
     fn package_type_prefers_the_purl() {
-        assert_eq!(package_type(Some("pkg:apk/alpine/musl@1.1"), "debian"), "apk");
+        assert_eq!(
+            package_type(Some("pkg:apk/alpine/musl@1.1"), "debian"),
+            "apk"
+        );
         assert_eq!(package_type(Some("pkg:golang/x/y@1"), ""), "gomod");
         assert_eq!(package_type(None, "jar"), "maven");
         assert_eq!(package_type(None, "ubuntu"), "deb");
@@ -636,9 +639,23 @@ mod tests {
     #[test]
     fn cvss_prefers_nvd_then_highest() {
         let mut scores = BTreeMap::new();
-        scores.insert("redhat".into(), Cvss { v3_score: Some(9.1), v2_score: None, v40_score: None });
+        scores.insert(
+            "redhat".into(),
+            Cvss {
+                v3_score: Some(9.1),
+                v2_score: None,
+                v40_score: None,
+            },
+        );
         assert_eq!(best_cvss(&scores), Some(9.1));
-        scores.insert("nvd".into(), Cvss { v3_score: Some(5.3), v2_score: Some(5.0), v40_score: None });
+        scores.insert(
+            "nvd".into(),
+            Cvss {
+                v3_score: Some(5.3),
+                v2_score: Some(5.0),
+                v40_score: None,
+            },
+        );
         assert_eq!(best_cvss(&scores), Some(5.3));
     }
 }

@@ -13,9 +13,20 @@ impl Policy for Freshness {
             "0.1.0",
             "The image was rebuilt recently and its base OS release is still supported.",
         )
-        .rule(RULE, "image age within max-age-days; base OS not past end of life")
-        .param("max-age-days", "365", "oldest image (days since created) that passes")
-        .param("eol-warning-days", "90", "warn this many days before the base OS reaches end of life")
+        .rule(
+            RULE,
+            "image age within max-age-days; base OS not past end of life",
+        )
+        .param(
+            "max-age-days",
+            "365",
+            "oldest image (days since created) that passes",
+        )
+        .param(
+            "eol-warning-days",
+            "90",
+            "warn this many days before the base OS reaches end of life",
+        )
     }
 
     fn evaluate(image: &Image, params: &Params) -> Result<Vec<Finding>, String> {

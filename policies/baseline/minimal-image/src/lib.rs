@@ -45,7 +45,11 @@ impl Policy for MinimalImage {
         let deny_categories = params.list("deny-categories");
         let mut findings = Vec::new();
         for (category, what, _) in CATEGORIES {
-            let names: Vec<String> = params.list(category).into_iter().map(str::to_owned).collect();
+            let names: Vec<String> = params
+                .list(category)
+                .into_iter()
+                .map(str::to_owned)
+                .collect();
             let Some(found) = image.find_packages(&names) else {
                 return Ok(vec![Finding::warn(
                     RULE,

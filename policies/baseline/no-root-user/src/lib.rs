@@ -44,8 +44,11 @@ impl Policy for NoRootUser {
         } else {
             format!("the image config sets USER {configured:?}, which is root")
         };
-        let finding =
-            Finding::deny(RULE, Severity::High, format!("{why}; add a USER with a non-zero uid"));
+        let finding = Finding::deny(
+            RULE,
+            Severity::High,
+            format!("{why}; add a USER with a non-zero uid"),
+        );
         Ok(vec![if configured.trim().is_empty() {
             finding
         } else {

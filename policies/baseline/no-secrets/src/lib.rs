@@ -10,9 +10,20 @@ struct NoSecrets;
 
 impl Policy for NoSecrets {
     fn info() -> PolicyInfo {
-        PolicyInfo::new(RULE, "0.1.0", "No secrets (keys, tokens, passwords) are embedded in the image.")
-            .rule(RULE, "the secret scan found nothing at or above min-severity")
-            .param("min-severity", "unknown", "lowest secret severity that denies")
+        PolicyInfo::new(
+            RULE,
+            "0.1.0",
+            "No secrets (keys, tokens, passwords) are embedded in the image.",
+        )
+        .rule(
+            RULE,
+            "the secret scan found nothing at or above min-severity",
+        )
+        .param(
+            "min-severity",
+            "unknown",
+            "lowest secret severity that denies",
+        )
     }
 
     fn evaluate(image: &Image, params: &Params) -> Result<Vec<Finding>, String> {

@@ -10,14 +10,18 @@ struct Provenance;
 
 impl Policy for Provenance {
     fn info() -> PolicyInfo {
-        PolicyInfo::new(RULE, "0.1.0", "The image has verified build provenance from a trusted builder.")
-            .rule(RULE, "a verified provenance attestation matches builder-id")
-            .param(
-                "predicate-types",
-                "https://slsa.dev/provenance/v0.2,https://slsa.dev/provenance/v1",
-                "attestation predicate types that count as provenance",
-            )
-            .param("builder-id", "*", "glob the builder id must match")
+        PolicyInfo::new(
+            RULE,
+            "0.1.0",
+            "The image has verified build provenance from a trusted builder.",
+        )
+        .rule(RULE, "a verified provenance attestation matches builder-id")
+        .param(
+            "predicate-types",
+            "https://slsa.dev/provenance/v0.2,https://slsa.dev/provenance/v1",
+            "attestation predicate types that count as provenance",
+        )
+        .param("builder-id", "*", "glob the builder id must match")
     }
 
     fn evaluate(image: &Image, params: &Params) -> Result<Vec<Finding>, String> {

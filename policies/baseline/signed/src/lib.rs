@@ -10,10 +10,18 @@ struct Signed;
 
 impl Policy for Signed {
     fn info() -> PolicyInfo {
-        PolicyInfo::new(RULE, "0.1.0", "The image has a verified signature from a trusted signer.")
-            .rule(RULE, "a verified signature matches identity and issuer")
-            .param("identity", "*", "glob the signer identity (certificate subject) must match")
-            .param("issuer", "*", "glob the OIDC issuer must match")
+        PolicyInfo::new(
+            RULE,
+            "0.1.0",
+            "The image has a verified signature from a trusted signer.",
+        )
+        .rule(RULE, "a verified signature matches identity and issuer")
+        .param(
+            "identity",
+            "*",
+            "glob the signer identity (certificate subject) must match",
+        )
+        .param("issuer", "*", "glob the OIDC issuer must match")
     }
 
     fn evaluate(image: &Image, params: &Params) -> Result<Vec<Finding>, String> {

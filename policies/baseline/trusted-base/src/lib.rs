@@ -22,7 +22,11 @@ impl Policy for TrustedBase {
     }
 
     fn evaluate(image: &Image, params: &Params) -> Result<Vec<Finding>, String> {
-        let allowed: Vec<WildMatch> = params.list("allowed-bases").into_iter().map(WildMatch::new).collect();
+        let allowed: Vec<WildMatch> = params
+            .list("allowed-bases")
+            .into_iter()
+            .map(WildMatch::new)
+            .collect();
         let base = image.base();
         let reference = base
             .as_ref()
@@ -37,19 +41,23 @@ impl Policy for TrustedBase {
             return Ok(vec![Finding::warn(
                 RULE,
                 Severity::Low,
-                format!("the base image reference is unknown{os}; record it as the org.opencontainers.image.base.name annotation"),
+                format!(
+                    "the base image reference is unknown{os}; record it as the org.opencontainers.image.base.name annotation"
+                ),
             )]);
         };
         let full = expand_docker_hub(&reference);
         if allowed.iter().any(|pattern| pattern.matches(&full)) {
             return Ok(vec![]);
         }
-        Ok(vec![Finding::deny(
-            RULE,
-            Severity::High,
-            format!("base image {full} is not in allowed-bases"),
-        )
-        .with_subject(full)])
+        Ok(vec![
+            Finding::deny(
+                RULE,
+                Severity::High,
+                format!("base image {full} is not in allowed-bases"),
+            )
+            .with_subject(full),
+        ])
     }
 }
 

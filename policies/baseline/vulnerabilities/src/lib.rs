@@ -23,14 +23,26 @@ impl Policy for Vulnerabilities {
         )
         .rule(RULE, "no (fixable) vulnerability at or above min-severity")
         .param("min-severity", "high", "lowest severity that denies")
-        .param("fixable-only", "true", "count only vulnerabilities that have a fix")
+        .param(
+            "fixable-only",
+            "true",
+            "count only vulnerabilities that have a fix",
+        )
         .param(
             "grace-days",
             "0",
             "ignore advisories published fewer than this many days ago",
         )
-        .param("ignore", "", "comma-separated vulnerability ids (or aliases) to ignore")
-        .param("max-findings", "25", "list at most this many vulnerabilities one by one")
+        .param(
+            "ignore",
+            "",
+            "comma-separated vulnerability ids (or aliases) to ignore",
+        )
+        .param(
+            "max-findings",
+            "25",
+            "list at most this many vulnerabilities one by one",
+        )
     }
 
     fn evaluate(image: &Image, params: &Params) -> Result<Vec<Finding>, String> {
@@ -54,7 +66,11 @@ impl Policy for Vulnerabilities {
         let cutoff = image.now() - grace_days.max(0) * DAY;
         let counted: Vec<&Vulnerability> = found
             .iter()
-            .filter(|v| !ignore.iter().any(|id| *id == v.id || v.aliases.iter().any(|a| a == id)))
+            .filter(|v| {
+                !ignore
+                    .iter()
+                    .any(|id| *id == v.id || v.aliases.iter().any(|a| a == id))
+            })
             .filter(|v| grace_days <= 0 || v.published.is_none_or(|p| p <= cutoff))
             .collect();
         let mut findings: Vec<Finding> = counted

@@ -3,7 +3,9 @@
 
 use std::hint::black_box;
 
-use customs_guest::{Finding, Image, Params, Policy, PolicyInfo, Severity, VulnerabilityQuery, export_policy};
+use customs_guest::{
+    Finding, Image, Params, Policy, PolicyInfo, Severity, VulnerabilityQuery, export_policy,
+};
 
 struct Hostile;
 
@@ -17,7 +19,11 @@ impl Policy for Hostile {
     fn evaluate(image: &Image, params: &Params) -> Result<Vec<Finding>, String> {
         match params.get("mode").unwrap_or("ok") {
             "ok" => Ok(vec![]),
-            "deny" => Ok(vec![Finding::deny("hostile", Severity::High, "denied on purpose")]),
+            "deny" => Ok(vec![Finding::deny(
+                "hostile",
+                Severity::High,
+                "denied on purpose",
+            )]),
             "loop" => {
                 let mut n: u64 = 0;
                 loop {
@@ -37,7 +43,11 @@ impl Policy for Hostile {
                     *byte = i as u8;
                 }
                 let sum: u64 = block.iter().map(|b| *b as u64).sum();
-                Ok(vec![Finding::warn("hostile", Severity::Low, format!("sum {sum}"))])
+                Ok(vec![Finding::warn(
+                    "hostile",
+                    Severity::Low,
+                    format!("sum {sum}"),
+                )])
             }
             "trap" => {
                 core::arch::wasm32::unreachable();
@@ -46,11 +56,23 @@ impl Policy for Hostile {
             "many-findings" => Ok((0..5_000)
                 .map(|i| Finding::deny("hostile", Severity::Low, format!("finding {i}")))
                 .collect()),
-            "huge-message" => Ok(vec![Finding::deny("hostile", Severity::Low, "x".repeat(8 << 20))]),
-            "undeclared-rule" => Ok(vec![Finding::deny("not-declared", Severity::Low, "a rule the policy never declared")]),
+            "huge-message" => Ok(vec![Finding::deny(
+                "hostile",
+                Severity::Low,
+                "x".repeat(8 << 20),
+            )]),
+            "undeclared-rule" => Ok(vec![Finding::deny(
+                "not-declared",
+                Severity::Low,
+                "a rule the policy never declared",
+            )]),
             "error" => Err("the policy refused to decide".to_owned()),
             "host-call-loop" => {
-                let query = VulnerabilityQuery { min_severity: Severity::Unknown, fixable_only: false, include_suppressed: true };
+                let query = VulnerabilityQuery {
+                    min_severity: Severity::Unknown,
+                    fixable_only: false,
+                    include_suppressed: true,
+                };
                 loop {
                     black_box(image.vulnerabilities(query));
                     black_box(image.facts_json());
