@@ -83,6 +83,16 @@ pub struct ImageRef {
     pub digest: Option<String>,
 }
 
+impl ImageRef {
+    /// How to name the image to a person: its reference, else its digest.
+    pub fn display_name(&self) -> &str {
+        self.reference
+            .as_deref()
+            .or(self.digest.as_deref())
+            .unwrap_or("(image without a reference or digest)")
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
     pub policies: usize,

@@ -8,12 +8,7 @@ use customs::{Decision, Finding, PolicyDecision};
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 pub fn print(decision: &Decision) -> Result<()> {
-    let image = decision
-        .image
-        .reference
-        .as_deref()
-        .or(decision.image.digest.as_deref())
-        .unwrap_or("image");
+    let image = decision.image.display_name();
     let mut suite = TestSuite::new(format!("customs {image}"));
     for policy in &decision.policies {
         let details = policy

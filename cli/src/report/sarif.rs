@@ -55,12 +55,7 @@ pub fn print(decision: &Decision, bundle: &Bundle, inputs: &[String]) -> Result<
             )
             .build()
     };
-    let image = decision
-        .image
-        .reference
-        .as_deref()
-        .or(decision.image.digest.as_deref())
-        .unwrap_or("image");
+    let image = decision.image.display_name();
     let results: Vec<SarifResult> = decision
         .findings()
         .map(|(policy, finding)| {

@@ -14,12 +14,7 @@ const BOLD: Style = Style::new().bold();
 
 pub fn print(decision: &Decision, bundle: &Bundle) -> Result<()> {
     let mut out = anstream::stdout().lock();
-    let image = decision
-        .image
-        .reference
-        .as_deref()
-        .or(decision.image.digest.as_deref())
-        .unwrap_or("(image without a reference)");
+    let image = decision.image.display_name();
     let (word, style) = match decision.decision {
         Outcome::Allow => ("ALLOW", GREEN.bold()),
         Outcome::Deny => ("DENY", RED),
