@@ -5,6 +5,8 @@
 //! model. Whatever an importer reads but cannot map is recorded as a warning in
 //! the facts' `sources[]`, never dropped in silence.
 
+mod grype;
+mod image_config;
 mod sniff;
 mod trivy;
 
@@ -92,6 +94,7 @@ pub fn import_as(origin: &Origin, bytes: &[u8], format: Format) -> Result<Facts,
     let mut facts = match format {
         Format::CustomsFacts => parse_facts_document(origin, bytes)?,
         Format::TrivyJson => trivy::import(origin, bytes)?,
+        Format::GrypeJson => grype::import(origin, bytes)?,
     };
     facts.normalize();
     Ok(facts)
@@ -156,6 +159,35 @@ pub(crate) fn parse_typed<T: serde::de::DeserializeOwned>(
     // Trailing garbage after the document is an error too.
     de.end().map_err(|e| syntax_error(origin, &e))?;
     Ok(value)
+}
+
+/// The package ecosystem named by a purl's type (`pkg:deb/...` → `deb`), in facts' words.
+pub(crate) fn ecosystem_from_purl(purl: &str) -> Option<String> {
+    let kind = purl.strip_prefix("pkg:")?.split('/').next()?;
+    Some(
+        match kind {
+            "" => return None,
+            "golang" => "gomod",
+            "pypi" => "pypi",
+            other => other,
+        }
+        .to_ascii_lowercase(),
+    )
+}
+
+/// Whether `digest` is a well-formed `sha256:` (64 hex) or `sha512:` (128 hex) digest.
+pub(crate) fn is_digest(digest: &str) -> bool {
+    let hex_of = |rest: &str, len: usize| {
+        rest.len() == len
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    match digest.split_once(':') {
+        Some(("sha256", rest)) => hex_of(rest, 64),
+        Some(("sha512", rest)) => hex_of(rest, 128),
+        _ => false,
+    }
 }
 
 pub(crate) fn syntax_error(origin: &Origin, err: &serde_json::Error) -> ImportError {

@@ -15,16 +15,19 @@ pub enum Format {
     CustomsFacts,
     /// `trivy image --format json` (SchemaVersion 2).
     TrivyJson,
+    /// `grype IMAGE -o json`.
+    GrypeJson,
 }
 
 impl Format {
-    pub const ALL: [Format; 2] = [Format::CustomsFacts, Format::TrivyJson];
+    pub const ALL: [Format; 3] = [Format::CustomsFacts, Format::TrivyJson, Format::GrypeJson];
 
     /// The name used on the command line (`--input-format`) and in `sources[].format`.
     pub fn name(self) -> &'static str {
         match self {
             Format::CustomsFacts => "customs-facts",
             Format::TrivyJson => "trivy-json",
+            Format::GrypeJson => "grype-json",
         }
     }
 
@@ -112,6 +115,9 @@ pub(super) fn sniff(origin: &Origin, bytes: &[u8]) -> Result<Format, ImportError
     }
     if keys.has("SchemaVersion") && (keys.has("Results") || keys.has("ArtifactName")) {
         return Ok(Format::TrivyJson);
+    }
+    if keys.has("matches") && (keys.has("descriptor") || keys.has("source")) {
+        return Ok(Format::GrypeJson);
     }
     let hint = match keys.0.first().map(String::as_str) {
         Some("<array>") => " (a JSON array at the top level)".to_owned(),

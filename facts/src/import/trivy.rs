@@ -8,11 +8,12 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::{Format, ImportError, Origin, parse_typed};
+use super::image_config::ImageConfig;
+use super::{Format, ImportError, Origin, ecosystem_from_purl, is_digest, parse_typed};
 use crate::derive::os_info;
 use crate::model::{
-    Base, Config, Facts, FixState, HistoryEntry, Layer, Misconfiguration, Package, Secret,
-    Severity, Source, VexStatus, Vulnerability,
+    Base, Facts, FixState, Layer, Misconfiguration, Package, Secret, Severity, Source, VexStatus,
+    Vulnerability,
 };
 
 const SUPPORTED_SCHEMA: u64 = 2;
@@ -71,59 +72,6 @@ struct Os {
     name: String,
     #[serde(default, rename = "EOSL")]
     eosl: Option<bool>,
-}
-
-/// The OCI image config as Trivy embeds it (lower-case keys, Docker's inner config).
-#[derive(Deserialize, Default)]
-struct ImageConfig {
-    #[serde(default)]
-    architecture: Option<String>,
-    #[serde(default)]
-    os: Option<String>,
-    #[serde(default)]
-    created: Option<String>,
-    #[serde(default)]
-    history: Option<Vec<History>>,
-    #[serde(default)]
-    config: Option<ContainerConfig>,
-}
-
-#[derive(Deserialize)]
-struct History {
-    #[serde(default)]
-    created: Option<String>,
-    #[serde(default)]
-    created_by: Option<String>,
-    #[serde(default)]
-    empty_layer: Option<bool>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "PascalCase")]
-struct ContainerConfig {
-    #[serde(default)]
-    user: Option<String>,
-    #[serde(default)]
-    entrypoint: Option<Vec<String>>,
-    #[serde(default)]
-    cmd: Option<Vec<String>>,
-    #[serde(default)]
-    env: Option<Vec<String>>,
-    #[serde(default)]
-    exposed_ports: Option<BTreeMap<String, serde::de::IgnoredAny>>,
-    #[serde(default)]
-    working_dir: Option<String>,
-    #[serde(default)]
-    labels: Option<BTreeMap<String, String>>,
-    #[serde(default)]
-    healthcheck: Option<Healthcheck>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Healthcheck {
-    #[serde(default)]
-    test: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -310,8 +258,10 @@ impl Mapper {
         let metadata = report.metadata.unwrap_or_default();
         self.map_image(&metadata, report.artifact_name.as_deref(), is_image);
         self.map_layers(&metadata);
-        if let Some(config) = metadata.image_config {
-            self.map_config(config, is_image);
+        // A filesystem or repository scan carries an empty ImageConfig: it says
+        // nothing about an image (not even that it runs as root).
+        if let Some(config) = metadata.image_config.filter(|_| is_image) {
+            config.apply_to(&mut self.facts);
         }
         if let Some(os) = metadata.os {
             self.facts.base.get_or_insert_with(Base::default).os =
@@ -349,8 +299,9 @@ impl Mapper {
             .as_ref()
             .and_then(|digests| digests.first())
             .and_then(|d| d.split_once('@'))
-            .map(|(_, digest)| digest.to_owned());
-        image.config_digest = metadata.image_id.clone().filter(|id| !id.is_empty());
+            .map(|(_, digest)| digest.to_owned())
+            .filter(|d| is_digest(d));
+        image.config_digest = metadata.image_id.clone().filter(|id| is_digest(id));
     }
 
     fn map_layers(&mut self, metadata: &Metadata) {
@@ -376,58 +327,6 @@ impl Mapper {
                     .collect(),
             );
         }
-    }
-
-    fn map_config(&mut self, image_config: ImageConfig, is_image: bool) {
-        // A filesystem or repository scan carries an empty ImageConfig: it says
-        // nothing about an image (not even that it runs as root).
-        if !is_image {
-            return;
-        }
-        let image = &mut self.facts.image;
-        image.os = image_config.os.filter(|s| !s.is_empty());
-        image.architecture = image_config.architecture.filter(|s| !s.is_empty());
-        // Go's zero time means "not set".
-        image.created = image_config
-            .created
-            .filter(|s| !s.is_empty() && !s.starts_with("0001-01-01"));
-        if let Some(history) = image_config.history {
-            self.facts.history = Some(
-                history
-                    .into_iter()
-                    .map(|h| HistoryEntry {
-                        created: h.created,
-                        created_by: h.created_by,
-                        empty_layer: h.empty_layer.unwrap_or(false),
-                    })
-                    .collect(),
-            );
-        }
-        let inner = image_config.config.unwrap_or_default();
-        image.labels = inner.labels.unwrap_or_default();
-        self.facts.config = Some(Config {
-            user: inner.user.unwrap_or_default(),
-            entrypoint: inner.entrypoint.unwrap_or_default(),
-            cmd: inner.cmd.unwrap_or_default(),
-            env_names: inner
-                .env
-                .unwrap_or_default()
-                .into_iter()
-                .map(|entry| match entry.split_once('=') {
-                    Some((name, _value)) => name.to_owned(),
-                    None => entry,
-                })
-                .collect(),
-            exposed_ports: inner
-                .exposed_ports
-                .map(|ports| ports.into_keys().collect())
-                .unwrap_or_default(),
-            working_dir: inner.working_dir.filter(|s| !s.is_empty()),
-            healthcheck: inner.healthcheck.is_some_and(|h| {
-                h.test
-                    .is_some_and(|test| test.first().is_some_and(|t| t != "NONE"))
-            }),
-        });
     }
 
     fn map_result(&mut self, result: ScanResult) {
@@ -590,16 +489,8 @@ fn map_package(p: TrivyPackage, ecosystem: &str) -> Package {
 
 /// The package ecosystem, from the purl type when there is one, else from Trivy's target type.
 fn package_type(purl: Option<&str>, trivy_type: &str) -> String {
-    if let Some(kind) = purl
-        .and_then(|p| p.strip_prefix("pkg:"))
-        .and_then(|rest| rest.split('/').next())
-        .filter(|k| !k.is_empty())
-    {
-        return match kind {
-            "golang" => "gomod".to_owned(),
-            "gem" => "gem".to_owned(),
-            other => other.to_owned(),
-        };
+    if let Some(kind) = purl.and_then(ecosystem_from_purl) {
+        return kind;
     }
     match trivy_type {
         "alpine" | "wolfi" | "chainguard" => "apk",
