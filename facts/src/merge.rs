@@ -66,6 +66,7 @@ impl Facts {
         fill(&mut mine.repository, image.repository);
         fill(&mut mine.tag, image.tag);
         fill(&mut mine.digest, image.digest);
+        fill(&mut mine.index_digest, image.index_digest);
         fill(&mut mine.config_digest, image.config_digest);
         fill(&mut mine.os, image.os);
         fill(&mut mine.architecture, image.architecture);
@@ -116,6 +117,11 @@ impl Facts {
     fn check_same_image(&self, other: &Facts) -> Result<(), MergeError> {
         let pairs = [
             ("image.digest", &self.image.digest, &other.image.digest),
+            (
+                "image.index_digest",
+                &self.image.index_digest,
+                &other.image.index_digest,
+            ),
             (
                 "image.config_digest",
                 &self.image.config_digest,

@@ -89,6 +89,9 @@ pub struct Image {
     /// The manifest digest (`sha256:...`), which identifies the image in a registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
+    /// Digest of the image index (multi-platform manifest list) the image was chosen from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_digest: Option<String>,
     /// The image config digest (what `docker images` calls the image ID).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_digest: Option<String>,

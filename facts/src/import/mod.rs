@@ -5,8 +5,10 @@
 //! model. Whatever an importer reads but cannot map is recorded as a warning in
 //! the facts' `sources[]`, never dropped in silence.
 
+mod docker_inspect;
 mod grype;
 mod image_config;
+mod oci;
 mod sniff;
 mod trivy;
 
@@ -95,6 +97,10 @@ pub fn import_as(origin: &Origin, bytes: &[u8], format: Format) -> Result<Facts,
         Format::CustomsFacts => parse_facts_document(origin, bytes)?,
         Format::TrivyJson => trivy::import(origin, bytes)?,
         Format::GrypeJson => grype::import(origin, bytes)?,
+        Format::OciConfig => oci::import_config(origin, bytes)?,
+        Format::OciManifest => oci::import_manifest(origin, bytes)?,
+        Format::OciIndex => oci::import_index(origin, bytes)?,
+        Format::DockerInspect => docker_inspect::import(origin, bytes)?,
     };
     facts.normalize();
     Ok(facts)
@@ -173,6 +179,29 @@ pub(crate) fn ecosystem_from_purl(purl: &str) -> Option<String> {
         }
         .to_ascii_lowercase(),
     )
+}
+
+/// The OCI digest of content: `sha256:` and the hex of its SHA-256.
+pub(crate) fn sha256_digest(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
+}
+
+/// A source record for an input that has no tool version or time of its own.
+pub(crate) fn plain_source(
+    tool: &str,
+    format: Format,
+    origin: &Origin,
+    warnings: Vec<String>,
+) -> crate::model::Source {
+    crate::model::Source {
+        tool: tool.to_owned(),
+        tool_version: None,
+        format: format.name().to_owned(),
+        scanned_at: None,
+        file: Some(origin.to_string()),
+        warnings,
+    }
 }
 
 /// Whether `digest` is a well-formed `sha256:` (64 hex) or `sha512:` (128 hex) digest.

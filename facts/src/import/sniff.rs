@@ -17,10 +17,26 @@ pub enum Format {
     TrivyJson,
     /// `grype IMAGE -o json`.
     GrypeJson,
+    /// An OCI (or Docker v2) image config blob.
+    OciConfig,
+    /// An OCI (or Docker v2) image manifest.
+    OciManifest,
+    /// An OCI image index (or Docker manifest list).
+    OciIndex,
+    /// `docker image inspect` output.
+    DockerInspect,
 }
 
 impl Format {
-    pub const ALL: [Format; 3] = [Format::CustomsFacts, Format::TrivyJson, Format::GrypeJson];
+    pub const ALL: [Format; 7] = [
+        Format::CustomsFacts,
+        Format::TrivyJson,
+        Format::GrypeJson,
+        Format::OciConfig,
+        Format::OciManifest,
+        Format::OciIndex,
+        Format::DockerInspect,
+    ];
 
     /// The name used on the command line (`--input-format`) and in `sources[].format`.
     pub fn name(self) -> &'static str {
@@ -28,6 +44,10 @@ impl Format {
             Format::CustomsFacts => "customs-facts",
             Format::TrivyJson => "trivy-json",
             Format::GrypeJson => "grype-json",
+            Format::OciConfig => "oci-config",
+            Format::OciManifest => "oci-manifest",
+            Format::OciIndex => "oci-index",
+            Format::DockerInspect => "docker-inspect",
         }
     }
 
@@ -46,13 +66,23 @@ impl fmt::Display for Format {
     }
 }
 
-/// The top-level keys of a document.
+/// The top-level keys of a document; for an array, the keys of its first element.
 #[derive(Default)]
-struct TopLevelKeys(Vec<String>);
+struct TopLevelKeys {
+    keys: Vec<String>,
+    array: bool,
+}
 
 impl TopLevelKeys {
     fn has(&self, key: &str) -> bool {
-        self.0.iter().any(|k| k == key)
+        self.keys.iter().any(|k| k == key)
+    }
+
+    fn scalar() -> TopLevelKeys {
+        TopLevelKeys {
+            keys: vec!["<scalar>".to_owned()],
+            array: false,
+        }
     }
 }
 
@@ -75,34 +105,42 @@ impl<'de> Visitor<'de> for KeysVisitor {
         let mut keys = TopLevelKeys::default();
         while let Some(key) = map.next_key::<String>()? {
             map.next_value::<IgnoredAny>()?;
-            keys.0.push(key);
+            keys.keys.push(key);
         }
         Ok(keys)
     }
 
-    // Anything else is valid JSON but no format we know; say so by kind.
     fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut first: TopLevelKeys = seq.next_element()?.unwrap_or_default();
         while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(TopLevelKeys(vec!["<array>".to_owned()]))
+        first.array = true;
+        Ok(first)
     }
+
+    // Anything else is valid JSON but no format we know; say so by kind.
     fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(TopLevelKeys(vec!["<scalar>".to_owned()]))
+        Ok(TopLevelKeys::scalar())
     }
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(TopLevelKeys(vec!["<scalar>".to_owned()]))
+        Ok(TopLevelKeys::scalar())
     }
     fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(TopLevelKeys(vec!["<scalar>".to_owned()]))
+        Ok(TopLevelKeys::scalar())
     }
     fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(TopLevelKeys(vec!["<scalar>".to_owned()]))
+        Ok(TopLevelKeys::scalar())
     }
     fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(TopLevelKeys(vec!["<scalar>".to_owned()]))
+        Ok(TopLevelKeys::scalar())
     }
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(TopLevelKeys(vec!["<scalar>".to_owned()]))
+        Ok(TopLevelKeys::scalar())
     }
+}
+
+fn first_keys(keys: &TopLevelKeys) -> String {
+    let shown: Vec<&str> = keys.keys.iter().take(6).map(String::as_str).collect();
+    shown.join(", ")
 }
 
 pub(super) fn sniff(origin: &Origin, bytes: &[u8]) -> Result<Format, ImportError> {
@@ -110,6 +148,23 @@ pub(super) fn sniff(origin: &Origin, bytes: &[u8]) -> Result<Format, ImportError
     let keys: TopLevelKeys = de::Deserialize::deserialize(&mut de)
         .and_then(|keys| de.end().map(|()| keys))
         .map_err(|e| syntax_error(origin, &e))?;
+    if keys.array {
+        if keys.has("Id") && (keys.has("RepoTags") || keys.has("Config")) {
+            return Ok(Format::DockerInspect);
+        }
+        let hint = if keys.keys.is_empty() {
+            " (a JSON array at the top level)".to_owned()
+        } else {
+            format!(
+                " (a JSON array of objects with keys: {})",
+                first_keys(&keys)
+            )
+        };
+        return Err(ImportError::UnknownFormat {
+            origin: origin.clone(),
+            hint,
+        });
+    }
     if keys.has("schema_version") && (keys.has("image") || keys.has("sources")) {
         return Ok(Format::CustomsFacts);
     }
@@ -119,13 +174,19 @@ pub(super) fn sniff(origin: &Origin, bytes: &[u8]) -> Result<Format, ImportError
     if keys.has("matches") && (keys.has("descriptor") || keys.has("source")) {
         return Ok(Format::GrypeJson);
     }
-    let hint = match keys.0.first().map(String::as_str) {
-        Some("<array>") => " (a JSON array at the top level)".to_owned(),
+    if keys.has("schemaVersion") && keys.has("manifests") {
+        return Ok(Format::OciIndex);
+    }
+    if keys.has("schemaVersion") && keys.has("config") && keys.has("layers") {
+        return Ok(Format::OciManifest);
+    }
+    if keys.has("rootfs") && (keys.has("config") || keys.has("architecture")) {
+        return Ok(Format::OciConfig);
+    }
+    let hint = match keys.keys.first().map(String::as_str) {
         Some("<scalar>") => " (a single JSON value, not an object)".to_owned(),
-        _ => {
-            let shown: Vec<&str> = keys.0.iter().take(6).map(String::as_str).collect();
-            format!(" (top-level keys: {})", shown.join(", "))
-        }
+        None => " (an empty JSON object)".to_owned(),
+        _ => format!(" (top-level keys: {})", first_keys(&keys)),
     };
     Err(ImportError::UnknownFormat {
         origin: origin.clone(),
