@@ -23,7 +23,7 @@ pub mod import;
 mod merge;
 mod model;
 
-pub use derive::{os_eol, user_from_config};
+pub use derive::{ReferenceParts, os_eol, split_image_reference, user_from_config};
 pub use merge::MergeError;
 pub use model::*;
 

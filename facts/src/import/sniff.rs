@@ -152,7 +152,8 @@ pub(super) fn sniff(origin: &Origin, bytes: &[u8]) -> Result<Format, ImportError
         if keys.has("Id") && (keys.has("RepoTags") || keys.has("Config")) {
             return Ok(Format::DockerInspect);
         }
-        let hint = if keys.keys.is_empty() {
+        let objects = !keys.keys.is_empty() && keys.keys.iter().all(|k| k != "<scalar>");
+        let hint = if !objects {
             " (a JSON array at the top level)".to_owned()
         } else {
             format!(
