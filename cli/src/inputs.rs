@@ -39,7 +39,16 @@ pub fn load(paths: &[PathBuf], format: Option<Format>) -> Result<Facts> {
         }
         all.push(facts);
     }
-    Ok(Facts::merge_all(all)?)
+    let facts = Facts::merge_all(all)?;
+    for statement in facts.unmatched_vex() {
+        eprintln!(
+            "warning: {}: the VEX statement for {} ({}) applies to no vulnerability of this image",
+            statement.source,
+            statement.vulnerability.join(" / "),
+            statement.status.as_str()
+        );
+    }
+    Ok(facts)
 }
 
 fn is_stdin(path: &Path) -> bool {

@@ -22,6 +22,7 @@ mod derive;
 pub mod import;
 mod merge;
 mod model;
+mod vex;
 
 pub use derive::{ReferenceParts, os_eol, split_image_reference, user_from_config};
 pub use merge::MergeError;

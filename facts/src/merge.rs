@@ -37,6 +37,7 @@ impl Facts {
         {
             os.eol = os_info(&os.family, &os.version, os.eosl).eol;
         }
+        crate::vex::apply(self);
     }
 
     /// Merges `other` (facts about the same image) into `self`.
@@ -58,6 +59,7 @@ impl Facts {
             attestations,
             workload,
             sources,
+            vex,
         } = other;
 
         let mine = &mut self.image;
@@ -99,6 +101,7 @@ impl Facts {
         concat(&mut self.signatures, signatures);
         concat(&mut self.attestations, attestations);
         self.sources.extend(sources);
+        self.vex.extend(vex);
         self.normalize();
         Ok(())
     }

@@ -50,6 +50,28 @@ pub struct Facts {
     /// Every tool output these facts were built from, with what could not be mapped.
     #[serde(default)]
     pub sources: Vec<Source>,
+    /// VEX statements waiting to be matched to vulnerabilities. They are applied
+    /// by [`Facts::normalize`] after every merge, so a VEX document can come in
+    /// any order with the scanner reports; what they change is visible in
+    /// `vulnerabilities[].vex_status`.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub vex: Vec<VexStatement>,
+}
+
+/// One statement of a VEX document: a vulnerability's status in some products.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VexStatement {
+    /// The vulnerability id and its aliases.
+    pub vulnerability: Vec<String>,
+    /// Product purls (`pkg:oci/...` for images); empty means any product.
+    pub products: Vec<String>,
+    /// Package purls within the products; empty means any package.
+    pub subcomponents: Vec<String>,
+    pub status: VexStatus,
+    pub justification: Option<String>,
+    /// The VEX document, for reporting statements that matched nothing.
+    pub source: String,
 }
 
 impl Default for Facts {
@@ -70,6 +92,7 @@ impl Default for Facts {
             attestations: None,
             workload: None,
             sources: Vec::new(),
+            vex: Vec::new(),
         }
     }
 }
@@ -300,6 +323,18 @@ pub enum VexStatus {
     NotAffected,
     Fixed,
     UnderInvestigation,
+}
+
+impl VexStatus {
+    /// The status as OpenVEX spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VexStatus::Affected => "affected",
+            VexStatus::NotAffected => "not_affected",
+            VexStatus::Fixed => "fixed",
+            VexStatus::UnderInvestigation => "under_investigation",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -9,6 +9,7 @@ mod docker_inspect;
 mod grype;
 mod image_config;
 mod oci;
+mod openvex;
 mod sniff;
 mod trivy;
 
@@ -101,6 +102,7 @@ pub fn import_as(origin: &Origin, bytes: &[u8], format: Format) -> Result<Facts,
         Format::OciManifest => oci::import_manifest(origin, bytes)?,
         Format::OciIndex => oci::import_index(origin, bytes)?,
         Format::DockerInspect => docker_inspect::import(origin, bytes)?,
+        Format::OpenVex => openvex::import(origin, bytes)?,
     };
     facts.normalize();
     Ok(facts)

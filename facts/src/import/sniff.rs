@@ -25,10 +25,12 @@ pub enum Format {
     OciIndex,
     /// `docker image inspect` output.
     DockerInspect,
+    /// An OpenVEX document.
+    OpenVex,
 }
 
 impl Format {
-    pub const ALL: [Format; 7] = [
+    pub const ALL: [Format; 8] = [
         Format::CustomsFacts,
         Format::TrivyJson,
         Format::GrypeJson,
@@ -36,6 +38,7 @@ impl Format {
         Format::OciManifest,
         Format::OciIndex,
         Format::DockerInspect,
+        Format::OpenVex,
     ];
 
     /// The name used on the command line (`--input-format`) and in `sources[].format`.
@@ -48,6 +51,7 @@ impl Format {
             Format::OciManifest => "oci-manifest",
             Format::OciIndex => "oci-index",
             Format::DockerInspect => "docker-inspect",
+            Format::OpenVex => "openvex",
         }
     }
 
@@ -174,6 +178,9 @@ pub(super) fn sniff(origin: &Origin, bytes: &[u8]) -> Result<Format, ImportError
     }
     if keys.has("matches") && (keys.has("descriptor") || keys.has("source")) {
         return Ok(Format::GrypeJson);
+    }
+    if keys.has("@context") && keys.has("statements") {
+        return Ok(Format::OpenVex);
     }
     if keys.has("schemaVersion") && keys.has("manifests") {
         return Ok(Format::OciIndex);
