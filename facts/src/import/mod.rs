@@ -5,12 +5,14 @@
 //! model. Whatever an importer reads but cannot map is recorded as a warning in
 //! the facts' `sources[]`, never dropped in silence.
 
+mod cyclonedx;
 mod docker_inspect;
 mod grype;
 mod image_config;
 mod oci;
 mod openvex;
 mod sniff;
+mod spdx;
 mod trivy;
 
 use std::fmt;
@@ -103,6 +105,8 @@ pub fn import_as(origin: &Origin, bytes: &[u8], format: Format) -> Result<Facts,
         Format::OciIndex => oci::import_index(origin, bytes)?,
         Format::DockerInspect => docker_inspect::import(origin, bytes)?,
         Format::OpenVex => openvex::import(origin, bytes)?,
+        Format::CycloneDx => cyclonedx::import(origin, bytes)?,
+        Format::Spdx => spdx::import(origin, bytes)?,
     };
     facts.normalize();
     Ok(facts)
@@ -204,6 +208,15 @@ pub(crate) fn plain_source(
         file: Some(origin.to_string()),
         warnings,
     }
+}
+
+/// A scanner names an image scanned from a tarball by its path, not a reference.
+pub(crate) fn looks_like_path(name: &str) -> bool {
+    name.starts_with('/')
+        || name.starts_with('.')
+        || name.ends_with(".tar")
+        || name.ends_with(".tar.gz")
+        || name.ends_with(".tgz")
 }
 
 /// Whether `digest` is a well-formed `sha256:` (64 hex) or `sha512:` (128 hex) digest.

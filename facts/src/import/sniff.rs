@@ -27,10 +27,14 @@ pub enum Format {
     DockerInspect,
     /// An OpenVEX document.
     OpenVex,
+    /// A CycloneDX JSON SBOM.
+    CycloneDx,
+    /// An SPDX JSON SBOM.
+    Spdx,
 }
 
 impl Format {
-    pub const ALL: [Format; 8] = [
+    pub const ALL: [Format; 10] = [
         Format::CustomsFacts,
         Format::TrivyJson,
         Format::GrypeJson,
@@ -39,6 +43,8 @@ impl Format {
         Format::OciIndex,
         Format::DockerInspect,
         Format::OpenVex,
+        Format::CycloneDx,
+        Format::Spdx,
     ];
 
     /// The name used on the command line (`--input-format`) and in `sources[].format`.
@@ -52,6 +58,8 @@ impl Format {
             Format::OciIndex => "oci-index",
             Format::DockerInspect => "docker-inspect",
             Format::OpenVex => "openvex",
+            Format::CycloneDx => "cyclonedx-json",
+            Format::Spdx => "spdx-json",
         }
     }
 
@@ -178,6 +186,12 @@ pub(super) fn sniff(origin: &Origin, bytes: &[u8]) -> Result<Format, ImportError
     }
     if keys.has("matches") && (keys.has("descriptor") || keys.has("source")) {
         return Ok(Format::GrypeJson);
+    }
+    if keys.has("bomFormat") && keys.has("specVersion") {
+        return Ok(Format::CycloneDx);
+    }
+    if keys.has("spdxVersion") && keys.has("SPDXID") {
+        return Ok(Format::Spdx);
     }
     if keys.has("@context") && keys.has("statements") {
         return Ok(Format::OpenVex);

@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::image_config::ImageConfig;
-use super::{Format, ImportError, Origin, ecosystem_from_purl, is_digest, parse_typed};
+use super::{
+    Format, ImportError, Origin, ecosystem_from_purl, is_digest, looks_like_path, parse_typed,
+};
 use crate::derive::os_info;
 use crate::model::{
     Base, Facts, FixState, Layer, Misconfiguration, Package, Secret, Severity, Source, VexStatus,
@@ -402,14 +404,6 @@ impl Mapper {
             }
         }
     }
-}
-
-fn looks_like_path(name: &str) -> bool {
-    name.starts_with('/')
-        || name.starts_with('.')
-        || name.ends_with(".tar")
-        || name.ends_with(".tar.gz")
-        || name.ends_with(".tgz")
 }
 
 fn map_vulnerability(v: TrivyVulnerability, severity: Severity, ecosystem: &str) -> Vulnerability {
