@@ -11,6 +11,7 @@ mod grype;
 mod image_config;
 mod oci;
 mod openvex;
+mod sigstore;
 mod sniff;
 mod spdx;
 mod trivy;
@@ -107,6 +108,11 @@ pub fn import_as(origin: &Origin, bytes: &[u8], format: Format) -> Result<Facts,
         Format::OpenVex => openvex::import(origin, bytes)?,
         Format::CycloneDx => cyclonedx::import(origin, bytes)?,
         Format::Spdx => spdx::import(origin, bytes)?,
+        Format::CosignVerify => sigstore::import_verify(origin, bytes)?,
+        Format::SimpleSigning => sigstore::import_simple_signing(origin, bytes)?,
+        Format::DsseEnvelope => sigstore::import_envelope(origin, bytes)?,
+        Format::CosignVerifyAttestation => sigstore::import_verify_attestation(origin, bytes)?,
+        Format::SigstoreBundle => sigstore::import_bundle(origin, bytes)?,
     };
     facts.normalize();
     Ok(facts)

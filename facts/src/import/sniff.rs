@@ -31,10 +31,20 @@ pub enum Format {
     CycloneDx,
     /// An SPDX JSON SBOM.
     Spdx,
+    /// `cosign verify --output json`: verified signatures.
+    CosignVerify,
+    /// A cosign simple-signing payload (unverified).
+    SimpleSigning,
+    /// A DSSE envelope with an in-toto statement (unverified).
+    DsseEnvelope,
+    /// `cosign verify-attestation` output (verified); never detected, only named.
+    CosignVerifyAttestation,
+    /// A Sigstore bundle (unverified).
+    SigstoreBundle,
 }
 
 impl Format {
-    pub const ALL: [Format; 10] = [
+    pub const ALL: [Format; 15] = [
         Format::CustomsFacts,
         Format::TrivyJson,
         Format::GrypeJson,
@@ -45,6 +55,11 @@ impl Format {
         Format::OpenVex,
         Format::CycloneDx,
         Format::Spdx,
+        Format::CosignVerify,
+        Format::SimpleSigning,
+        Format::DsseEnvelope,
+        Format::CosignVerifyAttestation,
+        Format::SigstoreBundle,
     ];
 
     /// The name used on the command line (`--input-format`) and in `sources[].format`.
@@ -60,6 +75,11 @@ impl Format {
             Format::OpenVex => "openvex",
             Format::CycloneDx => "cyclonedx-json",
             Format::Spdx => "spdx-json",
+            Format::CosignVerify => "cosign-verify",
+            Format::SimpleSigning => "simple-signing",
+            Format::DsseEnvelope => "dsse-envelope",
+            Format::CosignVerifyAttestation => "cosign-verify-attestation",
+            Format::SigstoreBundle => "sigstore-bundle",
         }
     }
 
@@ -164,6 +184,9 @@ pub(super) fn sniff(origin: &Origin, bytes: &[u8]) -> Result<Format, ImportError
         if keys.has("Id") && (keys.has("RepoTags") || keys.has("Config")) {
             return Ok(Format::DockerInspect);
         }
+        if keys.has("critical") {
+            return Ok(Format::CosignVerify);
+        }
         let objects = !keys.keys.is_empty() && keys.keys.iter().all(|k| k != "<scalar>");
         let hint = if !objects {
             " (a JSON array at the top level)".to_owned()
@@ -186,6 +209,15 @@ pub(super) fn sniff(origin: &Origin, bytes: &[u8]) -> Result<Format, ImportError
     }
     if keys.has("matches") && (keys.has("descriptor") || keys.has("source")) {
         return Ok(Format::GrypeJson);
+    }
+    if keys.has("critical") && keys.has("optional") {
+        return Ok(Format::SimpleSigning);
+    }
+    if keys.has("payloadType") && keys.has("payload") {
+        return Ok(Format::DsseEnvelope);
+    }
+    if keys.has("mediaType") && keys.has("verificationMaterial") {
+        return Ok(Format::SigstoreBundle);
     }
     if keys.has("bomFormat") && keys.has("specVersion") {
         return Ok(Format::CycloneDx);
