@@ -5,6 +5,7 @@
 //! model. Whatever an importer reads but cannot map is recorded as a warning in
 //! the facts' `sources[]`, never dropped in silence.
 
+mod admission;
 mod cyclonedx;
 mod docker_inspect;
 mod grype;
@@ -113,6 +114,7 @@ pub fn import_as(origin: &Origin, bytes: &[u8], format: Format) -> Result<Facts,
         Format::DsseEnvelope => sigstore::import_envelope(origin, bytes)?,
         Format::CosignVerifyAttestation => sigstore::import_verify_attestation(origin, bytes)?,
         Format::SigstoreBundle => sigstore::import_bundle(origin, bytes)?,
+        Format::AdmissionReview => admission::import(origin, bytes)?,
     };
     facts.normalize();
     Ok(facts)

@@ -41,10 +41,12 @@ pub enum Format {
     CosignVerifyAttestation,
     /// A Sigstore bundle (unverified).
     SigstoreBundle,
+    /// A Kubernetes AdmissionReview (v1) of a Pod or pod-bearing workload.
+    AdmissionReview,
 }
 
 impl Format {
-    pub const ALL: [Format; 15] = [
+    pub const ALL: [Format; 16] = [
         Format::CustomsFacts,
         Format::TrivyJson,
         Format::GrypeJson,
@@ -60,6 +62,7 @@ impl Format {
         Format::DsseEnvelope,
         Format::CosignVerifyAttestation,
         Format::SigstoreBundle,
+        Format::AdmissionReview,
     ];
 
     /// The name used on the command line (`--input-format`) and in `sources[].format`.
@@ -80,6 +83,7 @@ impl Format {
             Format::DsseEnvelope => "dsse-envelope",
             Format::CosignVerifyAttestation => "cosign-verify-attestation",
             Format::SigstoreBundle => "sigstore-bundle",
+            Format::AdmissionReview => "admission-review",
         }
     }
 
@@ -209,6 +213,9 @@ pub(super) fn sniff(origin: &Origin, bytes: &[u8]) -> Result<Format, ImportError
     }
     if keys.has("matches") && (keys.has("descriptor") || keys.has("source")) {
         return Ok(Format::GrypeJson);
+    }
+    if keys.has("apiVersion") && keys.has("kind") && keys.has("request") {
+        return Ok(Format::AdmissionReview);
     }
     if keys.has("critical") && keys.has("optional") {
         return Ok(Format::SimpleSigning);
