@@ -212,20 +212,21 @@ pub(super) fn import(origin: &Origin, bytes: &[u8]) -> Result<Facts, ImportError
         .chain(&spec.ephemeral_containers)
         .map(|c| effective(c, &pod_context, &template_meta.annotations))
         .collect();
-    let mut facts = Facts::default();
-    facts.workload = Some(Workload {
-        namespace: request.namespace.or(object_meta.namespace),
-        kind: Some(kind),
-        name: request.name.or(object_meta.name).or(template_meta.name),
-        containers,
-    });
-    facts.sources.push(plain_source(
-        "kubernetes",
-        Format::AdmissionReview,
-        origin,
-        Vec::new(),
-    ));
-    Ok(facts)
+    Ok(Facts {
+        workload: Some(Workload {
+            namespace: request.namespace.or(object_meta.namespace),
+            kind: Some(kind),
+            name: request.name.or(object_meta.name).or(template_meta.name),
+            containers,
+        }),
+        sources: vec![plain_source(
+            "kubernetes",
+            Format::AdmissionReview,
+            origin,
+            Vec::new(),
+        )],
+        ..Facts::default()
+    })
 }
 
 /// A container's security context with the pod's settings filled in where the
