@@ -6,6 +6,7 @@
 //! the facts' `sources[]`, never dropped in silence.
 
 mod admission;
+mod clair;
 mod cyclonedx;
 mod docker_inspect;
 mod grype;
@@ -14,6 +15,7 @@ mod oci;
 mod openvex;
 mod sigstore;
 mod sniff;
+mod snyk;
 mod spdx;
 mod trivy;
 
@@ -115,6 +117,8 @@ pub fn import_as(origin: &Origin, bytes: &[u8], format: Format) -> Result<Facts,
         Format::CosignVerifyAttestation => sigstore::import_verify_attestation(origin, bytes)?,
         Format::SigstoreBundle => sigstore::import_bundle(origin, bytes)?,
         Format::AdmissionReview => admission::import(origin, bytes)?,
+        Format::ClairV4 => clair::import(origin, bytes)?,
+        Format::SnykJson => snyk::import(origin, bytes)?,
     };
     facts.normalize();
     Ok(facts)

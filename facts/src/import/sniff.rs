@@ -43,10 +43,14 @@ pub enum Format {
     SigstoreBundle,
     /// A Kubernetes AdmissionReview (v1) of a Pod or pod-bearing workload.
     AdmissionReview,
+    /// A Clair v4 vulnerability report.
+    ClairV4,
+    /// `snyk container test --json`.
+    SnykJson,
 }
 
 impl Format {
-    pub const ALL: [Format; 16] = [
+    pub const ALL: [Format; 18] = [
         Format::CustomsFacts,
         Format::TrivyJson,
         Format::GrypeJson,
@@ -63,6 +67,8 @@ impl Format {
         Format::CosignVerifyAttestation,
         Format::SigstoreBundle,
         Format::AdmissionReview,
+        Format::ClairV4,
+        Format::SnykJson,
     ];
 
     /// The name used on the command line (`--input-format`) and in `sources[].format`.
@@ -84,6 +90,8 @@ impl Format {
             Format::CosignVerifyAttestation => "cosign-verify-attestation",
             Format::SigstoreBundle => "sigstore-bundle",
             Format::AdmissionReview => "admission-review",
+            Format::ClairV4 => "clair-v4",
+            Format::SnykJson => "snyk-json",
         }
     }
 
@@ -213,6 +221,15 @@ pub(super) fn sniff(origin: &Origin, bytes: &[u8]) -> Result<Format, ImportError
     }
     if keys.has("matches") && (keys.has("descriptor") || keys.has("source")) {
         return Ok(Format::GrypeJson);
+    }
+    if keys.has("manifest_hash") && keys.has("package_vulnerabilities") {
+        return Ok(Format::ClairV4);
+    }
+    if keys.has("vulnerabilities")
+        && (keys.has("docker") || keys.has("packageManager"))
+        && (keys.has("ok") || keys.has("uniqueCount"))
+    {
+        return Ok(Format::SnykJson);
     }
     if keys.has("apiVersion") && keys.has("kind") && keys.has("request") {
         return Ok(Format::AdmissionReview);
