@@ -253,8 +253,8 @@ impl Mapper {
         let is_image = artifact_type == "container_image";
         if !is_image {
             self.warnings.push(format!(
-                "the report is a scan of a {}, not of a container image: image metadata (config, user, layers) is missing",
-                if artifact_type.is_empty() { "unknown artifact type" } else { artifact_type }
+                "the report is a scan of {}, not of a container image: image metadata (config, user, layers) is missing",
+                if artifact_type.is_empty() { "an unknown artifact type".to_owned() } else { format!("a {artifact_type}") }
             ));
         }
         let metadata = report.metadata.unwrap_or_default();
