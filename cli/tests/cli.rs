@@ -460,3 +460,113 @@ fn a_bundle_directory_is_loaded() {
         .stdout(predicate::str::contains("param min-severity=\"high\""))
         .stdout(predicate::str::contains("rule no-root-user"));
 }
+
+/// A VEX document for the image of grype/dd-ubuntu-2004-fix-available.json,
+/// written from the OpenVEX v0.2.0 specification (the corpus has none for it).
+const UBUNTU_VEX: &str = r#"{
+  "@context": "https://openvex.dev/ns/v0.2.0",
+  "@id": "https://example.com/vex/ubuntu-app-1",
+  "author": "Platform Security",
+  "timestamp": "2024-04-30T00:00:00Z",
+  "version": 1,
+  "statements": [{
+    "vulnerability": {"name": "CVE-2009-3882"},
+    "products": [{"@id": "pkg:oci/app@sha256%3A4e1c538085614cbc0c9affbb206abbec3220118425409662e46b3d4bb71d1b6d"}],
+    "status": "not_affected",
+    "justification": "vulnerable_code_not_in_execute_path"
+  }]
+}"#;
+
+#[test]
+fn a_vex_statement_turns_a_denied_image_into_an_allowed_one() {
+    // The image runs as a non-root user, on a supported OS, freshly built: only
+    // its one fixable High vulnerability denies it.
+    let report = corpus("grype/dd-ubuntu-2004-fix-available.json");
+    let now = "2024-05-01T00:00:00Z";
+    let eval = |inputs: &[&std::path::Path]| {
+        let output = customs()
+            .args(["eval", "--format", "json", "--now", now])
+            .args(inputs)
+            .output()
+            .unwrap();
+        let decision: Value = serde_json::from_slice(&output.stdout).unwrap();
+        (output.status.code().unwrap(), decision)
+    };
+    let (code, decision) = eval(&[&report]);
+    assert_eq!(code, 1, "{decision}");
+    assert_eq!(denied_rules(&decision), ["vulnerabilities"]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let vex = dir.path().join("app.openvex.json");
+    std::fs::write(&vex, UBUNTU_VEX).unwrap();
+    let (code, decision) = eval(&[&report, &vex]);
+    assert_eq!(code, 0, "{decision}");
+    assert_eq!(decision["decision"], "allow");
+
+    // The finding stays visible in the facts, marked not_affected.
+    let output = customs()
+        .arg("facts")
+        .arg(&report)
+        .arg(&vex)
+        .output()
+        .unwrap();
+    let facts: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let v = &facts["vulnerabilities"][0];
+    assert_eq!(v["id"], "CVE-2009-3882");
+    assert_eq!(v["vex_status"], "not_affected");
+}
+
+#[test]
+fn reports_sboms_and_vex_of_one_image_merge_into_one_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let vex = dir.path().join("centos.openvex.json");
+    std::fs::write(
+        &vex,
+        r#"{"@context": "https://openvex.dev/ns/v0.2.0", "statements": [{"vulnerability": {"name": "CVE-2019-18276"},
+            "products": [{"@id": "pkg:oci/trivy-test-images"}], "status": "not_affected",
+            "justification": "component_not_present"}]}"#,
+    )
+    .unwrap();
+    let output = customs()
+        .arg("facts")
+        .arg(corpus("trivy/centos-7.json"))
+        .arg(corpus("cyclonedx/trivy-centos-7.cdx.json"))
+        .arg(corpus("spdx/trivy-centos-7.spdx.json"))
+        .arg(&vex)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let facts: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let tools: Vec<&str> = facts["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["format"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        tools,
+        ["trivy-json", "cyclonedx-json", "spdx-json", "openvex"]
+    );
+    assert_eq!(
+        facts["image"]["reference"],
+        "ghcr.io/aquasecurity/trivy-test-images:centos-7"
+    );
+    assert_eq!(facts["vulnerabilities"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        facts["packages"].as_array().unwrap().len(),
+        2,
+        "the two SBOMs list the same packages once"
+    );
+    let bash = facts["vulnerabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["package"] == "bash")
+        .unwrap();
+    assert_eq!(bash["vex_status"], "not_affected");
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("applies to no vulnerability"));
+}
