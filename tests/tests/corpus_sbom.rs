@@ -183,3 +183,39 @@ fn an_sbom_and_a_scan_of_one_image_merge() {
     assert_eq!(merged.packages.as_ref().unwrap().len(), 2);
     assert_eq!(merged.sources.len(), 2);
 }
+
+#[test]
+fn the_syft_json_sbom_imports_with_matching_counts() {
+    let file = corpus_files("other")
+        .into_iter()
+        .find(|f| f.to_string_lossy().ends_with(".syft.json"))
+        .unwrap();
+    let bytes = std::fs::read(&file).unwrap();
+    assert_eq!(
+        detect(&Origin::file(&file), &bytes).unwrap(),
+        Format::SyftJson
+    );
+    let raw: Value = serde_json::from_slice(&bytes).unwrap();
+    let facts = import_file(&file).unwrap();
+    let packages = facts.packages.as_ref().unwrap();
+    assert_eq!(packages.len(), raw["artifacts"].as_array().unwrap().len());
+    assert_eq!(
+        facts.image.config_digest.as_deref(),
+        raw["source"]["metadata"]["imageID"].as_str()
+    );
+    assert!(
+        facts.user.as_ref().unwrap().is_root,
+        "the embedded config sets no USER"
+    );
+    assert_eq!(
+        facts.base.as_ref().unwrap().os.as_ref().unwrap().family,
+        "alpine"
+    );
+    // busybox and apk-tools are in the image, so minimal-image has something to say.
+    assert!(packages.iter().any(|p| p.name == "busybox"));
+    assert!(
+        packages
+            .iter()
+            .all(|p| p.package_type == "apk" && p.layer.is_some())
+    );
+}

@@ -42,10 +42,10 @@ struct GrypeSource {
     target: Option<serde_json::Value>,
 }
 
-/// `source.target` of an image scan.
+/// `source.target` of an image scan (Syft calls it `source.metadata`).
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
-struct ImageTarget {
+pub(super) struct ImageTarget {
     #[serde(default)]
     user_input: Option<String>,
     #[serde(rename = "imageID", default)]
@@ -211,7 +211,7 @@ pub(super) fn import(origin: &Origin, bytes: &[u8]) -> Result<Facts, ImportError
     Ok(facts)
 }
 
-fn map_image(facts: &mut Facts, target: ImageTarget, warnings: &mut Vec<String>) {
+pub(super) fn map_image(facts: &mut Facts, target: ImageTarget, warnings: &mut Vec<String>) {
     let image = &mut facts.image;
     image.reference = target.user_input.filter(|s| !s.is_empty());
     image.os = target.os.filter(|s| !s.is_empty());
@@ -342,7 +342,7 @@ fn map_match(m: Match, warnings: &mut Vec<String>) -> Vulnerability {
 }
 
 /// Grype's (syft's) package type, in facts' words.
-fn artifact_type(kind: &str) -> &str {
+pub(super) fn artifact_type(kind: &str) -> &str {
     match kind {
         "python" => "pypi",
         "java-archive" | "jenkins-plugin" => "maven",

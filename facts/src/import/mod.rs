@@ -17,6 +17,7 @@ mod sigstore;
 mod sniff;
 mod snyk;
 mod spdx;
+mod syft;
 mod trivy;
 
 use std::fmt;
@@ -119,6 +120,7 @@ pub fn import_as(origin: &Origin, bytes: &[u8], format: Format) -> Result<Facts,
         Format::AdmissionReview => admission::import(origin, bytes)?,
         Format::ClairV4 => clair::import(origin, bytes)?,
         Format::SnykJson => snyk::import(origin, bytes)?,
+        Format::SyftJson => syft::import(origin, bytes)?,
     };
     facts.normalize();
     Ok(facts)

@@ -47,10 +47,12 @@ pub enum Format {
     ClairV4,
     /// `snyk container test --json`.
     SnykJson,
+    /// Syft's own JSON SBOM.
+    SyftJson,
 }
 
 impl Format {
-    pub const ALL: [Format; 18] = [
+    pub const ALL: [Format; 19] = [
         Format::CustomsFacts,
         Format::TrivyJson,
         Format::GrypeJson,
@@ -69,6 +71,7 @@ impl Format {
         Format::AdmissionReview,
         Format::ClairV4,
         Format::SnykJson,
+        Format::SyftJson,
     ];
 
     /// The name used on the command line (`--input-format`) and in `sources[].format`.
@@ -92,6 +95,7 @@ impl Format {
             Format::AdmissionReview => "admission-review",
             Format::ClairV4 => "clair-v4",
             Format::SnykJson => "snyk-json",
+            Format::SyftJson => "syft-json",
         }
     }
 
@@ -221,6 +225,10 @@ pub(super) fn sniff(origin: &Origin, bytes: &[u8]) -> Result<Format, ImportError
     }
     if keys.has("matches") && (keys.has("descriptor") || keys.has("source")) {
         return Ok(Format::GrypeJson);
+    }
+    if keys.has("artifacts") && keys.has("source") && (keys.has("schema") || keys.has("descriptor"))
+    {
+        return Ok(Format::SyftJson);
     }
     if keys.has("manifest_hash") && keys.has("package_vulnerabilities") {
         return Ok(Format::ClairV4);
