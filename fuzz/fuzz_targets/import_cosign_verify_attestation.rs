@@ -1,2 +1,5 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| customs_fuzz::import_as_format("cosign-verify-attestation", data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| customs_fuzz::import_as_format(
+    "cosign-verify-attestation",
+    data
+));

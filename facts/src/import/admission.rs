@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::{Format, ImportError, Origin, parse_typed, plain_source};
+use super::{Format, ImportError, Origin, parse_typed, plain_source, schema_error};
 use crate::model::{Container, Facts, SecurityContext, Workload};
 
 #[derive(Deserialize)]
@@ -128,17 +128,6 @@ struct SeLinuxOptions {
     kind: Option<String>,
 }
 
-fn invalid(origin: &Origin, path: &str, message: String) -> ImportError {
-    ImportError::Schema {
-        origin: origin.clone(),
-        format: Format::AdmissionReview,
-        path: path.to_owned(),
-        line: 0,
-        column: 0,
-        message,
-    }
-}
-
 pub(super) fn import(origin: &Origin, bytes: &[u8]) -> Result<Facts, ImportError> {
     let review: Review = parse_typed(origin, bytes, Format::AdmissionReview)?;
     if review.api_version != "admission.k8s.io/v1" || review.kind != "AdmissionReview" {
@@ -149,12 +138,18 @@ pub(super) fn import(origin: &Origin, bytes: &[u8]) -> Result<Facts, ImportError
             supported: "admission.k8s.io/v1 AdmissionReview",
         });
     }
-    let request = review
-        .request
-        .ok_or_else(|| invalid(origin, "request", "the review has no request".to_owned()))?;
-    let object = request.object.ok_or_else(|| {
-        invalid(
+    let request = review.request.ok_or_else(|| {
+        schema_error(
             origin,
+            Format::AdmissionReview,
+            "request",
+            "the review has no request".to_owned(),
+        )
+    })?;
+    let object = request.object.ok_or_else(|| {
+        schema_error(
+            origin,
+            Format::AdmissionReview,
             "request.object",
             "the request has no object (a DELETE?)".to_owned(),
         )
@@ -177,8 +172,9 @@ pub(super) fn import(origin: &Origin, bytes: &[u8]) -> Result<Facts, ImportError
             &["spec", "jobTemplate", "spec", "template", "spec"],
         ),
         other => {
-            return Err(invalid(
+            return Err(schema_error(
                 origin,
+                Format::AdmissionReview,
                 "request.kind.kind",
                 format!(
                     "{other:?} carries no pod; customs admits Pods and Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob, ReplicationController"
@@ -188,15 +184,17 @@ pub(super) fn import(origin: &Origin, bytes: &[u8]) -> Result<Facts, ImportError
     };
     let at = |path: &[&str]| path.iter().fold(&object, |v, key| &v[*key]);
     let template_meta: ObjectMeta = serde_json::from_value(at(meta_path).clone()).map_err(|e| {
-        invalid(
+        schema_error(
             origin,
+            Format::AdmissionReview,
             &format!("request.object.{}", meta_path.join(".")),
             e.to_string(),
         )
     })?;
     let spec: PodSpec = serde_json::from_value(at(spec_path).clone()).map_err(|e| {
-        invalid(
+        schema_error(
             origin,
+            Format::AdmissionReview,
             &format!("request.object.{}", spec_path.join(".")),
             e.to_string(),
         )

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use super::image_config::ContainerConfig;
-use super::{Format, ImportError, Origin, is_digest, parse_typed, plain_source};
+use super::{Format, ImportError, Origin, is_digest, parse_typed, plain_source, schema_error};
 use crate::model::{Facts, Layer};
 
 #[derive(Deserialize)]
@@ -41,17 +41,15 @@ pub(super) fn import(origin: &Origin, bytes: &[u8]) -> Result<Facts, ImportError
     let image = match <[Inspected; 1]>::try_from(images) {
         Ok([image]) => image,
         Err(images) => {
-            return Err(ImportError::Schema {
-                origin: origin.clone(),
-                format: Format::DockerInspect,
-                path: ".".to_owned(),
-                line: 1,
-                column: 1,
-                message: format!(
+            return Err(schema_error(
+                origin,
+                Format::DockerInspect,
+                ".",
+                format!(
                     "the output describes {} images; customs evaluates one image at a time, so inspect one",
                     images.len()
                 ),
-            });
+            ));
         }
     };
     let mut warnings = Vec::new();

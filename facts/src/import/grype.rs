@@ -9,7 +9,9 @@ use base64::Engine as _;
 use serde::Deserialize;
 
 use super::image_config::ImageConfig;
-use super::{Format, ImportError, Origin, ecosystem_from_purl, is_digest, parse_typed};
+use super::{
+    Format, ImportError, Origin, ecosystem_from_purl, is_digest, parse_typed, schema_error,
+};
 use crate::derive::os_info;
 use crate::model::{Base, Facts, FixState, Layer, Severity, Source, Vulnerability};
 
@@ -45,7 +47,7 @@ struct GrypeSource {
 /// `source.target` of an image scan (Syft calls it `source.metadata`).
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct ImageTarget {
+struct ImageTarget {
     #[serde(default)]
     user_input: Option<String>,
     #[serde(rename = "imageID", default)]
@@ -160,26 +162,15 @@ pub(super) fn import(origin: &Origin, bytes: &[u8]) -> Result<Facts, ImportError
     let mut warnings = Vec::new();
 
     match report.source {
-        Some(source) if source.kind == "image" => {
-            let target: ImageTarget = source
-                .target
-                .map(serde_json::from_value)
-                .transpose()
-                .map_err(|e| ImportError::Schema {
-                    origin: origin.clone(),
-                    format: Format::GrypeJson,
-                    path: "source.target".to_owned(),
-                    line: 0,
-                    column: 0,
-                    message: e.to_string(),
-                })?
-                .unwrap_or_default();
-            map_image(&mut facts, target, &mut warnings);
-        }
-        Some(source) => warnings.push(format!(
-            "the report is a scan of a {} source, not of a container image: image metadata (config, user, layers) is missing",
-            source.kind
-        )),
+        Some(source) => apply_source(
+            &mut facts,
+            &source.kind,
+            source.target,
+            origin,
+            Format::GrypeJson,
+            "source.target",
+            &mut warnings,
+        )?,
         None => warnings.push("the report names no source: image metadata is missing".to_owned()),
     }
     if let Some(distro) = report.distro.filter(|d| !d.name.is_empty()) {
@@ -211,7 +202,33 @@ pub(super) fn import(origin: &Origin, bytes: &[u8]) -> Result<Facts, ImportError
     Ok(facts)
 }
 
-pub(super) fn map_image(facts: &mut Facts, target: ImageTarget, warnings: &mut Vec<String>) {
+/// Maps the `source` of a Grype report or Syft SBOM: an image's target, or a
+/// warning that the scan was of something else.
+pub(super) fn apply_source(
+    facts: &mut Facts,
+    kind: &str,
+    target: Option<serde_json::Value>,
+    origin: &Origin,
+    format: Format,
+    path: &str,
+    warnings: &mut Vec<String>,
+) -> Result<(), ImportError> {
+    if kind != "image" {
+        warnings.push(format!(
+            "the input is a scan of a {kind} source, not of a container image: image metadata (config, user, layers) is missing"
+        ));
+        return Ok(());
+    }
+    let target: ImageTarget = target
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(|e| schema_error(origin, format, path, e.to_string()))?
+        .unwrap_or_default();
+    map_image(facts, target, warnings);
+    Ok(())
+}
+
+fn map_image(facts: &mut Facts, target: ImageTarget, warnings: &mut Vec<String>) {
     let image = &mut facts.image;
     image.reference = target.user_input.filter(|s| !s.is_empty());
     image.os = target.os.filter(|s| !s.is_empty());

@@ -201,6 +201,23 @@ pub(crate) fn ecosystem_from_purl(purl: &str) -> Option<String> {
     )
 }
 
+/// An error in a part of the input that was read as a JSON value first (no line or column).
+pub(crate) fn schema_error(
+    origin: &Origin,
+    format: Format,
+    path: &str,
+    message: String,
+) -> ImportError {
+    ImportError::Schema {
+        origin: origin.clone(),
+        format,
+        path: path.to_owned(),
+        line: 0,
+        column: 0,
+        message,
+    }
+}
+
 /// The OCI digest of content: `sha256:` and the hex of its SHA-256.
 pub(crate) fn sha256_digest(bytes: &[u8]) -> String {
     use sha2::Digest as _;

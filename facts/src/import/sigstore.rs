@@ -13,7 +13,7 @@
 use base64::Engine as _;
 use serde::Deserialize;
 
-use super::{Format, ImportError, Origin, is_digest, parse_typed, plain_source};
+use super::{Format, ImportError, Origin, is_digest, parse_typed, plain_source, schema_error};
 use crate::model::{Attestation, Facts, Signature, SignatureKind};
 
 #[derive(Deserialize)]
@@ -119,17 +119,6 @@ struct VerificationMaterial {
 struct TlogEntry {
     #[serde(default)]
     log_index: Option<String>,
-}
-
-fn schema_error(origin: &Origin, format: Format, path: &str, message: String) -> ImportError {
-    ImportError::Schema {
-        origin: origin.clone(),
-        format,
-        path: path.to_owned(),
-        line: 0,
-        column: 0,
-        message,
-    }
 }
 
 /// Records the image digest a signature or attestation is about. All must be

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::grype::{ImageTarget, artifact_type, map_image};
+use super::grype::{apply_source, artifact_type};
 use super::{Format, ImportError, Origin, ecosystem_from_purl, parse_typed};
 use crate::derive::os_info;
 use crate::model::{Base, Facts, Package, Source};
@@ -84,26 +84,15 @@ pub(super) fn import(origin: &Origin, bytes: &[u8]) -> Result<Facts, ImportError
     let mut facts = Facts::default();
     let mut warnings = Vec::new();
     match doc.source {
-        Some(source) if source.kind == "image" => {
-            let target: ImageTarget = source
-                .metadata
-                .map(serde_json::from_value)
-                .transpose()
-                .map_err(|e| ImportError::Schema {
-                    origin: origin.clone(),
-                    format: Format::SyftJson,
-                    path: "source.metadata".to_owned(),
-                    line: 0,
-                    column: 0,
-                    message: e.to_string(),
-                })?
-                .unwrap_or_default();
-            map_image(&mut facts, target, &mut warnings);
-        }
-        Some(source) => warnings.push(format!(
-            "the SBOM is of a {} source, not of a container image: image metadata is missing",
-            source.kind
-        )),
+        Some(source) => apply_source(
+            &mut facts,
+            &source.kind,
+            source.metadata,
+            origin,
+            Format::SyftJson,
+            "source.metadata",
+            &mut warnings,
+        )?,
         None => warnings.push("the SBOM names no source: image metadata is missing".to_owned()),
     }
     if let Some(distro) = doc.distro
