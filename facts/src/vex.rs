@@ -8,6 +8,8 @@
 //! qualifiers (arch, distro) are ignored; a version, when given, must match.
 //! Later statements win over earlier ones, as documents are read in order.
 
+use std::str::FromStr as _;
+
 use packageurl::PackageUrl;
 
 use crate::model::{Facts, Image, VexStatement, Vulnerability};
@@ -107,5 +109,3 @@ fn is_this_package(component: &str, v: &Vulnerability) -> bool {
         && wanted.name() == v.package
         && wanted.version().is_none_or(|ver| ver == v.package_version)
 }
-
-use std::str::FromStr as _;

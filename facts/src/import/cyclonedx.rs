@@ -4,6 +4,8 @@
 //! and vulnerabilities when the BOM carries them (Trivy's `--format cyclonedx`
 //! with vulnerability scanning).
 
+use std::str::FromStr as _;
+
 use std::collections::HashMap;
 
 use packageurl::PackageUrl;
@@ -416,5 +418,3 @@ fn map_vulnerability(
         });
     }
 }
-
-use std::str::FromStr as _;

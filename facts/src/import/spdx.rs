@@ -2,6 +2,8 @@
 //! from the package the document describes (or the CONTAINER package), the OS
 //! from the OPERATING-SYSTEM package.
 
+use std::str::FromStr as _;
+
 use packageurl::PackageUrl;
 use serde::Deserialize;
 
@@ -196,5 +198,3 @@ fn map_image(facts: &mut Facts, p: &SpdxPackage, warnings: &mut Vec<String>) {
         None => {}
     }
 }
-
-use std::str::FromStr as _;
