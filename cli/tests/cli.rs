@@ -570,3 +570,16 @@ fn reports_sboms_and_vex_of_one_image_merge_into_one_document() {
     assert_eq!(bash["vex_status"], "not_affected");
     assert!(!String::from_utf8_lossy(&output.stderr).contains("applies to no vulnerability"));
 }
+
+#[test]
+fn help_names_every_input_format() {
+    let output = customs().args(["eval", "--help"]).output().unwrap();
+    let help = String::from_utf8(output.stdout).unwrap();
+    for format in customs_facts::import::Format::ALL {
+        assert!(
+            help.contains(format.name()),
+            "`customs eval --help` does not name {}",
+            format.name()
+        );
+    }
+}
