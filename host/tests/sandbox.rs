@@ -146,6 +146,31 @@ fn too_many_findings_are_refused() {
 }
 
 #[test]
+fn deep_recursion_exhausts_the_stack_and_is_reported() {
+    assert_failed("recursion", "call stack exhausted");
+}
+
+#[test]
+fn a_million_findings_fail_closed() {
+    // Building them runs out of the policy's memory, its time, or the findings
+    // cap; whichever comes first, the policy fails and denies.
+    let (report, _) = run_mode("million-findings");
+    assert_eq!(report.decision, PolicyDecision::Error, "{report:?}");
+    let error = report.error.unwrap();
+    assert!(
+        ["memory limit", "deadline", "more than the limit"]
+            .iter()
+            .any(|cause| error.contains(cause)),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_100_mib_message_hits_the_memory_cap() {
+    assert_failed("huge-100mb-message", "exceeded its memory limit of 64 MiB");
+}
+
+#[test]
 fn a_huge_message_is_refused() {
     assert_failed("huge-message", "more than the limit of 16384");
 }

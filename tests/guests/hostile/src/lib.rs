@@ -13,7 +13,7 @@ impl Policy for Hostile {
     fn info() -> PolicyInfo {
         PolicyInfo::new("hostile", "0.0.1", "Misbehaves on purpose, for the host's tests.")
             .rule("hostile", "whatever the mode says")
-            .param("mode", "ok", "ok | loop | grow-memory | trap | panic | many-findings | huge-message | undeclared-rule | error | host-call-loop | alloc-and-use")
+            .param("mode", "ok", "ok | deny | loop | grow-memory | alloc-and-use | trap | panic | many-findings | million-findings | huge-message | huge-100mb-message | undeclared-rule | error | host-call-loop | recursion")
     }
 
     fn evaluate(image: &Image, params: &Params) -> Result<Vec<Finding>, String> {
@@ -67,6 +67,19 @@ impl Policy for Hostile {
                 "a rule the policy never declared",
             )]),
             "error" => Err("the policy refused to decide".to_owned()),
+            "recursion" => Ok(vec![Finding::warn(
+                "hostile",
+                Severity::Low,
+                format!("{}", recurse(black_box(u64::MAX))),
+            )]),
+            "million-findings" => Ok((0..1_000_000)
+                .map(|i| Finding::deny("hostile", Severity::Low, format!("finding {i}")))
+                .collect()),
+            "huge-100mb-message" => Ok(vec![Finding::deny(
+                "hostile",
+                Severity::Low,
+                "x".repeat(100 << 20),
+            )]),
             "host-call-loop" => {
                 let query = VulnerabilityQuery {
                     min_severity: Severity::Unknown,
@@ -80,6 +93,16 @@ impl Policy for Hostile {
             }
             other => Err(format!("unknown mode {other:?}")),
         }
+    }
+}
+
+/// Recursion with no base case the optimizer can see: exhausts the stack.
+#[inline(never)]
+fn recurse(n: u64) -> u64 {
+    if n == 0 {
+        0
+    } else {
+        black_box(recurse(black_box(n - 1))).wrapping_add(1)
     }
 }
 
