@@ -4,6 +4,23 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use customs::{Bundle, Engine, EngineConfig};
+
+/// One engine for a test binary (compiling the baseline once).
+pub fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| Engine::new(EngineConfig::default()).expect("the engine starts"))
+}
+
+/// The embedded baseline bundle, loaded once per test binary.
+pub fn baseline() -> Bundle {
+    static BASELINE: OnceLock<Bundle> = OnceLock::new();
+    BASELINE
+        .get_or_init(|| engine().baseline().expect("the baseline loads"))
+        .clone()
+}
 
 /// `../shared/corpus` beside the repository (override with `CUSTOMS_CORPUS`).
 pub fn corpus_dir() -> PathBuf {

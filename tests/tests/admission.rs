@@ -7,10 +7,10 @@
 
 use std::path::PathBuf;
 
-use customs::{Engine, EngineConfig, EvalOptions, PolicyDecision, PreparedFacts};
+use customs::{EvalOptions, PolicyDecision, PreparedFacts};
 use customs_facts::Facts;
 use customs_facts::import::{ImportError, Origin, import_bytes, import_file};
-use customs_tests::corpus_dir;
+use customs_tests::{baseline, corpus_dir, engine};
 
 fn data(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -61,10 +61,8 @@ fn container_settings_override_the_pods() {
 }
 
 fn no_root_user(facts: Facts) -> PolicyDecision {
-    let engine = Engine::new(EngineConfig::default()).unwrap();
-    let bundle = engine.baseline().unwrap();
-    let decision = engine.evaluate(
-        &bundle,
+    let decision = engine().evaluate(
+        &baseline(),
         &PreparedFacts::new(facts),
         &EvalOptions::at(1_795_000_000),
     );

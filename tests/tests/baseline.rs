@@ -3,29 +3,16 @@
 // Test code: a failed expectation should stop the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::OnceLock;
-
-use customs::{Bundle, Decision, Engine, EngineConfig, EvalOptions, PolicyDecision, PreparedFacts};
+use customs::{Bundle, Decision, EvalOptions, PolicyDecision, PreparedFacts};
 use customs_facts::{
     Attestation, Base, Config, Container, Facts, FixState, OsInfo, Package, Secret,
     SecurityContext, Severity, Signature, SignatureKind, VexStatus, Vulnerability, Workload,
 };
+use customs_tests::{baseline, engine};
 
 /// 2026-06-01T00:00:00Z: the fixed "now" of these tests.
 const NOW: i64 = 1_780_272_000;
 const DAY: i64 = 86_400;
-
-fn engine() -> &'static Engine {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
-    ENGINE.get_or_init(|| Engine::new(EngineConfig::default()).unwrap())
-}
-
-fn baseline() -> Bundle {
-    static BASELINE: OnceLock<Bundle> = OnceLock::new();
-    BASELINE
-        .get_or_init(|| engine().baseline().unwrap())
-        .clone()
-}
 
 fn rfc3339(unix: i64) -> String {
     chrono::DateTime::from_timestamp(unix, 0)

@@ -4,24 +4,17 @@
 // Test code: a failed expectation should stop the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::OnceLock;
-
-use customs::{Engine, EngineConfig, EvalOptions, PolicyDecision, PreparedFacts};
+use customs::{EvalOptions, PolicyDecision, PreparedFacts};
 use customs_facts::Facts;
 use customs_facts::import::{Format, Origin, detect, import_as, import_file};
-use customs_tests::{corpus_dir, corpus_files};
+use customs_tests::{baseline, corpus_dir, corpus_files, engine};
 
 fn facts(path: &str) -> Facts {
     import_file(&corpus_dir().join(path)).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn engine() -> &'static Engine {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
-    ENGINE.get_or_init(|| Engine::new(EngineConfig::default()).unwrap())
-}
-
 fn rule(facts: Facts, rule: &str, params: &[(&str, &str)]) -> PolicyDecision {
-    let mut bundle = engine().baseline().unwrap();
+    let mut bundle = baseline();
     for (k, v) in params {
         bundle.set_param(&format!("{rule}.{k}"), v).unwrap();
     }

@@ -8,12 +8,10 @@
 // Test code: a failed expectation should stop the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::OnceLock;
-
-use customs::{Engine, EngineConfig, EvalOptions, PolicyDecision, PreparedFacts};
+use customs::{EvalOptions, PolicyDecision, PreparedFacts};
 use customs_facts::import::{Format, Origin, detect, import_bytes, import_file};
 use customs_facts::{Facts, VexStatus};
-use customs_tests::{corpus_dir, corpus_files};
+use customs_tests::{baseline, corpus_dir, corpus_files, engine};
 use serde_json::Value;
 
 fn vex(product: &str, subcomponent: &str, status: &str) -> Facts {
@@ -146,13 +144,8 @@ fn statements_about_other_images_or_packages_do_not_apply() {
     assert_eq!(libidn2(&merged).vex_status, Some(VexStatus::NotAffected));
 }
 
-fn engine() -> &'static Engine {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
-    ENGINE.get_or_init(|| Engine::new(EngineConfig::default()).unwrap())
-}
-
 fn vulnerabilities_decision(facts: Facts) -> (PolicyDecision, Vec<String>) {
-    let bundle = engine().baseline().unwrap();
+    let bundle = baseline();
     let decision = engine().evaluate(
         &bundle,
         &PreparedFacts::new(facts),

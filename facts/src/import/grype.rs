@@ -149,11 +149,12 @@ struct Artifact {
     locations: Vec<ArtifactLocation>,
 }
 
+/// Where syft found a package; shared with the Syft importer.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ArtifactLocation {
+pub(super) struct ArtifactLocation {
     #[serde(rename = "layerID", default)]
-    layer_id: Option<String>,
+    pub(super) layer_id: Option<String>,
 }
 
 pub(super) fn import(origin: &Origin, bytes: &[u8]) -> Result<Facts, ImportError> {

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::grype::{apply_source, artifact_type};
+use super::grype::{ArtifactLocation, apply_source, artifact_type};
 use super::{Format, ImportError, Origin, ecosystem_from_purl, parse_typed};
 use crate::derive::os_info;
 use crate::model::{Base, Facts, Package, Source};
@@ -57,7 +57,7 @@ struct Artifact {
     #[serde(default)]
     licenses: Vec<License>,
     #[serde(default)]
-    locations: Vec<Location>,
+    locations: Vec<ArtifactLocation>,
 }
 
 /// A plain string before schema 10; an object with a value and SPDX expression since.
@@ -71,12 +71,6 @@ enum License {
         #[serde(default)]
         value: Option<String>,
     },
-}
-
-#[derive(Deserialize)]
-struct Location {
-    #[serde(rename = "layerID", default)]
-    layer_id: Option<String>,
 }
 
 pub(super) fn import(origin: &Origin, bytes: &[u8]) -> Result<Facts, ImportError> {
