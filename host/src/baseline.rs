@@ -21,3 +21,16 @@ impl Engine {
         Ok(bundle)
     }
 }
+
+/// The same baseline as one CEL policy file (`policies/cel/baseline.yaml`):
+/// the same rules and decisions, parameters spelled with underscores.
+pub const CEL_SOURCE: &str = include_str!("../../policies/cel/baseline.yaml");
+
+impl Engine {
+    /// Loads the CEL baseline as a bundle of one policy.
+    pub fn cel_baseline(&self) -> Result<Bundle, Error> {
+        let mut bundle = Bundle::new("baseline-cel");
+        bundle.add(self.load_cel_policy("baseline:cel/baseline.yaml", CEL_SOURCE)?)?;
+        Ok(bundle)
+    }
+}

@@ -3,9 +3,10 @@
 
 use std::path::Path;
 
+use crate::cel::Object;
 use crate::engine::Engine;
 use crate::error::Error;
-use crate::policy::Policy;
+use crate::policy::{Policy, PolicyKind};
 use crate::verdict::Enforcement;
 
 /// One policy in a bundle, with every declared parameter resolved.
@@ -15,6 +16,36 @@ pub struct BundleEntry {
     /// Every declared parameter: the default, or the value set on the bundle.
     pub(crate) params: Vec<(String, String)>,
     pub(crate) enforcement: Enforcement,
+    /// For a CEL policy, `params` as the typed value expressions see; kept
+    /// in step with `params` so evaluation never parses them.
+    pub(crate) cel_params: Option<Object>,
+}
+
+impl BundleEntry {
+    fn new(
+        policy: Policy,
+        params: Vec<(String, String)>,
+        enforcement: Enforcement,
+    ) -> Result<Self, Error> {
+        let mut entry = BundleEntry {
+            policy,
+            params,
+            enforcement,
+            cel_params: None,
+        };
+        entry.refresh_cel_params()?;
+        Ok(entry)
+    }
+
+    fn refresh_cel_params(&mut self) -> Result<(), Error> {
+        if let PolicyKind::Cel(program) = &self.policy.0.kind {
+            let value = program.params_value(&self.params).map_err(|reason| {
+                Error::Param(format!("policy {}: {reason}", self.policy.name()))
+            })?;
+            self.cel_params = Some(value);
+        }
+        Ok(())
+    }
 }
 
 impl BundleEntry {
@@ -78,11 +109,8 @@ impl Bundle {
             .iter()
             .map(|p| (p.name.clone(), p.default_value.clone()))
             .collect();
-        self.entries.push(BundleEntry {
-            policy,
-            params,
-            enforcement: Enforcement::Enforce,
-        });
+        self.entries
+            .push(BundleEntry::new(policy, params, Enforcement::Enforce)?);
         Ok(())
     }
 
@@ -91,8 +119,7 @@ impl Bundle {
         for entry in other.entries {
             self.add(entry.policy.clone())?;
             if let Some(last) = self.entries.last_mut() {
-                last.params = entry.params;
-                last.enforcement = entry.enforcement;
+                *last = entry;
             }
         }
         Ok(())
@@ -120,7 +147,14 @@ impl Bundle {
                 continue;
             }
             if let Some(slot) = entry.params.iter_mut().find(|(n, _)| n == name) {
-                slot.1 = value.to_owned();
+                let previous = std::mem::replace(&mut slot.1, value.to_owned());
+                if let Err(e) = entry.refresh_cel_params() {
+                    // Keep the entry as it was: nothing half-set.
+                    if let Some(slot) = entry.params.iter_mut().find(|(n, _)| n == name) {
+                        slot.1 = previous;
+                    }
+                    return Err(e);
+                }
                 applied += 1;
             } else if target.is_some() {
                 let known: Vec<&str> = entry.params.iter().map(|(n, _)| n.as_str()).collect();
@@ -165,7 +199,9 @@ impl Bundle {
         self.entries.iter().map(|e| e.policy.name()).collect()
     }
 
-    /// Loads every `*.wasm` component in a directory, in file-name order.
+    /// Loads every policy in a directory, in file-name order: `*.wasm`
+    /// components and `*.yaml`/`*.yml` CEL files (except the bundle manifest,
+    /// `customs-bundle.yaml`).
     pub fn load_dir(engine: &Engine, dir: &Path) -> Result<Bundle, Error> {
         let origin = dir.display().to_string();
         let io_error = |source| Error::BundleIo {
@@ -178,7 +214,7 @@ impl Bundle {
             .map_err(io_error)?
             .into_iter()
             .map(|entry| entry.path())
-            .filter(|path| path.extension().is_some_and(|ext| ext == "wasm"))
+            .filter(|path| is_policy_file(path))
             .collect();
         files.sort();
         if files.is_empty() {
@@ -194,4 +230,13 @@ impl Bundle {
         }
         Ok(bundle)
     }
+}
+
+/// The bundle manifest lives beside the policies but is not one.
+const MANIFEST_FILE: &str = "customs-bundle.yaml";
+
+fn is_policy_file(path: &Path) -> bool {
+    let is_manifest = path.file_name().is_some_and(|n| n == MANIFEST_FILE);
+    let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    !is_manifest && matches!(extension, "wasm" | "yaml" | "yml")
 }

@@ -13,7 +13,7 @@ use crate::bindings::{ImageHandle, customs::policy::types as wit_types};
 use crate::bundle::{Bundle, BundleEntry};
 use crate::error::Error;
 use crate::limits::Limits;
-use crate::policy::{ParamInfo, PolicyInfo, RuleInfo};
+use crate::policy::{ParamInfo, PolicyInfo, PolicyKind, RuleInfo};
 use crate::prepared::{PreparedFacts, severity_from_wit};
 use crate::sandbox::{StoreState, linker};
 use crate::verdict::{self, Decision, Effect, Finding, ImageRef, PolicyReport};
@@ -322,13 +322,23 @@ impl Engine {
         facts: &PreparedFacts,
         now: i64,
     ) -> Result<Vec<Finding>, String> {
+        let pre = match &entry.policy.0.kind {
+            PolicyKind::Wasm(pre) => pre,
+            PolicyKind::Cel(program) => {
+                let params = entry
+                    .cel_params
+                    .as_ref()
+                    .ok_or_else(|| "has no parameters set up".to_owned())?;
+                return program.evaluate(facts.inner().cel(), params, now, &self.0.limits);
+            }
+        };
         let mut store = self.store();
         let handle = ImageHandle {
             facts: facts.clone(),
             now,
         };
         let run = (|| {
-            let instance = entry.policy.0.pre.instantiate(&mut store)?;
+            let instance = pre.instantiate(&mut store)?;
             let image = store.data_mut().table.push(handle)?;
             instance.call_evaluate(&mut store, image, &entry.params)
         })();

@@ -36,6 +36,15 @@ pub enum Error {
         first: String,
         second: String,
     },
+    #[error("{origin}: not a valid CEL policy file: {reason}")]
+    CelFile { origin: String, reason: String },
+    #[error("{origin}:{line}:{column}: {reason}")]
+    Cel {
+        origin: String,
+        line: u64,
+        column: u64,
+        reason: String,
+    },
     #[error("{0}")]
     Param(String),
     #[error("{origin}: cannot read the bundle directory: {source}")]
@@ -44,6 +53,6 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("{origin}: the bundle holds no policies (*.wasm files)")]
+    #[error("{origin}: the bundle holds no policies (*.wasm components or *.yaml CEL files)")]
     EmptyBundle { origin: String },
 }

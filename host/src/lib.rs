@@ -36,6 +36,7 @@
 pub mod baseline;
 mod bindings;
 mod bundle;
+mod cel;
 mod engine;
 mod error;
 mod limits;

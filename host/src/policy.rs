@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 
 use crate::bindings::PolicyPre;
+use crate::cel::CelPolicy;
 use crate::error::Error;
 use crate::sandbox::StoreState;
 
@@ -43,8 +44,16 @@ pub struct Policy(pub(crate) Arc<PolicyInner>);
 pub(crate) struct PolicyInner {
     pub(crate) origin: String,
     pub(crate) sha256: String,
-    pub(crate) pre: PolicyPre<StoreState>,
+    pub(crate) kind: PolicyKind,
     pub(crate) info: PolicyInfo,
+}
+
+/// How a policy runs.
+pub(crate) enum PolicyKind {
+    /// A WebAssembly component, linked and ready to instantiate.
+    Wasm(PolicyPre<StoreState>),
+    /// A CEL policy file, compiled.
+    Cel(CelPolicy),
 }
 
 impl std::fmt::Debug for Policy {
@@ -53,6 +62,7 @@ impl std::fmt::Debug for Policy {
             .field("name", &self.0.info.name)
             .field("origin", &self.0.origin)
             .field("sha256", &self.0.sha256)
+            .field("kind", &self.kind_name())
             .finish()
     }
 }
@@ -71,13 +81,29 @@ impl Policy {
         &self.0.origin
     }
 
-    /// Hex sha256 of the component bytes.
+    /// Hex sha256 of the policy file (component or CEL YAML).
     pub fn sha256(&self) -> &str {
         &self.0.sha256
+    }
+
+    /// `wasm` or `cel`.
+    pub fn kind_name(&self) -> &'static str {
+        match self.0.kind {
+            PolicyKind::Wasm(_) => "wasm",
+            PolicyKind::Cel(_) => "cel",
+        }
     }
 }
 
 const WASM_MAGIC: &[u8; 4] = b"\0asm";
+
+/// A CEL policy is a `.yaml`/`.yml` file, or any text that is not a component.
+fn is_cel_file(origin: &str, bytes: &[u8]) -> bool {
+    let lower = origin.to_ascii_lowercase();
+    lower.ends_with(".yaml")
+        || lower.ends_with(".yml")
+        || (!lower.ends_with(".wasm") && !bytes.is_empty() && std::str::from_utf8(bytes).is_ok())
+}
 const CORE_VERSION: [u8; 4] = [1, 0, 0, 0];
 
 /// Says what the bytes are when they are not a component, before compiling them.
@@ -100,8 +126,17 @@ fn check_header(origin: &str, bytes: &[u8]) -> Result<(), Error> {
 }
 
 impl crate::Engine {
-    /// Compiles and links a policy from component bytes, and reads its metadata.
+    /// Loads a policy: a WebAssembly component (compiled, linked, its metadata
+    /// read) or a CEL policy file (YAML, compiled and checked). Which one is
+    /// told by the content: components start with the WebAssembly magic bytes.
     pub fn load_policy(&self, origin: &str, bytes: &[u8]) -> Result<Policy, Error> {
+        if !bytes.starts_with(WASM_MAGIC) && is_cel_file(origin, bytes) {
+            let text = std::str::from_utf8(bytes).map_err(|e| Error::CelFile {
+                origin: origin.to_owned(),
+                reason: format!("the file is not UTF-8 text: {e}"),
+            })?;
+            return self.load_cel_policy(origin, text);
+        }
         check_header(origin, bytes)?;
         let sha256 = hex::encode(Sha256::digest(bytes));
         let component =
@@ -125,7 +160,19 @@ impl crate::Engine {
         Ok(Policy(Arc::new(PolicyInner {
             origin: origin.to_owned(),
             sha256,
-            pre,
+            kind: PolicyKind::Wasm(pre),
+            info,
+        })))
+    }
+
+    /// Compiles and checks a CEL policy file (YAML).
+    pub fn load_cel_policy(&self, origin: &str, text: &str) -> Result<Policy, Error> {
+        let sha256 = hex::encode(Sha256::digest(text.as_bytes()));
+        let (program, info) = CelPolicy::load(origin, text)?;
+        Ok(Policy(Arc::new(PolicyInner {
+            origin: origin.to_owned(),
+            sha256,
+            kind: PolicyKind::Cel(program),
             info,
         })))
     }

@@ -31,6 +31,8 @@ pub(crate) struct Inner {
     pub(crate) attestations: Option<Vec<wit::Attestation>>,
     pub(crate) workload: Option<wit::Workload>,
     json: OnceLock<String>,
+    /// The facts as CEL values, converted on the first CEL evaluation.
+    cel: OnceLock<crate::cel::CelFacts>,
 }
 
 impl PreparedFacts {
@@ -200,6 +202,7 @@ impl PreparedFacts {
                     .collect(),
             }),
             json: OnceLock::new(),
+            cel: OnceLock::new(),
             facts,
         };
         PreparedFacts(Arc::new(inner))
@@ -219,6 +222,12 @@ impl Inner {
     pub(crate) fn json(&self) -> &str {
         self.json
             .get_or_init(|| serde_json::to_string(&self.facts).unwrap_or_default())
+    }
+
+    /// The facts as CEL values, converted once and shared by every CEL policy.
+    pub(crate) fn cel(&self) -> &crate::cel::CelFacts {
+        self.cel
+            .get_or_init(|| crate::cel::CelFacts::new(&self.facts))
     }
 }
 

@@ -8,7 +8,7 @@ use serde::Serialize;
 pub use customs_facts::Severity;
 
 /// What a finding does to the decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Effect {
     Deny,

@@ -1,0 +1,741 @@
+//! CEL policies: a YAML file of expressions, compiled and checked once when it
+//! loads, evaluated against facts converted to CEL values once per image.
+//!
+//! The verdict model is the WASM one: each failed validation is a finding
+//! with a rule id, effect and severity; a policy that cannot be evaluated
+//! (an expression errors, the deadline passes) fails, and a failed policy
+//! denies.
+
+mod check;
+mod file;
+mod functions;
+mod shape;
+mod value;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use cel::common::types::{CelBool, CelString, CelTimestamp};
+use cel::common::value::{CowVal, Val};
+use cel::context::VariableResolver;
+use cel::{Context, Env, Program, Value};
+
+use crate::error::Error;
+use crate::limits::Limits;
+use crate::policy::{ParamInfo, PolicyInfo, RuleInfo};
+use crate::verdict::{Effect, Finding, Severity};
+
+use check::Checker;
+use file::{NamedExpression, ParamValue, PolicyFile};
+use shape::Shape;
+pub(crate) use value::Object;
+
+/// Longest CEL policy file, in bytes.
+const MAX_FILE_BYTES: usize = 1 << 20;
+/// Longest single expression, in bytes.
+const MAX_EXPRESSION_BYTES: usize = 16 << 10;
+/// Most validations, variables or match conditions in one file.
+const MAX_ENTRIES: usize = 1_000;
+
+/// The environment every CEL policy compiles and runs in: the standard
+/// library, the strings, lists and math extensions, and customs' functions.
+fn env() -> Result<&'static Arc<Env>, Error> {
+    static ENV: OnceLock<Result<Arc<Env>, String>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Env::stdlib();
+        env.add_extension(cel::extensions::strings)
+            .and_then(|()| env.add_extension(cel::extensions::lists))
+            .and_then(|()| env.add_extension(cel::extensions::math))
+            .and_then(|()| env.add_extension(functions::register))
+            .map_err(|e| e.to_string())?;
+        Ok(Arc::new(env))
+    })
+    .as_ref()
+    .map_err(|e| Error::Engine(format!("cannot set up the CEL environment: {e}")))
+}
+
+/// The names facts are exposed under, in facts v1 order.
+const FACT_NAMES: [&str; 14] = [
+    "image",
+    "base",
+    "config",
+    "user",
+    "history",
+    "layers",
+    "packages",
+    "vulnerabilities",
+    "secrets",
+    "misconfigurations",
+    "signatures",
+    "attestations",
+    "workload",
+    "sources",
+];
+
+/// Facts as CEL values: built once per image, shared by every CEL policy.
+#[derive(Debug)]
+pub(crate) struct CelFacts {
+    values: Vec<Box<dyn Val>>,
+}
+
+impl CelFacts {
+    pub(crate) fn new(facts: &customs_facts::Facts) -> CelFacts {
+        let json = serde_json::to_value(facts).unwrap_or_default();
+        let shapes = shape::facts_shapes();
+        let values = FACT_NAMES
+            .iter()
+            .map(|name| {
+                let shape = shapes.get(*name).unwrap_or(&Shape::Any);
+                value::from_json(json.get(*name).unwrap_or(&serde_json::Value::Null), shape)
+            })
+            .collect();
+        CelFacts { values }
+    }
+
+    fn get(&self, name: &str) -> Option<&dyn Val> {
+        let i = FACT_NAMES.iter().position(|n| *n == name)?;
+        self.values.get(i).map(|v| v.as_ref())
+    }
+}
+
+/// What an evaluation's expressions see besides their own variables.
+struct Scope<'a> {
+    facts: &'a CelFacts,
+    params: &'a Object,
+    now: CelTimestamp,
+}
+
+impl VariableResolver for Scope<'_> {
+    fn resolve<'b>(&'b self, variable: &str) -> Option<CowVal<'b, 'b>> {
+        match variable {
+            "params" => Some(CowVal::Borrowed(self.params)),
+            "now" => Some(CowVal::Borrowed(&self.now)),
+            name => self.facts.get(name).map(CowVal::Borrowed),
+        }
+    }
+}
+
+/// One compiled expression and where it was written.
+#[derive(Debug)]
+struct Expression {
+    program: Program,
+    /// `file:line:column (validations[2].expression)`, for errors.
+    place: String,
+}
+
+#[derive(Debug)]
+struct CompiledValidation {
+    rule: String,
+    effect: Effect,
+    severity: Severity,
+    expression: Expression,
+    message: Option<String>,
+    message_expression: Option<Expression>,
+}
+
+#[derive(Debug)]
+struct ParamSpec {
+    name: String,
+    default: ParamValue,
+}
+
+/// A compiled CEL policy.
+#[derive(Debug)]
+pub(crate) struct CelPolicy {
+    match_conditions: Vec<Expression>,
+    /// Each variable under the name expressions use (`variables.NAME`).
+    variables: Vec<(String, Expression)>,
+    validations: Vec<CompiledValidation>,
+    params: Vec<ParamSpec>,
+}
+
+/// Where a YAML value starts, to point errors at.
+struct Position<'a> {
+    origin: &'a str,
+    line: u64,
+    column: u64,
+}
+
+fn cel_error(at: &Position<'_>, reason: String) -> Error {
+    Error::Cel {
+        origin: at.origin.to_owned(),
+        line: at.line,
+        column: at.column,
+        reason,
+    }
+}
+
+impl CelPolicy {
+    /// Parses, compiles and checks a CEL policy file.
+    pub(crate) fn load(origin: &str, text: &str) -> Result<(CelPolicy, PolicyInfo), Error> {
+        let at_start = Position {
+            origin,
+            line: 1,
+            column: 1,
+        };
+        if text.len() > MAX_FILE_BYTES {
+            return Err(cel_error(
+                &at_start,
+                format!(
+                    "the policy file is {} bytes, more than the limit of {MAX_FILE_BYTES}",
+                    text.len()
+                ),
+            ));
+        }
+        let file: PolicyFile = serde_saphyr::from_str(text).map_err(|e| Error::CelFile {
+            origin: origin.to_owned(),
+            reason: e.to_string(),
+        })?;
+        let env = env()?;
+        let count = file.validations.len() + file.variables.len() + file.match_conditions.len();
+        if count > MAX_ENTRIES {
+            return Err(cel_error(
+                &at_start,
+                format!("the policy has {count} expressions, more than the limit of {MAX_ENTRIES}"),
+            ));
+        }
+        if file.validations.is_empty() {
+            return Err(cel_error(
+                &at_start,
+                "the policy has no validations".to_owned(),
+            ));
+        }
+
+        let place = |spanned_line: u64, spanned_column: u64| Position {
+            origin,
+            line: spanned_line,
+            column: spanned_column,
+        };
+        let name_at = place(file.name.referenced.line(), file.name.referenced.column());
+        if !is_id(&file.name.value) {
+            return Err(cel_error(
+                &name_at,
+                format!(
+                    "policy name {:?} must be 1-128 characters of letters, digits, - _ / :",
+                    file.name.value
+                ),
+            ));
+        }
+
+        // Parameters: names are CEL identifiers so `params.NAME` parses.
+        let mut params = Vec::new();
+        let mut param_shapes = BTreeMap::new();
+        for param in &file.params {
+            let at = place(param.name.referenced.line(), param.name.referenced.column());
+            if !is_identifier(&param.name.value) {
+                return Err(cel_error(
+                    &at,
+                    format!(
+                        "parameter name {:?} must be a CEL identifier (letters, digits, _), so `params.{}` can name it",
+                        param.name.value, param.name.value
+                    ),
+                ));
+            }
+            if param_shapes.contains_key(&param.name.value) {
+                return Err(cel_error(
+                    &at,
+                    format!("parameter {:?} is declared twice", param.name.value),
+                ));
+            }
+            let shape = match param.default {
+                ParamValue::List(_) => Shape::List(Box::new(Shape::Scalar)),
+                _ => Shape::Scalar,
+            };
+            param_shapes.insert(param.name.value.clone(), shape);
+            params.push(ParamSpec {
+                name: param.name.value.clone(),
+                default: param.default.clone(),
+            });
+        }
+
+        let mut roots: BTreeMap<String, Shape> = shape::facts_shapes()
+            .iter()
+            .filter(|(name, _)| FACT_NAMES.contains(&name.as_str()))
+            .map(|(n, s)| (n.clone(), s.clone()))
+            .collect();
+        roots.insert("params".to_owned(), Shape::Object(Arc::new(param_shapes)));
+        roots.insert("now".to_owned(), Shape::Scalar);
+
+        let compile = |roots: &BTreeMap<String, Shape>,
+                       source: &serde_saphyr::Spanned<String>,
+                       what: String|
+         -> Result<(Expression, Shape), Error> {
+            compile_expression(env, roots, origin, text, source, what)
+        };
+
+        let mut match_conditions = Vec::new();
+        for (i, condition) in file.match_conditions.iter().enumerate() {
+            let (expression, _) = compile(
+                &roots_with_variables(&roots, &BTreeMap::new()),
+                &condition.expression,
+                format!("matchConditions[{i}] ({})", condition.name.value),
+            )?;
+            match_conditions.push(expression);
+        }
+
+        let mut variable_shapes = BTreeMap::new();
+        let mut variables = Vec::new();
+        for (i, variable) in file.variables.iter().enumerate() {
+            check_variable_name(origin, variable, &variable_shapes)?;
+            let (expression, shape) = compile(
+                &roots_with_variables(&roots, &variable_shapes),
+                &variable.expression,
+                format!("variables[{i}] ({})", variable.name.value),
+            )?;
+            variable_shapes.insert(variable.name.value.clone(), shape);
+            variables.push((format!("variables.{}", variable.name.value), expression));
+        }
+        let roots = roots_with_variables(&roots, &variable_shapes);
+
+        let mut validations = Vec::new();
+        let mut rules: Vec<RuleInfo> = Vec::new();
+        let mut seen: Vec<(String, Effect)> = Vec::new();
+        for (i, validation) in file.validations.iter().enumerate() {
+            let expression_at = place(
+                validation.expression.referenced.line(),
+                validation.expression.referenced.column(),
+            );
+            let Some(rule) = &validation.rule else {
+                return Err(cel_error(
+                    &expression_at,
+                    format!(
+                        "validations[{i}] has no `rule` id; every validation needs a stable rule id"
+                    ),
+                ));
+            };
+            let rule_at = place(rule.referenced.line(), rule.referenced.column());
+            if !is_id(&rule.value) {
+                return Err(cel_error(
+                    &rule_at,
+                    format!(
+                        "rule id {:?} must be 1-128 characters of letters, digits, - _ / :",
+                        rule.value
+                    ),
+                ));
+            }
+            if seen.contains(&(rule.value.clone(), validation.effect)) {
+                return Err(cel_error(
+                    &rule_at,
+                    format!(
+                        "rule id {:?} is used by two validations with effect {:?}; a rule may have one deny and one warn validation",
+                        rule.value, validation.effect
+                    ),
+                ));
+            }
+            seen.push((rule.value.clone(), validation.effect));
+            if !rules.iter().any(|r| r.id == rule.value) {
+                rules.push(RuleInfo {
+                    id: rule.value.clone(),
+                    description: validation.description.clone().unwrap_or_default(),
+                });
+            }
+            let (expression, _) = compile(
+                &roots,
+                &validation.expression,
+                format!("validations[{i}] ({}).expression", rule.value),
+            )?;
+            let message_expression = validation
+                .message_expression
+                .as_ref()
+                .map(|m| {
+                    compile(
+                        &roots,
+                        m,
+                        format!("validations[{i}] ({}).messageExpression", rule.value),
+                    )
+                    .map(|(e, _)| e)
+                })
+                .transpose()?;
+            validations.push(CompiledValidation {
+                rule: rule.value.clone(),
+                effect: validation.effect,
+                severity: validation.severity,
+                expression,
+                message: validation.message.clone(),
+                message_expression,
+            });
+        }
+
+        let info = PolicyInfo {
+            name: file.name.value.clone(),
+            version: file.version.clone().unwrap_or_else(|| "0.0.0".to_owned()),
+            description: file.description.clone().unwrap_or_default(),
+            rules,
+            params: file
+                .params
+                .iter()
+                .map(|p| ParamInfo {
+                    name: p.name.value.clone(),
+                    description: p.description.clone(),
+                    default_value: p.default.to_param_string(),
+                })
+                .collect(),
+        };
+        Ok((
+            CelPolicy {
+                match_conditions,
+                variables,
+                validations,
+                params,
+            },
+            info,
+        ))
+    }
+
+    /// The `params` value for these parameter settings (name, text), each
+    /// parsed as the type of its default.
+    pub(crate) fn params_value(&self, settings: &[(String, String)]) -> Result<Object, String> {
+        let fields = self
+            .params
+            .iter()
+            .map(|spec| {
+                let text = settings
+                    .iter()
+                    .find(|(name, _)| *name == spec.name)
+                    .map(|(_, v)| v.as_str());
+                let value = match text {
+                    Some(text) => spec.default.parse_same_type(&spec.name, text)?,
+                    None => spec.default.clone(),
+                };
+                Ok((spec.name.clone(), value.to_val()))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(Object::new(fields))
+    }
+
+    /// Evaluates the policy. `Err` says why it failed (and so denies).
+    pub(crate) fn evaluate(
+        &self,
+        facts: &CelFacts,
+        params: &Object,
+        now: i64,
+        limits: &Limits,
+    ) -> Result<Vec<Finding>, String> {
+        let now = chrono::DateTime::from_timestamp(now, 0)
+            .unwrap_or_default()
+            .fixed_offset();
+        let scope = Scope {
+            facts,
+            params,
+            now: CelTimestamp::from(now),
+        };
+        value::budget::start(Instant::now() + limits.deadline);
+        let result = self.run(&scope, limits);
+        if value::budget::finish() {
+            return Err(format!(
+                "exceeded its {} ms deadline",
+                limits.deadline.as_millis()
+            ));
+        }
+        result
+    }
+
+    fn run(&self, scope: &Scope<'_>, limits: &Limits) -> Result<Vec<Finding>, String> {
+        let mut context = Context::with_env(Arc::clone(env().map_err(|e| e.to_string())?));
+        context.set_variable_resolver(scope);
+        for condition in &self.match_conditions {
+            if !run_bool(&condition.program, &context)
+                .map_err(|e| format!("{}: {e}", condition.place))?
+            {
+                return Ok(Vec::new());
+            }
+        }
+        for (name, variable) in &self.variables {
+            let value = Value::resolve_val(variable.program.expression(), &context)
+                .map_err(|e| format!("{}: {e}", variable.place))?
+                .into_owned();
+            context.add_variable_as_val(name.as_str(), value);
+        }
+        let mut findings = Vec::new();
+        for validation in &self.validations {
+            let passed = run_bool(&validation.expression.program, &context)
+                .map_err(|e| format!("{}: {e}", validation.expression.place))?;
+            if passed {
+                continue;
+            }
+            let message = self.message(validation, &context);
+            findings.push(Finding {
+                rule: validation.rule.clone(),
+                effect: validation.effect,
+                severity: validation.severity,
+                message: truncate(message, limits.max_message_bytes),
+                subject: None,
+            });
+        }
+        Ok(findings)
+    }
+
+    /// The message of a failed validation. A message expression that fails
+    /// still leaves the finding, saying so.
+    fn message(&self, validation: &CompiledValidation, context: &Context<'_, '_>) -> String {
+        if let Some(expression) = &validation.message_expression {
+            match Value::resolve_val(expression.program.expression(), context) {
+                Ok(value) => {
+                    if let Some(text) = value.downcast_ref::<CelString>() {
+                        return text.inner().to_owned();
+                    }
+                    return format!(
+                        "rule {} failed; its messageExpression ({}) returned a {}, not a string",
+                        validation.rule,
+                        expression.place,
+                        value.get_type().name()
+                    );
+                }
+                Err(e) => {
+                    return format!(
+                        "rule {} failed; its messageExpression ({}) failed: {e}",
+                        validation.rule, expression.place
+                    );
+                }
+            }
+        }
+        validation.message.clone().unwrap_or_else(|| {
+            format!(
+                "rule {} failed: {}",
+                validation.rule,
+                validation.expression.program.source_info().source.trim()
+            )
+        })
+    }
+}
+
+fn run_bool(program: &Program, context: &Context<'_, '_>) -> Result<bool, String> {
+    let value = Value::resolve_val(program.expression(), context).map_err(|e| e.to_string())?;
+    value
+        .downcast_ref::<CelBool>()
+        .map(|b| *b.inner())
+        .ok_or_else(|| {
+            format!(
+                "the expression returned a {}, not a bool",
+                value.get_type().name()
+            )
+        })
+}
+
+fn truncate(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}
+
+/// The roots plus `variables` holding the shapes of the variables so far.
+fn roots_with_variables(
+    roots: &BTreeMap<String, Shape>,
+    variables: &BTreeMap<String, Shape>,
+) -> BTreeMap<String, Shape> {
+    let mut all = roots.clone();
+    all.insert(
+        "variables".to_owned(),
+        Shape::Object(Arc::new(variables.clone())),
+    );
+    all
+}
+
+fn check_variable_name(
+    origin: &str,
+    variable: &NamedExpression,
+    earlier: &BTreeMap<String, Shape>,
+) -> Result<(), Error> {
+    let at = Position {
+        origin,
+        line: variable.name.referenced.line(),
+        column: variable.name.referenced.column(),
+    };
+    if !is_identifier(&variable.name.value) {
+        return Err(cel_error(
+            &at,
+            format!(
+                "variable name {:?} must be a CEL identifier (letters, digits, _)",
+                variable.name.value
+            ),
+        ));
+    }
+    if earlier.contains_key(&variable.name.value) {
+        return Err(cel_error(
+            &at,
+            format!("variable {:?} is declared twice", variable.name.value),
+        ));
+    }
+    Ok(())
+}
+
+/// Compiles and checks one expression; errors point into the YAML file.
+fn compile_expression(
+    env: &Arc<Env>,
+    roots: &BTreeMap<String, Shape>,
+    origin: &str,
+    yaml: &str,
+    source: &serde_saphyr::Spanned<String>,
+    what: String,
+) -> Result<(Expression, Shape), Error> {
+    let text = &source.value;
+    let at = |line: u64, column: u64| {
+        let (line, column) = locate(yaml, source, line, column);
+        Position {
+            origin,
+            line,
+            column,
+        }
+    };
+    if text.len() > MAX_EXPRESSION_BYTES {
+        return Err(cel_error(
+            &at(1, 1),
+            format!(
+                "{what} is {} bytes, more than the limit of {MAX_EXPRESSION_BYTES}",
+                text.len()
+            ),
+        ));
+    }
+    let program = env.compile(text).map_err(|errors| {
+        let first = errors.errors.first();
+        let (line, column) = first
+            .map(|e| (e.pos.0.max(1) as u64, e.pos.1.max(0) as u64 + 1))
+            .unwrap_or((1, 1));
+        let message = first.map_or_else(|| errors.to_string(), |e| e.msg.clone());
+        cel_error(
+            &at(line, column),
+            format!("{what}: syntax error: {message}"),
+        )
+    })?;
+    let (shape, problem) = Checker::new(roots, env).check(program.expression());
+    if let Some(problem) = problem {
+        let (line, column) = program
+            .source_info()
+            .offset_for(problem.id)
+            .map(|(start, _)| line_column(text, start as usize))
+            .unwrap_or((1, 1));
+        return Err(cel_error(
+            &at(line, column),
+            format!("{what}: {}", problem.message),
+        ));
+    }
+    let place = {
+        let p = at(1, 1);
+        format!("{}:{}:{} ({what})", p.origin, p.line, p.column)
+    };
+    Ok((Expression { program, place }, shape))
+}
+
+/// Maps a position in an expression to the YAML file: each line of the
+/// expression is looked up in the file from where the value starts, so
+/// block scalars (`|`) and indented continuation lines map exactly. Quoted
+/// scalars with escapes fall back to the start of the value.
+fn locate(
+    yaml: &str,
+    source: &serde_saphyr::Spanned<String>,
+    line: u64,
+    column: u64,
+) -> (u64, u64) {
+    let start = (source.referenced.line(), source.referenced.column());
+    let lines: Vec<&str> = source.value.lines().collect();
+    // A syntax error at the very end points past the last line: use its end.
+    let (wanted, column) = match lines.get(line.saturating_sub(1) as usize) {
+        Some(text) => (*text, column),
+        None => match lines.last() {
+            Some(last) => (*last, last.trim_end().chars().count() as u64 + 1),
+            None => return start,
+        },
+    };
+    let wanted = wanted.trim_end();
+    let first = start.0.saturating_sub(1) as usize;
+    yaml.lines()
+        .enumerate()
+        .skip(first)
+        .take(lines.len() + 2)
+        .find_map(|(i, yaml_line)| {
+            let from = if i == first {
+                (start.1.saturating_sub(1) as usize).min(yaml_line.len())
+            } else {
+                0
+            };
+            let found = yaml_line.get(from..)?.find(wanted)? + from;
+            let column_chars = yaml_line[..found].chars().count() as u64;
+            Some((i as u64 + 1, column_chars + column))
+        })
+        .unwrap_or(start)
+}
+
+/// 1-based line and column of a character offset.
+fn line_column(text: &str, offset: usize) -> (u64, u64) {
+    let mut line = 1;
+    let mut column = 1;
+    for c in text.chars().take(offset) {
+        if c == '\n' {
+            line += 1;
+            column = 1;
+        } else {
+            column += 1;
+        }
+    }
+    (line, column)
+}
+
+fn is_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '/' | ':'))
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && s.len() <= 128
+}
+
+impl ParamValue {
+    fn to_param_string(&self) -> String {
+        match self {
+            ParamValue::Bool(b) => b.to_string(),
+            ParamValue::Int(i) => i.to_string(),
+            ParamValue::String(s) => s.clone(),
+            ParamValue::List(items) => items.join(","),
+        }
+    }
+
+    fn parse_same_type(&self, name: &str, text: &str) -> Result<ParamValue, String> {
+        Ok(match self {
+            ParamValue::Bool(_) => ParamValue::Bool(match text.trim() {
+                "true" => true,
+                "false" => false,
+                _ => {
+                    return Err(format!(
+                        "parameter {name} is a bool (true or false), not {text:?}"
+                    ));
+                }
+            }),
+            ParamValue::Int(_) => ParamValue::Int(
+                text.trim()
+                    .parse()
+                    .map_err(|_| format!("parameter {name} is an integer, not {text:?}"))?,
+            ),
+            ParamValue::String(_) => ParamValue::String(text.to_owned()),
+            ParamValue::List(_) => ParamValue::List(
+                text.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            ),
+        })
+    }
+
+    fn to_val(&self) -> Box<dyn Val> {
+        let json = match self {
+            ParamValue::Bool(b) => serde_json::Value::Bool(*b),
+            ParamValue::Int(i) => serde_json::Value::from(*i),
+            ParamValue::String(s) => serde_json::Value::String(s.clone()),
+            ParamValue::List(items) => serde_json::Value::from(items.clone()),
+        };
+        value::from_json(&json, &Shape::Any)
+    }
+}

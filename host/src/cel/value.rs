@@ -1,0 +1,511 @@
+//! Facts as CEL values, built once per image and shared by every CEL policy.
+//!
+//! The interpreter copies each element a comprehension visits
+//! (`vulnerabilities.exists(v, ...)` copies every `v`), so objects and lists
+//! here are reference-counted: a copy is a counter increment, never a deep
+//! clone of a vulnerability. Fields are handed out borrowed.
+//!
+//! Iterating a facts list also checks the evaluation's deadline (see
+//! [`budget`]): a runaway comprehension stops early and the evaluation is
+//! reported as failed, never as a result.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use cel::ExecutionError;
+use cel::common::traits::{self, Container, Indexer, Iterable, Sizer, Zeroer};
+use cel::common::types::{
+    self, CelBool, CelDouble, CelInt, CelList, CelNull, CelString, CelTimestamp, CelUInt, Type,
+};
+use cel::common::value::{CowVal, StaticVal, Val};
+
+use super::shape::Shape;
+
+/// A facts object (or any string-keyed map) as a CEL `map`: fields sorted by
+/// key, shared.
+#[derive(Debug, Clone)]
+pub(crate) struct Object(Arc<[(CelString<'static>, Box<dyn Val>)]>);
+
+/// A facts list as a CEL `list`, shared.
+#[derive(Debug, Clone)]
+pub(crate) struct List(Arc<[Box<dyn Val>]>);
+
+impl Object {
+    /// Builds an object; later duplicates of a key are dropped (JSON objects
+    /// from serde have none).
+    pub(crate) fn new(mut fields: Vec<(String, Box<dyn Val>)>) -> Object {
+        fields.sort_by(|a, b| a.0.cmp(&b.0));
+        fields.dedup_by(|a, b| a.0 == b.0);
+        Object(
+            fields
+                .into_iter()
+                .map(|(k, v)| (CelString::from(k), v))
+                .collect(),
+        )
+    }
+
+    pub(crate) fn field(&self, key: &str) -> Option<&(dyn Val + 'static)> {
+        self.0
+            .binary_search_by(|(k, _)| k.inner().cmp(key))
+            .ok()
+            .map(|i| self.0[i].1.as_ref())
+    }
+}
+
+impl List {
+    pub(crate) fn new(items: Vec<Box<dyn Val>>) -> List {
+        List(items.into())
+    }
+}
+
+fn no_such_key(key: &dyn Val) -> ExecutionError {
+    match key.downcast_ref::<CelString>() {
+        Some(s) => ExecutionError::no_such_key(s.inner()),
+        None => ExecutionError::no_such_key(&format!("{key:?}")),
+    }
+}
+
+impl Val for Object {
+    fn get_type(&self) -> &Type {
+        <Self as Val>::cel_type()
+    }
+
+    fn cel_type() -> &'static Type {
+        &types::MAP_TYPE
+    }
+
+    fn as_container(&self) -> Option<&dyn Container> {
+        Some(self)
+    }
+
+    fn as_indexer<'b, 'v>(&'b self) -> Option<&'b (dyn Indexer + 'v)>
+    where
+        Self: 'v,
+    {
+        Some(self)
+    }
+
+    fn as_iterable<'b, 'v>(&'b self) -> Option<&'b (dyn Iterable + 'v)>
+    where
+        Self: 'v,
+    {
+        Some(self)
+    }
+
+    fn as_sizer(&self) -> Option<&dyn Sizer> {
+        Some(self)
+    }
+
+    fn as_zeroer(&self) -> Option<&dyn Zeroer> {
+        Some(self)
+    }
+
+    fn equals(&self, other: &dyn Val) -> bool {
+        if let Some(other) = other.downcast_ref::<Object>() {
+            return Arc::ptr_eq(&self.0, &other.0)
+                || (self.0.len() == other.0.len()
+                    && self
+                        .0
+                        .iter()
+                        .zip(other.0.iter())
+                        .all(|(a, b)| a.0 == b.0 && a.1.equals(b.1.as_ref())));
+        }
+        // Any other map: same size, and every field equal to its entry.
+        let (Some(sizer), Some(indexer)) = (other.as_sizer(), other.as_indexer()) else {
+            return false;
+        };
+        other.get_type().kind() == types::Kind::Map
+            && *sizer.size().inner() == self.0.len() as i64
+            && self.0.iter().all(|(k, v)| {
+                indexer
+                    .get(k as &dyn Val)
+                    .is_ok_and(|found| v.equals(found.as_ref()))
+            })
+    }
+
+    fn clone_as_boxed<'v>(&self) -> Box<dyn Val + 'v>
+    where
+        Self: 'v,
+    {
+        Box::new(self.clone())
+    }
+
+    fn as_any(&self) -> Option<&dyn Any> {
+        Some(self)
+    }
+}
+
+impl StaticVal for Object {}
+
+impl Indexer for Object {
+    fn get<'b, 'v>(&'b self, idx: &dyn Val) -> Result<CowVal<'b, 'v>, ExecutionError>
+    where
+        Self: 'v,
+    {
+        let key = idx
+            .downcast_ref::<CelString>()
+            .ok_or_else(|| no_such_key(idx))?;
+        self.field(key.inner())
+            .map(|v| CowVal::Borrowed(v as &(dyn Val + 'v)))
+            .ok_or_else(|| no_such_key(idx))
+    }
+
+    fn steal<'v>(self: Box<Self>, idx: &dyn Val) -> Result<Box<dyn Val + 'v>, ExecutionError>
+    where
+        Self: 'v,
+    {
+        Indexer::get(self.as_ref(), idx).map(CowVal::into_owned)
+    }
+}
+
+impl Container for Object {
+    fn contains(&self, value: &dyn Val) -> Result<bool, ExecutionError> {
+        Ok(value
+            .downcast_ref::<CelString>()
+            .is_some_and(|key| self.field(key.inner()).is_some()))
+    }
+}
+
+impl Iterable for Object {
+    fn iter<'b, 'v>(&'b self) -> Box<dyn traits::Iterator<'b, 'v> + 'b>
+    where
+        Self: 'v,
+    {
+        Box::new(Budgeted::new(self.0.iter().map(|(k, _)| k as &dyn Val)))
+    }
+}
+
+impl Sizer for Object {
+    fn size(&self) -> CelInt {
+        CelInt::from(self.0.len() as i64)
+    }
+}
+
+impl Zeroer for Object {
+    fn is_zero_value(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Val for List {
+    fn get_type(&self) -> &Type {
+        <Self as Val>::cel_type()
+    }
+
+    fn cel_type() -> &'static Type {
+        &types::LIST_TYPE
+    }
+
+    fn as_adder<'b, 'v>(&'b self) -> Option<&'b (dyn traits::Adder + 'v)>
+    where
+        Self: 'v,
+    {
+        Some(self)
+    }
+
+    fn as_container(&self) -> Option<&dyn Container> {
+        Some(self)
+    }
+
+    fn as_indexer<'b, 'v>(&'b self) -> Option<&'b (dyn Indexer + 'v)>
+    where
+        Self: 'v,
+    {
+        Some(self)
+    }
+
+    fn as_iterable<'b, 'v>(&'b self) -> Option<&'b (dyn Iterable + 'v)>
+    where
+        Self: 'v,
+    {
+        Some(self)
+    }
+
+    fn as_sizer(&self) -> Option<&dyn Sizer> {
+        Some(self)
+    }
+
+    fn as_zeroer(&self) -> Option<&dyn Zeroer> {
+        Some(self)
+    }
+
+    fn equals(&self, other: &dyn Val) -> bool {
+        let Some(iterable) = other.as_iterable() else {
+            return false;
+        };
+        if other.get_type().kind() != types::Kind::List {
+            return false;
+        }
+        let mut theirs = iterable.iter();
+        for mine in self.0.iter() {
+            match theirs.next() {
+                Some(item) if mine.equals(item) => {}
+                _ => return false,
+            }
+        }
+        theirs.next().is_none()
+    }
+
+    fn clone_as_boxed<'v>(&self) -> Box<dyn Val + 'v>
+    where
+        Self: 'v,
+    {
+        Box::new(self.clone())
+    }
+
+    fn as_any(&self) -> Option<&dyn Any> {
+        Some(self)
+    }
+}
+
+impl StaticVal for List {}
+
+impl Indexer for List {
+    fn get<'b, 'v>(&'b self, idx: &dyn Val) -> Result<CowVal<'b, 'v>, ExecutionError>
+    where
+        Self: 'v,
+    {
+        let index = if let Some(i) = idx.downcast_ref::<CelInt>() {
+            usize::try_from(*i.inner()).ok()
+        } else if let Some(u) = idx.downcast_ref::<CelUInt>() {
+            usize::try_from(*u.inner()).ok()
+        } else {
+            return Err(ExecutionError::no_such_overload(
+                "_[_]",
+                vec!["list".to_owned(), idx.get_type().name().to_owned()],
+            ));
+        };
+        index
+            .and_then(|i| self.0.get(i))
+            .map(|v| CowVal::Borrowed(v.as_ref()))
+            .ok_or_else(|| {
+                ExecutionError::IndexOutOfBounds(
+                    cel::Value::try_from(idx).unwrap_or(cel::Value::Null),
+                )
+            })
+    }
+
+    fn steal<'v>(self: Box<Self>, idx: &dyn Val) -> Result<Box<dyn Val + 'v>, ExecutionError>
+    where
+        Self: 'v,
+    {
+        self.as_ref().get(idx).map(CowVal::into_owned)
+    }
+}
+
+impl traits::Adder for List {
+    fn add<'b, 'v>(&'b self, rhs: &(dyn Val + 'v)) -> Result<CowVal<'b, 'v>, ExecutionError>
+    where
+        Self: 'v,
+    {
+        let iterable = rhs
+            .as_iterable()
+            .filter(|_| rhs.get_type().kind() == types::Kind::List)
+            .ok_or_else(|| {
+                ExecutionError::no_such_overload(
+                    "_+_",
+                    vec!["list".to_owned(), rhs.get_type().name().to_owned()],
+                )
+            })?;
+        let mut items: Vec<Box<dyn Val + 'v>> = self.0.iter().map(|v| v.clone_as_boxed()).collect();
+        let mut theirs = iterable.iter();
+        while let Some(item) = theirs.next() {
+            items.push(item.clone_as_boxed());
+        }
+        Ok(CowVal::owned(CelList::from(items)))
+    }
+}
+
+impl Container for List {
+    fn contains(&self, value: &dyn Val) -> Result<bool, ExecutionError> {
+        Ok(self.0.iter().any(|item| item.equals(value)))
+    }
+}
+
+impl Iterable for List {
+    fn iter<'b, 'v>(&'b self) -> Box<dyn traits::Iterator<'b, 'v> + 'b>
+    where
+        Self: 'v,
+    {
+        Box::new(Budgeted::new(self.0.iter().map(|v| v.as_ref() as &dyn Val)))
+    }
+}
+
+impl Sizer for List {
+    fn size(&self) -> CelInt {
+        CelInt::from(self.0.len() as i64)
+    }
+}
+
+impl Zeroer for List {
+    fn is_zero_value(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Iterates while the evaluation's budget lasts.
+struct Budgeted<I> {
+    items: I,
+}
+
+impl<I> Budgeted<I> {
+    fn new(items: I) -> Self {
+        Budgeted { items }
+    }
+}
+
+impl<'b, 'v, I> traits::Iterator<'b, 'v> for Budgeted<I>
+where
+    I: Iterator<Item = &'b (dyn Val + 'static)>,
+{
+    fn next(&mut self) -> Option<&'b (dyn Val + 'v)> {
+        if !budget::step() {
+            return None;
+        }
+        self.items.next().map(|v| v as &(dyn Val + 'v))
+    }
+}
+
+/// The budget of the CEL evaluation running on this thread: a deadline,
+/// checked every few hundred iterations of a facts list.
+pub(crate) mod budget {
+    use std::cell::Cell;
+    use std::time::Instant;
+
+    /// Iterations between two looks at the clock.
+    const CHECK_EVERY: u32 = 256;
+
+    thread_local! {
+        static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+        static EXCEEDED: Cell<bool> = const { Cell::new(false) };
+        static STEPS: Cell<u32> = const { Cell::new(0) };
+    }
+
+    /// Starts a budget for the evaluation about to run on this thread.
+    pub(crate) fn start(deadline: Instant) {
+        DEADLINE.set(Some(deadline));
+        EXCEEDED.set(false);
+        STEPS.set(0);
+    }
+
+    /// Ends the budget; says whether it was exceeded.
+    pub(crate) fn finish() -> bool {
+        DEADLINE.set(None);
+        EXCEEDED.replace(false)
+    }
+
+    /// Counts one iteration; false once the deadline has passed.
+    pub(crate) fn step() -> bool {
+        if EXCEEDED.get() {
+            return false;
+        }
+        let steps = STEPS.get().wrapping_add(1);
+        STEPS.set(steps);
+        if steps.is_multiple_of(CHECK_EVERY)
+            && let Some(deadline) = DEADLINE.get()
+            && Instant::now() >= deadline
+        {
+            EXCEEDED.set(true);
+            return false;
+        }
+        true
+    }
+}
+
+/// Keys whose RFC 3339 (or YYYY-MM-DD) strings become CEL timestamps, so
+/// `now - image.created > days(30)` needs no parsing in the policy.
+const TIME_FIELDS: [&str; 4] = ["created", "eol", "published", "scanned_at"];
+
+/// Converts JSON to shared CEL values. Where `shape` knows an object's
+/// fields, every one is present: an absent field becomes `null`, or `[]` /
+/// `{}` for a list or map, so expressions need no `has()` for facts.
+pub(crate) fn from_json(value: &serde_json::Value, shape: &Shape) -> Box<dyn Val> {
+    convert(value, shape, None)
+}
+
+/// The value of a field the JSON left out.
+fn absent(shape: &Shape) -> Box<dyn Val> {
+    match shape {
+        Shape::Nullable(_) => Box::new(CelNull),
+        Shape::List(_) => Box::new(List::new(Vec::new())),
+        Shape::Map(_) => Box::new(Object::new(Vec::new())),
+        // A field that is always an object (a default one when unset).
+        Shape::Object(fields) => Box::new(Object::new(
+            fields
+                .iter()
+                .map(|(name, field)| (name.clone(), absent(field)))
+                .collect(),
+        )),
+        _ => Box::new(CelNull),
+    }
+}
+
+fn convert(value: &serde_json::Value, shape: &Shape, key: Option<&str>) -> Box<dyn Val> {
+    use serde_json::Value as J;
+    match value {
+        J::Null => absent(shape),
+        J::Bool(b) => Box::new(CelBool::from(*b)),
+        J::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => Box::new(CelInt::from(i)),
+            (None, Some(u)) => Box::new(CelUInt::from(u)),
+            _ => Box::new(CelDouble::from(n.as_f64().unwrap_or(f64::NAN))),
+        },
+        J::String(s) => {
+            if key.is_some_and(|k| TIME_FIELDS.contains(&k))
+                && let Some(time) = parse_time(s)
+            {
+                return Box::new(CelTimestamp::from(time));
+            }
+            Box::new(CelString::from(s.clone()))
+        }
+        J::Array(items) => {
+            let item_shape = match shape.non_null() {
+                Shape::List(item) => item.as_ref(),
+                _ => &Shape::Any,
+            };
+            Box::new(List::new(
+                items
+                    .iter()
+                    .map(|item| convert(item, item_shape, None))
+                    .collect(),
+            ))
+        }
+        J::Object(fields) => {
+            let mut converted: Vec<(String, Box<dyn Val>)> = match shape.non_null() {
+                Shape::Map(value_shape) => fields
+                    .iter()
+                    .map(|(k, v)| (k.clone(), convert(v, value_shape, Some(k))))
+                    .collect(),
+                Shape::Object(known) => fields
+                    .iter()
+                    .map(|(k, v)| {
+                        let field_shape = known.get(k).unwrap_or(&Shape::Any);
+                        (k.clone(), convert(v, field_shape, Some(k)))
+                    })
+                    .collect(),
+                _ => fields
+                    .iter()
+                    .map(|(k, v)| (k.clone(), convert(v, &Shape::Any, Some(k))))
+                    .collect(),
+            };
+            if let Shape::Object(known) = shape.non_null() {
+                for (name, field_shape) in known.iter() {
+                    if !fields.contains_key(name) {
+                        converted.push((name.clone(), absent(field_shape)));
+                    }
+                }
+            }
+            Box::new(Object::new(converted))
+        }
+    }
+}
+
+/// RFC 3339, or a plain date at midnight UTC.
+pub(crate) fn parse_time(text: &str) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+    chrono::DateTime::parse_from_rfc3339(text).ok().or_else(|| {
+        chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc().fixed_offset())
+    })
+}
