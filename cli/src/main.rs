@@ -68,10 +68,12 @@ struct InputArgs {
 
 #[derive(Args)]
 struct PolicyArgs {
-    /// A directory of policy components (*.wasm). Repeatable.
+    /// A directory of policies: WebAssembly components (*.wasm) and CEL
+    /// policy files (*.yaml, *.yml), mixed freely. Repeatable.
     #[arg(long = "bundle", value_name = "DIR")]
     bundles: Vec<PathBuf>,
-    /// A policy component (.wasm). Repeatable; added to the bundles.
+    /// A policy: a WebAssembly component (.wasm) or a CEL policy file
+    /// (.yaml, see docs/cel.md). Repeatable; added to the bundles.
     #[arg(long = "policy", value_name = "FILE")]
     policies: Vec<PathBuf>,
     /// Set a policy parameter: NAME=VALUE for every policy declaring NAME,

@@ -52,9 +52,15 @@ pub fn print(decision: &Decision, bundle: &Bundle) -> Result<()> {
                 .as_deref()
                 .map(|s| format!("  {DIM}[{s}]{DIM:#}"))
                 .unwrap_or_default();
+            // A policy with several rules (a CEL file) names the rule of each finding.
+            let rule = if finding.rule == policy.name {
+                String::new()
+            } else {
+                format!("{}: ", finding.rule)
+            };
             writeln!(
                 out,
-                "    {style}{:<8}{style:#} {}{subject}",
+                "    {style}{:<8}{style:#} {rule}{}{subject}",
                 finding.severity.as_str(),
                 finding.message
             )?;
