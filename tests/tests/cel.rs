@@ -172,8 +172,19 @@ fn a_runaway_expression_stops_at_the_deadline_and_denies() {
         ..Default::default()
     };
     facts.normalize();
-    // 2.7e10 steps: far beyond any deadline.
-    let policy = "name: p\nvalidations:\n  - rule: slow\n    expression: packages.all(a, packages.all(b, packages.all(c, a.name != b.name + c.name + 'x')))\n";
+    // 2.7e10 steps: far beyond any deadline. The second runs over a list the
+    // interpreter built and a variable holds, not over the facts.
+    let policies = [
+        "name: p\nvalidations:\n  - rule: slow\n    expression: packages.all(a, packages.all(b, packages.all(c, a.name != b.name + c.name + 'x')))\n",
+        "name: p\nvariables:\n  - name: names\n    expression: packages.map(p, p.name)\nvalidations:\n  - rule: slow\n    expression: variables.names.all(a, variables.names.all(b, variables.names.all(c, a != b + c + 'x')))\n",
+    ];
+    for policy in policies {
+        runs_into_the_deadline(policy, &facts);
+    }
+}
+
+fn runs_into_the_deadline(policy: &str, facts: &Facts) {
+    let facts = facts.clone();
     let engine = Engine::new(
         EngineConfig::default().limits(Limits::default().with_deadline(Duration::from_millis(50))),
     )

@@ -445,6 +445,8 @@ impl CelPolicy {
             let value = Value::resolve_val(variable.program.expression(), &context)
                 .map_err(|e| format!("{}: {e}", variable.place))?
                 .into_owned();
+            // Iterating a variable's list counts against the budget too.
+            let value = value::budgeted(value);
             context.add_variable_as_val(name.as_str(), value);
         }
         let mut findings = Vec::new();

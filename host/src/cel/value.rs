@@ -26,9 +26,10 @@ use super::shape::Shape;
 #[derive(Debug, Clone)]
 pub(crate) struct Object(Arc<[(CelString<'static>, Box<dyn Val>)]>);
 
-/// A facts list as a CEL `list`, shared.
+/// A facts list (or a variable's list) as a CEL `list`, shared, iterated
+/// within the budget.
 #[derive(Debug, Clone)]
-pub(crate) struct List(Arc<[Box<dyn Val>]>);
+pub(crate) struct List<'v>(Arc<[Box<dyn Val + 'v>]>);
 
 impl Object {
     /// Builds an object; later duplicates of a key are dropped (JSON objects
@@ -52,9 +53,22 @@ impl Object {
     }
 }
 
-impl List {
-    pub(crate) fn new(items: Vec<Box<dyn Val>>) -> List {
+impl<'v> List<'v> {
+    pub(crate) fn new(items: Vec<Box<dyn Val + 'v>>) -> List<'v> {
         List(items.into())
+    }
+}
+
+/// A list the interpreter built (a `filter` or `map` result kept in a
+/// variable) as a [`List`], so iterating it counts against the budget too.
+/// Moves the elements; copies none.
+pub(crate) fn budgeted<'v>(value: Box<dyn Val + 'v>) -> Box<dyn Val + 'v> {
+    if value.get_type().kind() != types::Kind::List || value.downcast_ref::<CelList>().is_none() {
+        return value;
+    }
+    match Vec::<Box<dyn Val + 'v>>::try_from(value) {
+        Ok(items) => Box::new(List::new(items)),
+        Err(value) => value,
     }
 }
 
@@ -171,7 +185,10 @@ impl Iterable for Object {
     where
         Self: 'v,
     {
-        Box::new(Budgeted::new(self.0.iter().map(|(k, _)| k as &dyn Val)))
+        Box::new(KeyIter {
+            fields: &self.0,
+            pos: 0,
+        })
     }
 }
 
@@ -187,7 +204,7 @@ impl Zeroer for Object {
     }
 }
 
-impl Val for List {
+impl<'w> Val for List<'w> {
     fn get_type(&self) -> &Type {
         <Self as Val>::cel_type()
     }
@@ -252,15 +269,9 @@ impl Val for List {
     {
         Box::new(self.clone())
     }
-
-    fn as_any(&self) -> Option<&dyn Any> {
-        Some(self)
-    }
 }
 
-impl StaticVal for List {}
-
-impl Indexer for List {
+impl<'w> Indexer for List<'w> {
     fn get<'b, 'v>(&'b self, idx: &dyn Val) -> Result<CowVal<'b, 'v>, ExecutionError>
     where
         Self: 'v,
@@ -293,7 +304,7 @@ impl Indexer for List {
     }
 }
 
-impl traits::Adder for List {
+impl<'w> traits::Adder for List<'w> {
     fn add<'b, 'v>(&'b self, rhs: &(dyn Val + 'v)) -> Result<CowVal<'b, 'v>, ExecutionError>
     where
         Self: 'v,
@@ -316,53 +327,61 @@ impl traits::Adder for List {
     }
 }
 
-impl Container for List {
+impl Container for List<'_> {
     fn contains(&self, value: &dyn Val) -> Result<bool, ExecutionError> {
         Ok(self.0.iter().any(|item| item.equals(value)))
     }
 }
 
-impl Iterable for List {
+impl<'w> Iterable for List<'w> {
     fn iter<'b, 'v>(&'b self) -> Box<dyn traits::Iterator<'b, 'v> + 'b>
     where
         Self: 'v,
     {
-        Box::new(Budgeted::new(self.0.iter().map(|v| v.as_ref() as &dyn Val)))
+        Box::new(ListIter {
+            items: &self.0,
+            pos: 0,
+        })
     }
 }
 
-impl Sizer for List {
+impl Sizer for List<'_> {
     fn size(&self) -> CelInt {
         CelInt::from(self.0.len() as i64)
     }
 }
 
-impl Zeroer for List {
+impl Zeroer for List<'_> {
     fn is_zero_value(&self) -> bool {
         self.0.is_empty()
     }
 }
 
-/// Iterates while the evaluation's budget lasts.
-struct Budgeted<I> {
-    items: I,
+/// Iterates a list while the evaluation's budget lasts.
+struct ListIter<'b, 'v> {
+    items: &'b [Box<dyn Val + 'v>],
+    pos: usize,
 }
 
-impl<I> Budgeted<I> {
-    fn new(items: I) -> Self {
-        Budgeted { items }
+impl<'b, 'v: 'w, 'w> traits::Iterator<'b, 'w> for ListIter<'b, 'v> {
+    fn next(&mut self) -> Option<&'b (dyn Val + 'w)> {
+        let item = self.items.get(self.pos).filter(|_| budget::step())?;
+        self.pos += 1;
+        Some(item.as_ref())
     }
 }
 
-impl<'b, 'v, I> traits::Iterator<'b, 'v> for Budgeted<I>
-where
-    I: Iterator<Item = &'b (dyn Val + 'static)>,
-{
-    fn next(&mut self) -> Option<&'b (dyn Val + 'v)> {
-        if !budget::step() {
-            return None;
-        }
-        self.items.next().map(|v| v as &(dyn Val + 'v))
+/// Iterates an object's keys while the evaluation's budget lasts.
+struct KeyIter<'b> {
+    fields: &'b [(CelString<'static>, Box<dyn Val>)],
+    pos: usize,
+}
+
+impl<'b, 'w> traits::Iterator<'b, 'w> for KeyIter<'b> {
+    fn next(&mut self) -> Option<&'b (dyn Val + 'w)> {
+        let (key, _) = self.fields.get(self.pos).filter(|_| budget::step())?;
+        self.pos += 1;
+        Some(key)
     }
 }
 
