@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use customs::{Bundle, Engine, EngineConfig};
+use customs_facts::{Signature, SignatureKind};
 
 /// One engine for a test binary (compiling the baseline once).
 pub fn engine() -> &'static Engine {
@@ -40,4 +41,17 @@ pub fn corpus_files(kind: &str) -> Vec<PathBuf> {
     files.sort();
     assert!(!files.is_empty(), "no corpus files in {}", dir.display());
     files
+}
+
+/// A cosign keyless signature by `subject`, as `cosign verify` reports one.
+pub fn signature(verified: bool, subject: &str) -> Signature {
+    Signature {
+        kind: SignatureKind::Cosign,
+        verified,
+        verified_by: Some("cosign verify".into()),
+        key_id: None,
+        issuer: Some("https://token.actions.githubusercontent.com".into()),
+        subject: Some(subject.into()),
+        rekor_log_index: Some(1),
+    }
 }

@@ -6,9 +6,9 @@
 use customs::{Bundle, Decision, EvalOptions, PolicyDecision, PreparedFacts};
 use customs_facts::{
     Attestation, Base, Config, Container, Facts, FixState, OsInfo, Package, Secret,
-    SecurityContext, Severity, Signature, SignatureKind, VexStatus, Vulnerability, Workload,
+    SecurityContext, Severity, Signature, VexStatus, Vulnerability, Workload,
 };
-use customs_tests::{baseline, engine};
+use customs_tests::{baseline, engine, signature};
 
 /// 2026-06-01T00:00:00Z: the fixed "now" of these tests.
 const NOW: i64 = 1_780_272_000;
@@ -328,18 +328,6 @@ fn with_signatures(signatures: Vec<Signature>) -> Facts {
     Facts {
         signatures: Some(signatures),
         ..Default::default()
-    }
-}
-
-fn signature(verified: bool, subject: &str) -> Signature {
-    Signature {
-        kind: SignatureKind::Cosign,
-        verified,
-        verified_by: Some("cosign verify".into()),
-        key_id: None,
-        issuer: Some("https://token.actions.githubusercontent.com".into()),
-        subject: Some(subject.into()),
-        rekor_log_index: Some(1),
     }
 }
 

@@ -12,9 +12,9 @@ use customs::{Bundle, Decision, Effect, EvalOptions, PolicyDecision, PreparedFac
 use customs_facts::import::{Origin, import_bytes};
 use customs_facts::{
     Attestation, Base, Config, Container, Facts, FixState, OsInfo, Package, Secret,
-    SecurityContext, Severity, Signature, SignatureKind, VexStatus, Vulnerability, Workload,
+    SecurityContext, Severity, VexStatus, Vulnerability, Workload,
 };
-use customs_tests::{baseline, corpus_dir, engine};
+use customs_tests::{baseline, corpus_dir, engine, signature};
 
 /// 2026-06-01T00:00:00Z.
 const NOW: i64 = 1_780_272_000;
@@ -164,18 +164,6 @@ fn package(name: &str) -> Package {
         name: name.into(),
         version: "1.0".into(),
         ..Default::default()
-    }
-}
-
-fn signature(verified: bool, subject: &str) -> Signature {
-    Signature {
-        kind: SignatureKind::Cosign,
-        verified,
-        verified_by: Some("cosign verify".into()),
-        key_id: None,
-        issuer: Some("https://token.actions.githubusercontent.com".into()),
-        subject: Some(subject.into()),
-        rekor_log_index: Some(1),
     }
 }
 

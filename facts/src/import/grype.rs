@@ -26,14 +26,15 @@ struct Report {
     descriptor: Option<Descriptor>,
 }
 
+/// The tool that wrote a Grype or Syft document.
 #[derive(Deserialize)]
-struct Descriptor {
+pub(super) struct Descriptor {
     #[serde(default)]
-    name: Option<String>,
+    pub(super) name: Option<String>,
     #[serde(default)]
-    version: Option<String>,
+    pub(super) version: Option<String>,
     #[serde(default)]
-    timestamp: Option<String>,
+    pub(super) timestamp: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::grype::{ArtifactLocation, apply_source, artifact_type};
+use super::grype::{ArtifactLocation, Descriptor, apply_source, artifact_type};
 use super::{Format, ImportError, Origin, ecosystem_from_purl, parse_typed};
 use crate::derive::os_info;
 use crate::model::{Base, Facts, Package, Source};
@@ -17,14 +17,6 @@ struct Document {
     distro: Option<Distro>,
     #[serde(default)]
     descriptor: Option<Descriptor>,
-}
-
-#[derive(Deserialize)]
-struct Descriptor {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    version: Option<String>,
 }
 
 #[derive(Deserialize)]
