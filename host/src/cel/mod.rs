@@ -94,7 +94,25 @@ impl CelFacts {
     }
 
     fn get(&self, name: &str) -> Option<&dyn Val> {
-        let i = FACT_NAMES.iter().position(|n| *n == name)?;
+        // Called for every identifier an expression resolves: a match, not a search.
+        let i = match name {
+            "image" => 0,
+            "base" => 1,
+            "config" => 2,
+            "user" => 3,
+            "history" => 4,
+            "layers" => 5,
+            "packages" => 6,
+            "vulnerabilities" => 7,
+            "secrets" => 8,
+            "misconfigurations" => 9,
+            "signatures" => 10,
+            "attestations" => 11,
+            "workload" => 12,
+            "sources" => 13,
+            _ => return None,
+        };
+        debug_assert_eq!(FACT_NAMES[i], name);
         self.values.get(i).map(|v| v.as_ref())
     }
 }
