@@ -394,3 +394,37 @@ fn the_policy_examples_in_the_docs_load() {
     }
     assert!(examples >= 2, "found {examples} examples");
 }
+
+/// Every truncation and many one-byte corruptions of the CEL baseline load
+/// or fail with an error: never a panic.
+#[test]
+fn damaged_policy_files_never_panic() {
+    let source = customs::baseline::CEL_SOURCE.as_bytes();
+    let mut loaded = 0;
+    let mut refused = 0;
+    let mut check = |bytes: &[u8]| match engine().load_policy("damaged.yaml", bytes) {
+        Ok(_) => loaded += 1,
+        Err(e) => {
+            assert!(!e.to_string().is_empty());
+            refused += 1;
+        }
+    };
+    for end in (0..source.len()).step_by(13) {
+        check(&source[..end]);
+    }
+    // A small deterministic generator: no randomness in tests.
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let replacements = b"(){}[]'\":.,!?|&-\n #\\0x";
+    for _ in 0..600 {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let at = (state >> 33) as usize % source.len();
+        let with = replacements[(state >> 13) as usize % replacements.len()];
+        let mut damaged = source.to_vec();
+        damaged[at] = with;
+        check(&damaged);
+    }
+    assert!(refused > 100, "only {refused} damaged files were refused");
+    assert!(loaded > 0);
+}

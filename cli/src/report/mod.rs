@@ -24,9 +24,10 @@ pub fn print_policies(bundle: &Bundle) -> Result<()> {
         let info = entry.policy().info();
         writeln!(
             out,
-            "\n{} {}  ({})",
+            "\n{} {}  {}  ({})",
             info.name,
             info.version,
+            entry.policy().kind_name(),
             entry.policy().origin()
         )?;
         writeln!(out, "  {}", info.description)?;

@@ -81,13 +81,16 @@ pub(crate) struct CelFacts {
 
 impl CelFacts {
     pub(crate) fn new(facts: &customs_facts::Facts) -> CelFacts {
-        let json = serde_json::to_value(facts).unwrap_or_default();
+        let mut json = match serde_json::to_value(facts) {
+            Ok(serde_json::Value::Object(fields)) => fields,
+            _ => serde_json::Map::new(),
+        };
         let shapes = shape::facts_shapes();
         let values = FACT_NAMES
             .iter()
             .map(|name| {
                 let shape = shapes.get(*name).unwrap_or(&Shape::Any);
-                value::from_json(json.get(*name).unwrap_or(&serde_json::Value::Null), shape)
+                value::from_json(json.remove(*name).unwrap_or_default(), shape)
             })
             .collect();
         CelFacts { values }
@@ -756,6 +759,6 @@ impl ParamValue {
             ParamValue::String(s) => serde_json::Value::String(s.clone()),
             ParamValue::List(items) => serde_json::Value::from(items.clone()),
         };
-        value::from_json(&json, &Shape::Any)
+        value::from_json(json, &Shape::Any)
     }
 }

@@ -32,17 +32,19 @@ pub(crate) struct Object(Arc<[(CelString<'static>, Box<dyn Val>)]>);
 pub(crate) struct List<'v>(Arc<[Box<dyn Val + 'v>]>);
 
 impl Object {
-    /// Builds an object; later duplicates of a key are dropped (JSON objects
-    /// from serde have none).
-    pub(crate) fn new(mut fields: Vec<(String, Box<dyn Val>)>) -> Object {
-        fields.sort_by(|a, b| a.0.cmp(&b.0));
-        fields.dedup_by(|a, b| a.0 == b.0);
-        Object(
+    /// Builds an object; of a key given twice, the first value is kept.
+    pub(crate) fn new(fields: Vec<(String, Box<dyn Val>)>) -> Object {
+        Object::sorted(sort_fields(
             fields
                 .into_iter()
                 .map(|(k, v)| (CelString::from(k), v))
                 .collect(),
-        )
+        ))
+    }
+
+    /// Builds an object from fields already sorted by key, without duplicates.
+    fn sorted(fields: Vec<(CelString<'static>, Box<dyn Val>)>) -> Object {
+        Object(fields.into())
     }
 
     pub(crate) fn field(&self, key: &str) -> Option<&(dyn Val + 'static)> {
@@ -435,35 +437,37 @@ pub(crate) mod budget {
 /// `now - image.created > days(30)` needs no parsing in the policy.
 const TIME_FIELDS: [&str; 4] = ["created", "eol", "published", "scanned_at"];
 
-/// Converts JSON to shared CEL values. Where `shape` knows an object's
-/// fields, every one is present: an absent field becomes `null`, or `[]` /
-/// `{}` for a list or map, so expressions need no `has()` for facts.
-pub(crate) fn from_json(value: &serde_json::Value, shape: &Shape) -> Box<dyn Val> {
+/// Converts JSON to shared CEL values, consuming it: strings move, nothing
+/// is copied. Where `shape` knows an object's fields, every one is present
+/// (an absent field becomes `null`, or `[]` / `{}` for a list or map, so
+/// expressions need no `has()` for facts) and its key is the shape's own
+/// string, shared by every object rather than allocated per object.
+pub(crate) fn from_json(value: serde_json::Value, shape: &'static Shape) -> Box<dyn Val> {
     convert(value, shape, None)
 }
 
 /// The value of a field the JSON left out.
-fn absent(shape: &Shape) -> Box<dyn Val> {
+fn absent(shape: &'static Shape) -> Box<dyn Val> {
     match shape {
         Shape::Nullable(_) => Box::new(CelNull),
         Shape::List(_) => Box::new(List::new(Vec::new())),
         Shape::Map(_) => Box::new(Object::new(Vec::new())),
         // A field that is always an object (a default one when unset).
-        Shape::Object(fields) => Box::new(Object::new(
+        Shape::Object(fields) => Box::new(Object::sorted(
             fields
                 .iter()
-                .map(|(name, field)| (name.clone(), absent(field)))
+                .map(|(name, field)| (CelString::from(name.as_str()), absent(field)))
                 .collect(),
         )),
         _ => Box::new(CelNull),
     }
 }
 
-fn convert(value: &serde_json::Value, shape: &Shape, key: Option<&str>) -> Box<dyn Val> {
+fn convert(value: serde_json::Value, shape: &'static Shape, key: Option<&str>) -> Box<dyn Val> {
     use serde_json::Value as J;
     match value {
         J::Null => absent(shape),
-        J::Bool(b) => Box::new(CelBool::from(*b)),
+        J::Bool(b) => Box::new(CelBool::from(b)),
         J::Number(n) => match (n.as_i64(), n.as_u64()) {
             (Some(i), _) => Box::new(CelInt::from(i)),
             (None, Some(u)) => Box::new(CelUInt::from(u)),
@@ -471,11 +475,11 @@ fn convert(value: &serde_json::Value, shape: &Shape, key: Option<&str>) -> Box<d
         },
         J::String(s) => {
             if key.is_some_and(|k| TIME_FIELDS.contains(&k))
-                && let Some(time) = parse_time(s)
+                && let Some(time) = parse_time(&s)
             {
                 return Box::new(CelTimestamp::from(time));
             }
-            Box::new(CelString::from(s.clone()))
+            Box::new(CelString::from(s))
         }
         J::Array(items) => {
             let item_shape = match shape.non_null() {
@@ -484,39 +488,58 @@ fn convert(value: &serde_json::Value, shape: &Shape, key: Option<&str>) -> Box<d
             };
             Box::new(List::new(
                 items
-                    .iter()
+                    .into_iter()
                     .map(|item| convert(item, item_shape, None))
                     .collect(),
             ))
         }
-        J::Object(fields) => {
-            let mut converted: Vec<(String, Box<dyn Val>)> = match shape.non_null() {
-                Shape::Map(value_shape) => fields
+        J::Object(mut fields) => match shape.non_null() {
+            // Known fields, in the shape's (sorted) order: no sort, shared keys.
+            Shape::Object(known) => {
+                let mut converted: Vec<(CelString<'static>, Box<dyn Val>)> = known
                     .iter()
-                    .map(|(k, v)| (k.clone(), convert(v, value_shape, Some(k))))
-                    .collect(),
-                Shape::Object(known) => fields
-                    .iter()
-                    .map(|(k, v)| {
-                        let field_shape = known.get(k).unwrap_or(&Shape::Any);
-                        (k.clone(), convert(v, field_shape, Some(k)))
+                    .map(|(name, field_shape)| {
+                        let value = match fields.remove(name) {
+                            Some(value) => convert(value, field_shape, Some(name)),
+                            None => absent(field_shape),
+                        };
+                        (CelString::from(name.as_str()), value)
                     })
-                    .collect(),
-                _ => fields
-                    .iter()
-                    .map(|(k, v)| (k.clone(), convert(v, &Shape::Any, Some(k))))
-                    .collect(),
-            };
-            if let Shape::Object(known) = shape.non_null() {
-                for (name, field_shape) in known.iter() {
-                    if !fields.contains_key(name) {
-                        converted.push((name.clone(), absent(field_shape)));
-                    }
+                    .collect();
+                if fields.is_empty() {
+                    return Box::new(Object::sorted(converted));
                 }
+                // Keys the schema does not know (none for facts v1): keep them.
+                converted.extend(fields.into_iter().map(|(k, v)| {
+                    let value = convert(v, &Shape::Any, Some(&k));
+                    (CelString::from(k), value)
+                }));
+                Box::new(Object::sorted(sort_fields(converted)))
             }
-            Box::new(Object::new(converted))
-        }
+            other => {
+                let value_shape = match other {
+                    Shape::Map(value) => value.as_ref(),
+                    _ => &Shape::Any,
+                };
+                let converted = fields
+                    .into_iter()
+                    .map(|(k, v)| {
+                        let value = convert(v, value_shape, Some(&k));
+                        (CelString::from(k), value)
+                    })
+                    .collect();
+                Box::new(Object::sorted(sort_fields(converted)))
+            }
+        },
     }
+}
+
+fn sort_fields(
+    mut fields: Vec<(CelString<'static>, Box<dyn Val>)>,
+) -> Vec<(CelString<'static>, Box<dyn Val>)> {
+    fields.sort_by(|a, b| a.0.inner().cmp(b.0.inner()));
+    fields.dedup_by(|a, b| a.0.inner() == b.0.inner());
+    fields
 }
 
 /// RFC 3339, or a plain date at midnight UTC.
