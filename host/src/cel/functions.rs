@@ -121,14 +121,18 @@ fn ordering_answer<'b, 'v>(ordering: Ordering) -> Answer<'b, 'v> {
 /// `severityRank('high') == 4`: unknown 0, negligible 1, low 2, medium 3,
 /// high 4, critical 5. Scanner spellings (`HIGH`, `moderate`) are accepted.
 fn severity(function: &str, word: &str) -> Result<Severity, ExecutionError> {
-    Severity::parse_lenient(word).ok_or_else(|| {
-        fail(
-            function,
-            format!(
-                "{word:?} is not a severity (unknown, negligible, low, medium, high, critical)"
-            ),
-        )
-    })
+    // Facts spell severities in lower case: match those without allocating.
+    let exact = Severity::ALL.into_iter().find(|s| s.as_str() == word);
+    exact
+        .or_else(|| Severity::parse_lenient(word))
+        .ok_or_else(|| {
+            fail(
+                function,
+                format!(
+                    "{word:?} is not a severity (unknown, negligible, low, medium, high, critical)"
+                ),
+            )
+        })
 }
 
 fn severity_rank<'b, 'v>(args: Args<'b, 'v>) -> Answer<'b, 'v> {
