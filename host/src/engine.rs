@@ -12,7 +12,7 @@ use wasmtime::{Store, Trap};
 use crate::bindings::{ImageHandle, customs::policy::types as wit_types};
 use crate::bundle::{Bundle, BundleEntry};
 use crate::error::Error;
-use crate::limits::Limits;
+use crate::limits::{Limits, truncate};
 use crate::policy::{ParamInfo, PolicyInfo, PolicyKind, RuleInfo};
 use crate::prepared::{PreparedFacts, severity_from_wit};
 use crate::sandbox::{StoreState, linker};
@@ -439,15 +439,4 @@ impl Engine {
             })
             .collect()
     }
-}
-
-fn truncate(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
 }

@@ -53,3 +53,16 @@ impl Limits {
         self
     }
 }
+
+/// The longest prefix of `text` within `max` bytes that ends on a character
+/// boundary: how over-long policy output is cut.
+pub(crate) fn truncate(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}

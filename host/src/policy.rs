@@ -188,23 +188,32 @@ impl crate::Engine {
     }
 }
 
+/// Whether `s` can be a policy name, rule id or parameter name: 1-128
+/// characters of letters, digits, `-`, `_`, `/`, `:`.
+pub(crate) fn is_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '/' | ':'))
+}
+
+/// [`is_id`], with the error that says what `what` must be.
+pub(crate) fn check_id(what: &str, value: &str) -> Result<(), String> {
+    if is_id(value) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} {value:?} must be 1-128 characters of letters, digits, - _ / :"
+        ))
+    }
+}
+
 fn validate_info(origin: &str, info: &PolicyInfo) -> Result<(), Error> {
     let invalid = |reason: String| Error::InvalidMetadata {
         origin: origin.to_owned(),
         reason,
     };
-    let is_id = |s: &str| {
-        !s.is_empty()
-            && s.len() <= 128
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '/' | ':'))
-    };
-    if !is_id(&info.name) {
-        return Err(invalid(format!(
-            "policy name {:?} must be 1-128 characters of letters, digits, - _ / :",
-            info.name
-        )));
-    }
+    check_id("policy name", &info.name).map_err(invalid)?;
     if info.rules.is_empty() {
         return Err(invalid("the policy declares no rules".to_owned()));
     }

@@ -22,8 +22,8 @@ use cel::context::VariableResolver;
 use cel::{Context, Env, Program, Value};
 
 use crate::error::Error;
-use crate::limits::Limits;
-use crate::policy::{ParamInfo, PolicyInfo, RuleInfo};
+use crate::limits::{Limits, truncate};
+use crate::policy::{ParamInfo, PolicyInfo, RuleInfo, check_id};
 use crate::verdict::{Effect, Finding, Severity};
 
 use check::Checker;
@@ -97,7 +97,8 @@ impl CelFacts {
     }
 
     fn get(&self, name: &str) -> Option<&dyn Val> {
-        // Called for every identifier an expression resolves: a match, not a search.
+        // Called for every identifier an expression resolves: a match, not a
+        // search. A test keeps it in step with FACT_NAMES.
         let i = match name {
             "image" => 0,
             "base" => 1,
@@ -115,7 +116,6 @@ impl CelFacts {
             "sources" => 13,
             _ => return None,
         };
-        debug_assert_eq!(FACT_NAMES[i], name);
         self.values.get(i).map(|v| v.as_ref())
     }
 }
@@ -178,6 +178,15 @@ struct Position<'a> {
     column: u64,
 }
 
+/// Where a YAML value was written.
+fn position_of<'a, T>(origin: &'a str, value: &serde_saphyr::Spanned<T>) -> Position<'a> {
+    Position {
+        origin,
+        line: value.referenced.line(),
+        column: value.referenced.column(),
+    }
+}
+
 fn cel_error(at: &Position<'_>, reason: String) -> Error {
     Error::Cel {
         origin: at.origin.to_owned(),
@@ -223,27 +232,14 @@ impl CelPolicy {
             ));
         }
 
-        let place = |spanned_line: u64, spanned_column: u64| Position {
-            origin,
-            line: spanned_line,
-            column: spanned_column,
-        };
-        let name_at = place(file.name.referenced.line(), file.name.referenced.column());
-        if !is_id(&file.name.value) {
-            return Err(cel_error(
-                &name_at,
-                format!(
-                    "policy name {:?} must be 1-128 characters of letters, digits, - _ / :",
-                    file.name.value
-                ),
-            ));
-        }
+        check_id("policy name", &file.name.value)
+            .map_err(|reason| cel_error(&position_of(origin, &file.name), reason))?;
 
         // Parameters: names are CEL identifiers so `params.NAME` parses.
         let mut params = Vec::new();
         let mut param_shapes = BTreeMap::new();
         for param in &file.params {
-            let at = place(param.name.referenced.line(), param.name.referenced.column());
+            let at = position_of(origin, &param.name);
             if !is_identifier(&param.name.value) {
                 return Err(cel_error(
                     &at,
@@ -285,10 +281,12 @@ impl CelPolicy {
             compile_expression(env, roots, origin, text, source, what)
         };
 
+        // Match conditions run before any variable is computed.
+        let condition_roots = roots_with_variables(&roots, &BTreeMap::new());
         let mut match_conditions = Vec::new();
         for (i, condition) in file.match_conditions.iter().enumerate() {
             let (expression, _) = compile(
-                &roots_with_variables(&roots, &BTreeMap::new()),
+                &condition_roots,
                 &condition.expression,
                 format!("matchConditions[{i}] ({})", condition.name.value),
             )?;
@@ -313,28 +311,16 @@ impl CelPolicy {
         let mut rules: Vec<RuleInfo> = Vec::new();
         let mut seen: Vec<(String, Effect)> = Vec::new();
         for (i, validation) in file.validations.iter().enumerate() {
-            let expression_at = place(
-                validation.expression.referenced.line(),
-                validation.expression.referenced.column(),
-            );
             let Some(rule) = &validation.rule else {
                 return Err(cel_error(
-                    &expression_at,
+                    &position_of(origin, &validation.expression),
                     format!(
                         "validations[{i}] has no `rule` id; every validation needs a stable rule id"
                     ),
                 ));
             };
-            let rule_at = place(rule.referenced.line(), rule.referenced.column());
-            if !is_id(&rule.value) {
-                return Err(cel_error(
-                    &rule_at,
-                    format!(
-                        "rule id {:?} must be 1-128 characters of letters, digits, - _ / :",
-                        rule.value
-                    ),
-                ));
-            }
+            let rule_at = position_of(origin, rule);
+            check_id("rule id", &rule.value).map_err(|reason| cel_error(&rule_at, reason))?;
             if seen.contains(&(rule.value.clone(), validation.effect)) {
                 return Err(cel_error(
                     &rule_at,
@@ -477,12 +463,13 @@ impl CelPolicy {
             if passed {
                 continue;
             }
-            let message = self.message(validation, &context);
+            let mut message = self.message(validation, &context);
+            message.truncate(truncate(&message, limits.max_message_bytes).len());
             findings.push(Finding {
                 rule: validation.rule.clone(),
                 effect: validation.effect,
                 severity: validation.severity,
-                message: truncate(message, limits.max_message_bytes),
+                message,
                 subject: None,
             });
         }
@@ -536,17 +523,6 @@ fn run_bool(program: &Program, context: &Context<'_, '_>) -> Result<bool, String
         })
 }
 
-fn truncate(mut text: String, max: usize) -> String {
-    if text.len() > max {
-        let mut end = max;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-    }
-    text
-}
-
 /// The roots plus `variables` holding the shapes of the variables so far.
 fn roots_with_variables(
     roots: &BTreeMap<String, Shape>,
@@ -565,11 +541,7 @@ fn check_variable_name(
     variable: &NamedExpression,
     earlier: &BTreeMap<String, Shape>,
 ) -> Result<(), Error> {
-    let at = Position {
-        origin,
-        line: variable.name.referenced.line(),
-        column: variable.name.referenced.column(),
-    };
+    let at = position_of(origin, &variable.name);
     if !is_identifier(&variable.name.value) {
         return Err(cel_error(
             &at,
@@ -699,13 +671,6 @@ fn line_column(text: &str, offset: usize) -> (u64, u64) {
     (line, column)
 }
 
-fn is_id(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 128
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '/' | ':'))
-}
-
 fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     chars
@@ -760,5 +725,21 @@ impl ParamValue {
             ParamValue::List(items) => serde_json::Value::from(items.clone()),
         };
         value::from_json(json, &Shape::Any)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_fact_name_resolves_to_its_own_value() {
+        let facts = CelFacts::new(&customs_facts::Facts::default());
+        for (i, name) in FACT_NAMES.iter().enumerate() {
+            let found = facts.get(name).map(|v| v as *const dyn Val as *const ());
+            let own = facts.values[i].as_ref() as *const dyn Val as *const ();
+            assert_eq!(found, Some(own), "{name}");
+        }
+        assert!(facts.get("schema_version").is_none());
     }
 }
