@@ -2,12 +2,15 @@
 //! and enforcement mode.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::cel::Object;
 use crate::engine::Engine;
 use crate::error::Error;
+use crate::manifest::{BundleFiles, MANIFEST_FILE};
 use crate::policy::{Policy, PolicyKind};
 use crate::verdict::Enforcement;
+use crate::waivers::Waivers;
 
 /// One policy in a bundle, with every declared parameter resolved.
 #[derive(Debug, Clone)]
@@ -66,19 +69,44 @@ impl BundleEntry {
 #[derive(Debug, Clone)]
 pub struct Bundle {
     name: String,
+    /// The manifest's version, when the bundle was loaded from one.
+    version: Option<String>,
     entries: Vec<BundleEntry>,
+    waivers: Option<Arc<Waivers>>,
 }
 
 impl Bundle {
     pub fn new(name: impl Into<String>) -> Bundle {
         Bundle {
             name: name.into(),
+            version: None,
             entries: Vec::new(),
+            waivers: None,
         }
     }
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The version its manifest declares (`None` for bundles built in code
+    /// or from a directory without a manifest).
+    pub fn version(&self) -> Option<&str> {
+        self.version.as_deref()
+    }
+
+    /// Exceptions applied to every evaluation with this bundle.
+    pub fn set_waivers(&mut self, waivers: Waivers) {
+        self.waivers = Some(Arc::new(waivers));
+    }
+
+    pub fn waivers(&self) -> Option<&Waivers> {
+        self.waivers.as_deref()
+    }
+
+    pub(crate) fn set_source(&mut self, manifest: &crate::manifest::Manifest) {
+        self.name.clone_from(&manifest.name);
+        self.version = Some(manifest.version.clone());
     }
 
     pub fn entries(&self) -> &[BundleEntry] {
@@ -199,10 +227,15 @@ impl Bundle {
         self.entries.iter().map(|e| e.policy.name()).collect()
     }
 
-    /// Loads every policy in a directory, in file-name order: `*.wasm`
-    /// components and `*.yaml`/`*.yml` CEL files (except the bundle manifest,
-    /// `customs-bundle.yaml`).
+    /// Loads a bundle directory. With a manifest (`customs-bundle.yaml`),
+    /// exactly the files it lists, each checked against its sha256 before
+    /// anything compiles ([`Bundle::load_files`]). Without one, every policy
+    /// in the directory, in file-name order: `*.wasm` components and
+    /// `*.yaml`/`*.yml` CEL files.
     pub fn load_dir(engine: &Engine, dir: &Path) -> Result<Bundle, Error> {
+        if dir.join(MANIFEST_FILE).exists() {
+            return Bundle::load_files(engine, &BundleFiles::read_dir(dir)?);
+        }
         let origin = dir.display().to_string();
         let io_error = |source| Error::BundleIo {
             origin: origin.clone(),
@@ -231,9 +264,6 @@ impl Bundle {
         Ok(bundle)
     }
 }
-
-/// The bundle manifest lives beside the policies but is not one.
-const MANIFEST_FILE: &str = "customs-bundle.yaml";
 
 fn is_policy_file(path: &Path) -> bool {
     let is_manifest = path.file_name().is_some_and(|n| n == MANIFEST_FILE);

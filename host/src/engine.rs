@@ -274,19 +274,27 @@ impl Engine {
         let now = options
             .now
             .unwrap_or_else(|| chrono::Utc::now().timestamp());
-        let reports = bundle
+        let mut reports: Vec<PolicyReport> = bundle
             .entries()
             .iter()
             .map(|entry| self.evaluate_entry(entry, facts, now))
             .collect();
         let image = &facts.facts().image;
-        Decision::from_reports(
-            ImageRef {
-                reference: image.reference.clone(),
-                digest: image.digest.clone(),
-            },
-            reports,
-        )
+        let image = ImageRef {
+            reference: image.reference.clone(),
+            digest: image.digest.clone(),
+        };
+        let waivers = match bundle.waivers() {
+            Some(waivers) => {
+                let outcomes = waivers.apply(&image, now, &mut reports);
+                for report in reports.iter_mut().filter(|r| r.error.is_none()) {
+                    report.decision = verdict::decide(report.enforcement, &report.findings);
+                }
+                outcomes
+            }
+            None => Vec::new(),
+        };
+        Decision::from_reports(image, reports, waivers)
     }
 
     fn evaluate_entry(&self, entry: &BundleEntry, facts: &PreparedFacts, now: i64) -> PolicyReport {
@@ -435,6 +443,7 @@ impl Engine {
                     severity: severity_from_wit(f.severity),
                     message: f.message,
                     subject: f.subject,
+                    waiver: None,
                 })
             })
             .collect()

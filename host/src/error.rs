@@ -55,4 +55,20 @@ pub enum Error {
     },
     #[error("{origin}: the bundle holds no policies (*.wasm components or *.yaml CEL files)")]
     EmptyBundle { origin: String },
+    #[error("{origin}: invalid bundle manifest: {reason}")]
+    Manifest { origin: String, reason: String },
+    #[error("{origin}: sha256 mismatch: the manifest pins {expected}, the file is {actual}")]
+    Digest {
+        origin: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("{origin}: this customs cannot load the bundle: {reason}")]
+    Incompatible { origin: String, reason: String },
+    #[error("{origin}: invalid bundle archive: {reason}")]
+    Archive { origin: String, reason: String },
+    #[error("{origin}: signature check failed: {reason}")]
+    Signature { origin: String, reason: String },
+    #[error("{origin}: invalid waivers file: {reason}")]
+    Waivers { origin: String, reason: String },
 }

@@ -33,6 +33,7 @@
 //! deadline or memory, or returns a malformed verdict is reported as failed
 //! and denies (fail closed). Loading returns typed [`Error`]s.
 
+mod archive;
 pub mod baseline;
 mod bindings;
 mod bundle;
@@ -40,18 +41,27 @@ mod cel;
 mod engine;
 mod error;
 mod limits;
+mod manifest;
 mod policy;
 mod prepared;
 mod sandbox;
+pub mod signing;
 mod verdict;
+mod waivers;
 
+pub use archive::{ArchiveLimits, MEDIA_TYPE as BUNDLE_MEDIA_TYPE};
 pub use bundle::{Bundle, BundleEntry};
 pub use engine::{Engine, EngineConfig, EvalOptions};
 pub use error::Error;
 pub use limits::Limits;
-pub use policy::{ParamInfo, Policy, PolicyInfo, RuleInfo};
+pub use manifest::{
+    BundleFiles, MANIFEST_FILE, Manifest, ManifestPolicy, ManifestPolicyKind, ParamSetting,
+    WIT_VERSION,
+};
+pub use policy::{ParamInfo, Policy, PolicyInfo, RuleInfo, is_id as is_valid_name};
 pub use prepared::PreparedFacts;
 pub use verdict::{
     Decision, Effect, Enforcement, Finding, ImageRef, Outcome, POLICY_ERROR_RULE, PolicyDecision,
     PolicyReport, Severity, Summary,
 };
+pub use waivers::{Waiver, WaiverMark, WaiverOutcome, WaiverStatus, Waivers};

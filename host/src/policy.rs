@@ -137,6 +137,11 @@ impl crate::Engine {
             })?;
             return self.load_cel_policy(origin, text);
         }
+        self.load_wasm_policy(origin, bytes)
+    }
+
+    /// Compiles and links a WebAssembly component policy and reads its metadata.
+    pub fn load_wasm_policy(&self, origin: &str, bytes: &[u8]) -> Result<Policy, Error> {
         check_header(origin, bytes)?;
         let sha256 = hex::encode(Sha256::digest(bytes));
         let component =
@@ -190,7 +195,7 @@ impl crate::Engine {
 
 /// Whether `s` can be a policy name, rule id or parameter name: 1-128
 /// characters of letters, digits, `-`, `_`, `/`, `:`.
-pub(crate) fn is_id(s: &str) -> bool {
+pub fn is_id(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 128
         && s.chars()

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::waivers::{WaiverMark, WaiverOutcome, WaiverStatus};
+
 pub use customs_facts::Severity;
 
 /// What a finding does to the decision.
@@ -24,10 +26,28 @@ pub struct Finding {
     pub severity: Severity,
     pub message: String,
     pub subject: Option<String>,
+    /// Set when a waiver matched: applied (the finding does not count) or
+    /// expired (it counts again).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiver: Option<WaiverMark>,
+}
+
+impl Finding {
+    /// Whether a waiver in force covers the finding.
+    pub fn is_waived(&self) -> bool {
+        self.waiver
+            .as_ref()
+            .is_some_and(|w| w.status == WaiverStatus::Applied)
+    }
+
+    /// Whether the finding counts towards a deny: a deny not waived.
+    pub fn denies(&self) -> bool {
+        self.effect == Effect::Deny && !self.is_waived()
+    }
 }
 
 /// How a policy's findings count towards the decision.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Enforcement {
     /// Deny findings deny the image.
@@ -109,10 +129,17 @@ pub struct Decision {
     pub image: ImageRef,
     pub policies: Vec<PolicyReport>,
     pub summary: Summary,
+    /// What each waiver whose image glob matches this image did.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub waivers: Vec<WaiverOutcome>,
 }
 
 impl Decision {
-    pub(crate) fn from_reports(image: ImageRef, policies: Vec<PolicyReport>) -> Decision {
+    pub(crate) fn from_reports(
+        image: ImageRef,
+        policies: Vec<PolicyReport>,
+        waivers: Vec<WaiverOutcome>,
+    ) -> Decision {
         let mut summary = Summary {
             policies: policies.len(),
             ..Summary::default()
@@ -139,6 +166,7 @@ impl Decision {
             image,
             policies,
             summary,
+            waivers,
         }
     }
 
@@ -160,7 +188,7 @@ impl Decision {
             .iter()
             .filter(|p| matches!(p.decision, PolicyDecision::Deny | PolicyDecision::Error))
             .flat_map(|p| p.findings.iter())
-            .filter(|f| f.effect == Effect::Deny)
+            .filter(|f| f.denies())
             .map(|f| f.rule.as_str())
             .collect();
         rules.sort_unstable();
@@ -182,13 +210,7 @@ pub(crate) fn report(
             finding.effect = Effect::Warn;
         }
     }
-    let decision = if findings.iter().any(|f| f.effect == Effect::Deny) {
-        PolicyDecision::Deny
-    } else if findings.is_empty() || enforcement == Enforcement::Audit {
-        PolicyDecision::Allow
-    } else {
-        PolicyDecision::Warn
-    };
+    let decision = decide(enforcement, &findings);
     PolicyReport {
         name: name.to_owned(),
         version: version.to_owned(),
@@ -197,6 +219,20 @@ pub(crate) fn report(
         findings,
         error: None,
         enforcement,
+    }
+}
+
+/// A policy's decision from its findings: deny if one denies (and is not
+/// waived), allow if there are none or the policy only audits, else warn.
+pub(crate) fn decide(enforcement: Enforcement, findings: &[Finding]) -> PolicyDecision {
+    let mut counted = findings.iter().filter(|f| !f.is_waived());
+    if findings.iter().any(Finding::denies) {
+        PolicyDecision::Deny
+    } else if enforcement == Enforcement::Audit || counted.next().is_none() {
+        // Waived findings stay listed but do not make the policy warn.
+        PolicyDecision::Allow
+    } else {
+        PolicyDecision::Warn
     }
 }
 
@@ -222,6 +258,7 @@ pub(crate) fn failed(
             severity: Severity::High,
             message: error.clone(),
             subject: Some(name.to_owned()),
+            waiver: None,
         }],
         error: Some(error),
         enforcement,

@@ -471,6 +471,7 @@ impl CelPolicy {
                 severity: validation.severity,
                 message,
                 subject: None,
+                waiver: None,
             });
         }
         Ok(findings)
