@@ -1,8 +1,11 @@
 //! `customs`: decide whether a container image may ship, from what scanners,
 //! SBOM tools and signers know about it.
 
+mod bundle_cmd;
 mod inputs;
 mod report;
+mod sources;
+mod test_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -46,6 +49,11 @@ enum Command {
     Schema,
     /// List the policies of a bundle (the baseline by default) with their rules and parameters.
     Policies(PolicyArgs),
+    /// Build, inspect, verify, sign, push and pull policy bundles.
+    Bundle(bundle_cmd::BundleArgs),
+    /// Run the test cases kept next to policies (*.test.yaml files): each
+    /// evaluates facts or tool outputs and checks the decision and rule ids.
+    Test(test_cmd::TestArgs),
 }
 
 #[derive(Args)]
@@ -68,10 +76,17 @@ struct InputArgs {
 
 #[derive(Args)]
 struct PolicyArgs {
-    /// A directory of policies: WebAssembly components (*.wasm) and CEL
-    /// policy files (*.yaml, *.yml), mixed freely. Repeatable.
-    #[arg(long = "bundle", value_name = "DIR")]
-    bundles: Vec<PathBuf>,
+    /// A bundle: a directory (with a customs-bundle.yaml manifest, or any
+    /// *.wasm components and *.yaml CEL files), an archive from `customs
+    /// bundle build`, oci://HOST/REPO:TAG, or builtin:baseline. Repeatable.
+    #[arg(long = "bundle", value_name = "BUNDLE")]
+    bundles: Vec<String>,
+    #[command(flatten)]
+    trust: sources::TrustArgs,
+    /// Waivers file (YAML): exceptions with an owner, a reason and an expiry
+    /// date; waived findings are reported, not hidden (see docs/bundles.md).
+    #[arg(long, value_name = "FILE")]
+    waivers: Option<PathBuf>,
     /// A policy: a WebAssembly component (.wasm) or a CEL policy file
     /// (.yaml, see docs/cel.md). Repeatable; added to the bundles.
     #[arg(long = "policy", value_name = "FILE")]
@@ -167,6 +182,8 @@ fn run(cli: Cli) -> Result<u8> {
             report::print_policies(&bundle)?;
             Ok(EXIT_ALLOWED)
         }
+        Command::Bundle(args) => bundle_cmd::run(args),
+        Command::Test(args) => test_cmd::run(args),
     }
 }
 
@@ -217,16 +234,38 @@ fn load_bundle(args: &PolicyArgs) -> Result<(Engine, Bundle)> {
         config = config.cache_dir(None);
     }
     let engine = Engine::new(config)?;
-    let mut bundle = if args.bundles.is_empty() && args.policies.is_empty() {
+    let key = args.trust.verifying_key()?;
+    if key.is_some() && !args.policies.is_empty() {
+        bail!("--policy files carry no signature; put them in a signed bundle to use --key");
+    }
+    let mut bundles = args
+        .bundles
+        .iter()
+        .map(|text| {
+            sources::load(
+                &engine,
+                &sources::Source::parse(text)?,
+                key.as_ref(),
+                args.trust.pull,
+            )
+        })
+        .collect::<Result<Vec<Bundle>>>()?;
+    let mut bundle = if bundles.len() == 1 && args.policies.is_empty() {
+        bundles.remove(0)
+    } else if bundles.is_empty() && args.policies.is_empty() {
         engine.baseline()?
     } else {
-        Bundle::new("policies")
+        let mut merged = Bundle::new("policies");
+        for other in bundles {
+            merged.extend(other)?;
+        }
+        merged
     };
-    for dir in &args.bundles {
-        bundle.extend(Bundle::load_dir(&engine, dir)?)?;
-    }
     for file in &args.policies {
         bundle.add(engine.load_policy_file(file)?)?;
+    }
+    if let Some(path) = &args.waivers {
+        bundle.set_waivers(customs::Waivers::load_file(path)?);
     }
     for param in &args.params {
         let (key, value) = param.split_once('=').with_context(|| {

@@ -428,7 +428,7 @@ fn bad_policies_exit_2_with_a_clear_message() {
         .arg(corpus("trivy/alpine-310.json"))
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("cannot read the bundle directory"));
+        .stderr(predicate::str::contains("nope: cannot read it"));
 
     customs()
         .args(["eval", "--param", "min-severity"])

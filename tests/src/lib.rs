@@ -55,3 +55,91 @@ pub fn signature(verified: bool, subject: &str) -> Signature {
         rekor_log_index: Some(1),
     }
 }
+
+/// A real OCI registry (Debian's `docker-registry`, the Distribution
+/// registry) on a free loopback port, with its storage in a temporary
+/// directory; stopped when dropped. `.ci/run` installs the package.
+pub struct TestRegistry {
+    child: std::process::Child,
+    /// `127.0.0.1:PORT`
+    pub addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl TestRegistry {
+    /// Starts a registry; with `htpasswd` (the file's contents, bcrypt
+    /// hashes), every request needs those credentials.
+    pub fn start(htpasswd: Option<&str>) -> TestRegistry {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free loopback port")
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let auth = match htpasswd {
+            Some(contents) => {
+                let path = dir.path().join("htpasswd");
+                std::fs::write(&path, contents).expect("write htpasswd");
+                format!(
+                    "auth:\n  htpasswd:\n    realm: customs-test\n    path: {}\n",
+                    path.display()
+                )
+            }
+            None => String::new(),
+        };
+        let config = format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n{auth}http:\n  addr: {addr}\n",
+            dir.path().join("data").display()
+        );
+        let config_path = dir.path().join("config.yml");
+        std::fs::write(&config_path, config).expect("write registry config");
+        let child = std::process::Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config_path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect(
+                "cannot start docker-registry: install Debian's docker-registry package (.ci/run does)",
+            );
+        let registry = TestRegistry {
+            child,
+            addr,
+            _dir: dir,
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        while std::net::TcpStream::connect(&registry.addr).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "docker-registry did not listen on {} within 15 s",
+                registry.addr
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        registry
+    }
+}
+
+impl Drop for TestRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Writes a bundle directory holding the given baseline components (by rule
+/// id) and CEL files, with no manifest yet.
+pub fn bundle_dir(rules: &[&str], cel: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    for rule in rules {
+        let (_, bytes) = customs::baseline::POLICIES
+            .iter()
+            .find(|(id, _)| id == rule)
+            .unwrap_or_else(|| panic!("no baseline policy {rule}"));
+        std::fs::write(dir.path().join(format!("{rule}.wasm")), bytes).expect("write policy");
+    }
+    for (name, text) in cel {
+        std::fs::write(dir.path().join(name), text).expect("write policy");
+    }
+    dir
+}

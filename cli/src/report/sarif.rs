@@ -7,8 +7,8 @@ use anyhow::Result;
 use customs::{Bundle, Decision, Effect, POLICY_ERROR_RULE};
 use serde_sarif::sarif::{
     ArtifactLocation, Location, Message, MultiformatMessageString, PhysicalLocation,
-    ReportingDescriptor, Result as SarifResult, ResultLevel, Run, SCHEMA_URL, Sarif, Tool,
-    ToolComponent,
+    ReportingDescriptor, Result as SarifResult, ResultLevel, Run, SCHEMA_URL, Sarif, Suppression,
+    Tool, ToolComponent,
 };
 
 pub fn print(decision: &Decision, bundle: &Bundle, inputs: &[String]) -> Result<()> {
@@ -68,7 +68,7 @@ pub fn print(decision: &Decision, bundle: &Bundle, inputs: &[String]) -> Result<
                 .as_deref()
                 .map(|s| format!(" [{s}]"))
                 .unwrap_or_default();
-            SarifResult::builder()
+            let mut result = SarifResult::builder()
                 .rule_id(finding.rule.clone())
                 .level(level)
                 .message(
@@ -80,7 +80,20 @@ pub fn print(decision: &Decision, bundle: &Bundle, inputs: &[String]) -> Result<
                         .build(),
                 )
                 .locations(vec![location()])
-                .build()
+                .build();
+            // A waived finding is reported as suppressed, with who and why.
+            if let Some(waiver) = finding.waiver.as_ref().filter(|_| finding.is_waived()) {
+                result.suppressions = Some(vec![
+                    Suppression::builder()
+                        .kind(serde_json::json!("external"))
+                        .justification(format!(
+                            "waived by {} until {}: {}",
+                            waiver.owner, waiver.expires, waiver.reason
+                        ))
+                        .build(),
+                ]);
+            }
+            result
         })
         .collect();
 

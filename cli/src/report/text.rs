@@ -4,7 +4,7 @@ use std::io::Write;
 
 use anstyle::{AnsiColor, Style};
 use anyhow::Result;
-use customs::{Bundle, Decision, Effect, Outcome, PolicyDecision};
+use customs::{Bundle, Decision, Effect, Outcome, PolicyDecision, WaiverStatus};
 
 const RED: Style = AnsiColor::Red.on_default().bold();
 const YELLOW: Style = AnsiColor::Yellow.on_default();
@@ -58,13 +58,47 @@ pub fn print(decision: &Decision, bundle: &Bundle) -> Result<()> {
             } else {
                 format!("{}: ", finding.rule)
             };
+            let (style, waiver) = match &finding.waiver {
+                Some(w) if finding.is_waived() => (
+                    DIM,
+                    format!(
+                        "\n             {DIM}waived by {} until {}: {}{DIM:#}",
+                        w.owner, w.expires, w.reason
+                    ),
+                ),
+                Some(w) => (
+                    style,
+                    format!(
+                        "\n             {YELLOW}waiver by {} expired {}; it no longer applies{YELLOW:#}",
+                        w.owner, w.expires
+                    ),
+                ),
+                None => (style, String::new()),
+            };
             writeln!(
                 out,
-                "    {style}{:<8}{style:#} {rule}{}{subject}",
+                "    {style}{:<8}{style:#} {rule}{}{subject}{waiver}",
                 finding.severity.as_str(),
                 finding.message
             )?;
         }
+    }
+    for waiver in &decision.waivers {
+        let what = match waiver.status {
+            WaiverStatus::Applied => continue,
+            WaiverStatus::Expired => "expired (its findings deny again)",
+            WaiverStatus::Unmatched => "matched no finding (remove it?)",
+        };
+        let subject = waiver
+            .subject
+            .as_deref()
+            .map(|s| format!(" {s}"))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "\n{YELLOW}waiver{YELLOW:#} {}{subject} for {} (owner {}, expires {}) {what}",
+            waiver.rule, waiver.image, waiver.owner, waiver.expires
+        )?;
     }
     let s = &decision.summary;
     writeln!(
