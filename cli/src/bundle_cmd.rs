@@ -203,7 +203,7 @@ fn inspect(bundle: &str, trust: &TrustArgs, json: bool) -> Result<u8> {
                 "kind": p.kind.as_str(),
                 "sha256": p.sha256,
                 "enforcement": p.enforcement,
-                "params": p.params.iter().map(|(k, v)| (k.clone(), format!("{v:?}"))).collect::<std::collections::BTreeMap<_, _>>(),
+                "params": p.params.iter().map(|(k, v)| (k.clone(), v.as_param_text())).collect::<std::collections::BTreeMap<_, _>>(),
             })).collect::<Vec<_>>(),
         });
         crate::report::print_json(&value)?;
@@ -223,14 +223,14 @@ fn inspect(bundle: &str, trust: &TrustArgs, json: bool) -> Result<u8> {
     for policy in &manifest.policies {
         writeln!(
             out,
-            "\n{}  {}  {:?}\n  sha256 {}",
+            "\n{}  {}  {}\n  sha256 {}",
             policy.path,
             policy.kind.as_str(),
-            policy.enforcement,
+            policy.enforcement.as_str(),
             policy.sha256
         )?;
         for (name, value) in &policy.params {
-            writeln!(out, "  param {name} = {value:?}")?;
+            writeln!(out, "  param {name} = {}", value.as_param_text())?;
         }
     }
     Ok(0)

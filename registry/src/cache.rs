@@ -62,7 +62,7 @@ impl Cache {
         self.entry_dir(&digest).ok().map(|_| digest)
     }
 
-    pub(crate) fn remember_tag(&self, target: &Reference, digest: &str) -> Result<(), Error> {
+    fn remember_tag(&self, target: &Reference, digest: &str) -> Result<(), Error> {
         match self.tag_file(target) {
             Some(file) => self.write(&file, digest.as_bytes()),
             None => Ok(()),

@@ -153,18 +153,7 @@ pub(crate) async fn push_signature(
         layers,
         ..OciImageManifest::default()
     };
-    let body = serde_json::to_vec(&manifest).map_err(|e| Error::Registry {
-        reference: reference.to_owned(),
-        reason: format!("cannot encode the signature manifest: {e}"),
-    })?;
-    client
-        .push_manifest_raw(
-            &sig_ref,
-            body,
-            http::HeaderValue::from_static(OCI_IMAGE_MEDIA_TYPE),
-        )
-        .await
-        .map_err(wrap)?;
+    crate::push_manifest(client, &sig_ref, reference, &manifest).await?;
     Ok(())
 }
 

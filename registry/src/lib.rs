@@ -218,19 +218,7 @@ impl Registry {
             subject: None,
             annotations: Some(annotations),
         };
-        let body = serde_json::to_vec(&oci_manifest).map_err(|e| Error::Registry {
-            reference: reference.to_owned(),
-            reason: format!("cannot encode the manifest: {e}"),
-        })?;
-        let digest = sha256_digest(&body);
-        client
-            .push_manifest_raw(
-                &target,
-                body.clone(),
-                http::HeaderValue::from_static(OCI_IMAGE_MEDIA_TYPE),
-            )
-            .await
-            .map_err(wrap)?;
+        let (digest, body) = push_manifest(&client, &target, reference, &oci_manifest).await?;
         if let Some(cache) = &self.cache {
             cache.store(&target, &digest, &body, archive)?;
         }
@@ -277,9 +265,6 @@ impl Registry {
             && let Some(cache) = &self.cache
             && let Some(archive) = cache.load(&digest)?
         {
-            if target.digest().is_none() {
-                cache.remember_tag(&target, &digest)?;
-            }
             return Ok(Pulled {
                 pinned,
                 digest,
@@ -418,6 +403,29 @@ impl Registry {
         }
         Ok(())
     }
+}
+
+/// Pushes an image manifest as exactly the bytes its digest is computed
+/// from; returns (digest, bytes).
+pub(crate) async fn push_manifest(
+    client: &oci_client::Client,
+    target: &Reference,
+    reference: &str,
+    manifest: &OciImageManifest,
+) -> Result<(String, Vec<u8>), Error> {
+    let body = serde_json::to_vec(manifest).map_err(|e| Error::Registry {
+        reference: reference.to_owned(),
+        reason: format!("cannot encode the manifest: {e}"),
+    })?;
+    client
+        .push_manifest_raw(
+            target,
+            body.clone(),
+            http::HeaderValue::from_static(OCI_IMAGE_MEDIA_TYPE),
+        )
+        .await
+        .map_err(|e| Error::from_oci(reference, e))?;
+    Ok((sha256_digest(&body), body))
 }
 
 /// The bundle layer of a customs artifact manifest, checked against `limits`.

@@ -23,7 +23,10 @@ pub fn print(decision: &Decision, bundle: &Bundle) -> Result<()> {
     if let (Some(digest), Some(_)) = (&decision.image.digest, &decision.image.reference) {
         writeln!(out, "  {DIM}{digest}{DIM:#}")?;
     }
-    writeln!(out, "{DIM}bundle {}{DIM:#}", bundle.name())?;
+    match bundle.version() {
+        Some(version) => writeln!(out, "{DIM}bundle {} {version}{DIM:#}", bundle.name())?,
+        None => writeln!(out, "{DIM}bundle {}{DIM:#}", bundle.name())?,
+    }
     for policy in &decision.policies {
         let (mark, style) = match policy.decision {
             PolicyDecision::Allow => ("✓", GREEN),
