@@ -1,7 +1,8 @@
-//! The CEL baseline (policies/cel/baseline.yaml) and the Rust baseline
-//! (policies/baseline/, WASM) give the same decision and the same rule ids,
-//! with the same effects, on every image of the corpus and on facts built to
-//! pass, fail and warn every rule.
+//! The CEL baseline (policies/cel/baseline.yaml), the Rust baseline
+//! (policies/baseline/, WASM) and the Rego baseline the benchmark runs on
+//! regorus (bench/rego/baseline.rego) give the same decision and the same
+//! rule ids, with the same effects, on every image of the corpus and on facts
+//! built to pass, fail and warn every rule.
 
 // Test code: a failed expectation should stop the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -59,6 +60,17 @@ fn assert_same(facts: Facts, what: &str) {
         "{what}: the Rust and CEL baselines disagree\nRust: {:#?}\nCEL: {:#?}",
         wasm.findings().collect::<Vec<_>>(),
         cel.findings().collect::<Vec<_>>()
+    );
+    let input = customs_bench::rego::RegoInput::new(prepared.facts()).unwrap();
+    let rego = customs_bench::rego::RegoBaseline::new()
+        .unwrap()
+        .verdict(&input, NOW)
+        .unwrap_or_else(|e| panic!("{what}: the Rego baseline failed: {e}"));
+    let rust = customs_bench::Verdict::of(&wasm).unwrap();
+    assert_eq!(
+        (rust.allowed, &rust.rules),
+        (rego.allowed, &rego.rules),
+        "{what}: the Rust and Rego baselines disagree"
     );
 }
 

@@ -1,0 +1,50 @@
+//! # customs-bench
+//!
+//! The peers customs is measured against, each running the customs baseline
+//! rules on the same facts: [`rego::RegoBaseline`] (the rules in Rego, on
+//! Microsoft's regorus, what a Rust embedder of OPA-style policies picks).
+//! Each peer answers a [`Verdict`], which the equivalence tests compare with
+//! customs' own before anything is timed.
+
+pub mod rego;
+
+use std::collections::BTreeSet;
+
+/// What peers must agree on: the decision and every (rule id, effect).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub allowed: bool,
+    pub rules: BTreeSet<(String, String)>,
+}
+
+impl Verdict {
+    /// The verdict of a customs decision. A failed policy has no verdict to
+    /// compare: it is returned as `Err` with its reason.
+    pub fn of(decision: &customs::Decision) -> Result<Verdict, String> {
+        if let Some(failed) = decision
+            .policies
+            .iter()
+            .find(|p| p.decision == customs::PolicyDecision::Error)
+        {
+            return Err(format!(
+                "policy {} failed: {}",
+                failed.name,
+                failed.error.as_deref().unwrap_or("")
+            ));
+        }
+        let rules = decision
+            .findings()
+            .map(|(_, f)| {
+                let effect = match f.effect {
+                    customs::Effect::Deny => "deny",
+                    customs::Effect::Warn => "warn",
+                };
+                (f.rule.clone(), effect.to_owned())
+            })
+            .collect();
+        Ok(Verdict {
+            allowed: decision.is_allowed(),
+            rules,
+        })
+    }
+}
