@@ -6,6 +6,7 @@
 //! Each peer answers a [`Verdict`], which the equivalence tests compare with
 //! customs' own before anything is timed.
 
+pub mod generate;
 pub mod rego;
 
 use std::collections::BTreeSet;

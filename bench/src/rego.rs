@@ -15,6 +15,8 @@ const FINDINGS_RULE: &str = "data.customs.baseline.findings";
 #[derive(Clone)]
 pub struct RegoBaseline {
     engine: regorus::Engine,
+    /// The `data.now` loaded, so repeated evaluations at one time only set the input.
+    now: Option<i64>,
 }
 
 impl std::fmt::Debug for RegoBaseline {
@@ -42,17 +44,18 @@ impl RegoBaseline {
         engine
             .add_policy("baseline.rego".to_owned(), SOURCE.to_owned())
             .map_err(|e| format!("baseline.rego: {e}"))?;
-        Ok(RegoBaseline { engine })
+        Ok(RegoBaseline { engine, now: None })
     }
 
     /// Evaluates the findings at `now` (Unix seconds); returns the raw value.
     pub fn findings(&mut self, input: &RegoInput, now: i64) -> Result<Value, String> {
-        self.engine.clear_data();
-        self.engine
-            .add_data(
-                Value::from_json_str(&format!("{{\"now\": {now}}}")).map_err(|e| e.to_string())?,
-            )
-            .map_err(|e| e.to_string())?;
+        if self.now != Some(now) {
+            let data =
+                Value::from_json_str(&format!("{{\"now\": {now}}}")).map_err(|e| e.to_string())?;
+            self.engine.clear_data();
+            self.engine.add_data(data).map_err(|e| e.to_string())?;
+            self.now = Some(now);
+        }
         self.engine.set_input(input.0.clone());
         self.engine
             .eval_rule(FINDINGS_RULE.to_owned())

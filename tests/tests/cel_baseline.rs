@@ -379,3 +379,28 @@ fn parameters_change_both_baselines_alike() {
         verdict(&cel, "min-severity")
     );
 }
+
+/// The benchmark's generated images: the peers it times must agree on them.
+#[test]
+fn all_baselines_agree_on_the_benchmark_inputs() {
+    for (name, packages, vulnerabilities) in customs_bench::generate::SIZES {
+        let facts = customs_bench::generate::facts(packages, vulnerabilities, NOW, 30);
+        assert_eq!(
+            facts.vulnerabilities.as_ref().map(Vec::len),
+            Some(vulnerabilities)
+        );
+        assert_same(facts, name);
+    }
+    // The generated images are denied (fixable criticals, a compiler), so
+    // the comparison exercises deny paths, not only allow.
+    let facts = customs_bench::generate::facts(50, 20, NOW, 30);
+    let decision = engine().evaluate(
+        &baseline(),
+        &PreparedFacts::new(facts),
+        &EvalOptions::at(NOW),
+    );
+    assert_eq!(
+        decision.denied_rules(),
+        ["minimal-image", "vulnerabilities"]
+    );
+}

@@ -1,0 +1,566 @@
+//! `customs-bench`: customs against its peers, in one run, on the same facts
+//! and the same rules. Writes `target/bench/report.json` and `report.md`.
+//!
+//! ```sh
+//! cargo run --release -p customs-bench            # the full run (a few minutes)
+//! cargo run --release -p customs-bench -- --quick # a smoke run (seconds), as CI does
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use customs::{Bundle, Engine, EngineConfig, EvalOptions, PreparedFacts};
+use customs_bench::rego::{RegoBaseline, RegoInput};
+use customs_bench::{Verdict, generate};
+use serde::Serialize;
+
+/// 2026-11-01T00:00:00Z: every peer evaluates at the same instant.
+const NOW: i64 = 1_793_491_200;
+
+#[derive(Serialize)]
+struct Stats {
+    median_us: f64,
+    p99_us: f64,
+    iterations: usize,
+}
+
+/// Runs `f` repeatedly for about `budget` (at least 20 times, after a warm-up
+/// of a tenth as long) and reports the median and 99th percentile.
+fn measure(budget: Duration, f: impl FnMut()) -> Stats {
+    measure_at_least(20, budget, f)
+}
+
+fn measure_at_least(min_samples: usize, budget: Duration, mut f: impl FnMut()) -> Stats {
+    let warm_up = Instant::now();
+    while warm_up.elapsed() < budget / 10 {
+        f();
+    }
+    let mut samples = Vec::new();
+    let started = Instant::now();
+    while samples.len() < min_samples || (started.elapsed() < budget && samples.len() < 1_000_000) {
+        let t = Instant::now();
+        f();
+        samples.push(t.elapsed());
+    }
+    samples.sort_unstable();
+    let at = |q: f64| {
+        let index = ((samples.len() - 1) as f64 * q).round() as usize;
+        samples[index].as_secs_f64() * 1e6
+    };
+    Stats {
+        median_us: at(0.5),
+        p99_us: at(0.99),
+        iterations: samples.len(),
+    }
+}
+
+#[derive(Serialize)]
+struct Latency {
+    input: String,
+    packages: usize,
+    vulnerabilities: usize,
+    wasm: Stats,
+    cel: Stats,
+    rego: Stats,
+    /// regorus time / customs WASM time.
+    rego_over_wasm: f64,
+    /// customs CEL time / customs WASM time.
+    cel_over_wasm: f64,
+}
+
+#[derive(Serialize)]
+struct Target {
+    name: String,
+    target: String,
+    value: String,
+    met: bool,
+}
+
+#[derive(Serialize)]
+struct Report {
+    machine: String,
+    mode: &'static str,
+    now: i64,
+    latency: Vec<Latency>,
+    import: Option<ImportFigures>,
+    noop: NoopFigures,
+    cold_load: ColdLoad,
+    throughput: Throughput,
+    targets: Vec<Target>,
+    not_measured: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct ImportFigures {
+    file: String,
+    bytes: usize,
+    import: Stats,
+    serde_json_parse: Stats,
+    import_over_parse: f64,
+}
+
+#[derive(Serialize)]
+struct NoopFigures {
+    wasm: Option<Stats>,
+    cel: Stats,
+}
+
+#[derive(Serialize)]
+struct ColdLoad {
+    no_cache: Stats,
+    warm_cache: Stats,
+}
+
+#[derive(Serialize)]
+struct Throughput {
+    input: String,
+    threads: usize,
+    one_thread_per_s: f64,
+    all_threads_per_s: f64,
+    speedup: f64,
+}
+
+struct Input {
+    name: String,
+    facts: customs_facts::Facts,
+}
+
+fn main() -> Result<()> {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let budget = if quick {
+        Duration::from_millis(40)
+    } else {
+        Duration::from_secs(2)
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("the bench crate lives in the workspace")?
+        .to_path_buf();
+    let out_dir = root.join("target").join("bench");
+    std::fs::create_dir_all(&out_dir)?;
+
+    let engine = Engine::new(EngineConfig::default())?;
+    let wasm = engine.baseline()?;
+    let cel = engine.cel_baseline()?;
+    let mut rego = RegoBaseline::new().map_err(anyhow::Error::msg)?;
+    let options = EvalOptions::at(NOW);
+
+    let mut inputs: Vec<Input> = generate::SIZES
+        .iter()
+        .map(|(name, packages, vulnerabilities)| Input {
+            name: (*name).to_owned(),
+            facts: generate::facts(*packages, *vulnerabilities, NOW, 30),
+        })
+        .collect();
+    let corpus = root.join("../shared/corpus");
+    let largest = largest_report(&corpus);
+    if let Some((path, facts)) = &largest {
+        inputs.push(Input {
+            name: format!(
+                "corpus: {}",
+                path.strip_prefix(&corpus).unwrap_or(path).display()
+            ),
+            facts: facts.clone(),
+        });
+    }
+
+    let mut latency = Vec::new();
+    for input in &inputs {
+        let prepared = PreparedFacts::new(input.facts.clone());
+        let rego_input = RegoInput::new(&input.facts).map_err(anyhow::Error::msg)?;
+        // Equivalent before timed: the same decision and (rule, effect) pairs.
+        let expected = Verdict::of(&engine.evaluate(&wasm, &prepared, &options))
+            .map_err(anyhow::Error::msg)?;
+        let from_cel =
+            Verdict::of(&engine.evaluate(&cel, &prepared, &options)).map_err(anyhow::Error::msg)?;
+        let from_rego = rego.verdict(&rego_input, NOW).map_err(anyhow::Error::msg)?;
+        if from_cel != expected || from_rego != expected {
+            bail!(
+                "{}: the peers disagree, nothing timed\nwasm: {expected:?}\ncel: {from_cel:?}\nrego: {from_rego:?}",
+                input.name
+            );
+        }
+        let wasm_stats = measure(budget, || {
+            std::hint::black_box(engine.evaluate(&wasm, &prepared, &options));
+        });
+        let cel_stats = measure(budget, || {
+            std::hint::black_box(engine.evaluate(&cel, &prepared, &options));
+        });
+        let rego_stats = measure(budget, || {
+            std::hint::black_box(rego.findings(&rego_input, NOW).ok());
+        });
+        eprintln!(
+            "{}: wasm {:.0} µs, cel {:.0} µs, rego {:.0} µs",
+            input.name, wasm_stats.median_us, cel_stats.median_us, rego_stats.median_us
+        );
+        latency.push(Latency {
+            input: input.name.clone(),
+            packages: input.facts.packages.as_ref().map_or(0, Vec::len),
+            vulnerabilities: input.facts.vulnerabilities.as_ref().map_or(0, Vec::len),
+            rego_over_wasm: rego_stats.median_us / wasm_stats.median_us,
+            cel_over_wasm: cel_stats.median_us / wasm_stats.median_us,
+            wasm: wasm_stats,
+            cel: cel_stats,
+            rego: rego_stats,
+        });
+    }
+
+    let mut not_measured = vec![
+        "the cel crate used naively (facts converted per evaluation): not built yet".to_owned(),
+        "peak memory per concurrent evaluation: not measured yet".to_owned(),
+    ];
+    let import = largest
+        .as_ref()
+        .map(|(path, _)| import_figures(path, budget))
+        .transpose()?;
+    if import.is_none() {
+        not_measured.push(format!("import time: no corpus at {}", corpus.display()));
+    }
+    let noop = noop_figures(&engine, &root, budget, &options, &mut not_measured)?;
+    let cold_load = cold_load_figures(budget)?;
+    let throughput = throughput_figures(&engine, &wasm, &inputs[1], budget, &options);
+
+    let targets = targets(&latency, import.as_ref(), &noop, &throughput);
+    let report = Report {
+        machine: machine(),
+        mode: if quick {
+            "quick (smoke: figures are rough)"
+        } else {
+            "full"
+        },
+        now: NOW,
+        latency,
+        import,
+        noop,
+        cold_load,
+        throughput,
+        targets,
+        not_measured,
+    };
+    let json = serde_json::to_string_pretty(&report)?;
+    std::fs::write(out_dir.join("report.json"), json)?;
+    let markdown = markdown(&report);
+    std::fs::write(out_dir.join("report.md"), &markdown)?;
+    println!("{markdown}");
+    println!("written: {}", out_dir.join("report.json").display());
+    Ok(())
+}
+
+/// The largest scanner report or SBOM of the corpus that imports.
+fn largest_report(corpus: &Path) -> Option<(PathBuf, customs_facts::Facts)> {
+    let mut files: Vec<(u64, PathBuf)> = std::fs::read_dir(corpus)
+        .ok()?
+        .flatten()
+        .filter(|dir| dir.path().is_dir())
+        .flat_map(|dir| {
+            std::fs::read_dir(dir.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+        })
+        .filter_map(|entry| Some((entry.metadata().ok()?.len(), entry.path())))
+        .collect();
+    files.sort();
+    files.into_iter().rev().find_map(|(_, path)| {
+        let bytes = std::fs::read(&path).ok()?;
+        let mut facts = customs_facts::import::import_bytes(
+            &customs_facts::import::Origin::file(&path),
+            &bytes,
+        )
+        .ok()?;
+        facts.normalize();
+        Some((path, facts))
+    })
+}
+
+fn import_figures(path: &Path, budget: Duration) -> Result<ImportFigures> {
+    let bytes = std::fs::read(path)?;
+    let origin = customs_facts::import::Origin::file(path);
+    let import = measure(budget, || {
+        std::hint::black_box(customs_facts::import::import_bytes(&origin, &bytes).ok());
+    });
+    let parse = measure(budget, || {
+        std::hint::black_box(serde_json::from_slice::<serde_json::Value>(&bytes).ok());
+    });
+    Ok(ImportFigures {
+        file: path.display().to_string(),
+        bytes: bytes.len(),
+        import_over_parse: import.median_us / parse.median_us,
+        import,
+        serde_json_parse: parse,
+    })
+}
+
+/// A policy that reads nothing and finds nothing: the fixed cost of one call.
+fn noop_figures(
+    engine: &Engine,
+    root: &Path,
+    budget: Duration,
+    options: &EvalOptions,
+    not_measured: &mut Vec<String>,
+) -> Result<NoopFigures> {
+    let prepared = PreparedFacts::new(generate::facts(1, 1, NOW, 1));
+    let mut cel = Bundle::new("noop");
+    cel.add(engine.load_cel_policy(
+        "noop.yaml",
+        "name: noop\nvalidations:\n  - rule: noop\n    expression: 'true'\n",
+    )?)?;
+    let cel_stats = measure(budget, || {
+        std::hint::black_box(engine.evaluate(&cel, &prepared, options));
+    });
+    // The test guest in its "ok" mode returns no findings at once.
+    let guest = root.join("target/guests/wasm32-wasip2/release/hostile.wasm");
+    let wasm_stats = match std::fs::read(&guest) {
+        Ok(bytes) => {
+            let mut bundle = Bundle::new("noop");
+            bundle.add(engine.load_policy("hostile.wasm", &bytes)?)?;
+            Some(measure(budget, || {
+                std::hint::black_box(engine.evaluate(&bundle, &prepared, options));
+            }))
+        }
+        Err(e) => {
+            not_measured.push(format!(
+                "no-op WASM policy: cannot read {} ({e}); build the workspace first",
+                guest.display()
+            ));
+            None
+        }
+    };
+    Ok(NoopFigures {
+        wasm: wasm_stats,
+        cel: cel_stats,
+    })
+}
+
+/// Loading the baseline bundle in a new engine: compiling every component
+/// (no cache), or reading them from a warm precompile cache.
+fn cold_load_figures(budget: Duration) -> Result<ColdLoad> {
+    let cache = tempfile_dir()?;
+    let load = |dir: Option<PathBuf>| -> Result<()> {
+        let engine = Engine::new(EngineConfig::default().cache_dir(dir))?;
+        std::hint::black_box(engine.baseline()?);
+        Ok(())
+    };
+    load(Some(cache.clone()))?;
+    let mut failure = None;
+    // Each load takes a second or more without the cache: a few suffice.
+    let no_cache = measure_at_least(3, budget, || {
+        if let Err(e) = load(None) {
+            failure = Some(e);
+        }
+    });
+    let warm_cache = measure_at_least(3, budget, || {
+        if let Err(e) = load(Some(cache.clone())) {
+            failure = Some(e);
+        }
+    });
+    let _ = std::fs::remove_dir_all(&cache);
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    Ok(ColdLoad {
+        no_cache,
+        warm_cache,
+    })
+}
+
+fn tempfile_dir() -> Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("customs-bench-cache-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// Evaluations per second of the WASM baseline on one thread and on every core.
+fn throughput_figures(
+    engine: &Engine,
+    bundle: &Bundle,
+    input: &Input,
+    budget: Duration,
+    options: &EvalOptions,
+) -> Throughput {
+    let prepared = PreparedFacts::new(input.facts.clone());
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let run = |threads: usize| -> f64 {
+        let deadline = Instant::now() + budget;
+        let total: usize = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut count = 0;
+                        while Instant::now() < deadline {
+                            std::hint::black_box(engine.evaluate(bundle, &prepared, options));
+                            count += 1;
+                        }
+                        count
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap_or(0)).sum()
+        });
+        total as f64 / budget.as_secs_f64()
+    };
+    let one = run(1);
+    let all = run(threads);
+    Throughput {
+        input: input.name.clone(),
+        threads,
+        one_thread_per_s: one,
+        all_threads_per_s: all,
+        speedup: all / one,
+    }
+}
+
+fn targets(
+    latency: &[Latency],
+    import: Option<&ImportFigures>,
+    noop: &NoopFigures,
+    throughput: &Throughput,
+) -> Vec<Target> {
+    let mut targets = Vec::new();
+    let mut add = |name: &str, target: &str, value: f64, unit: &str, met: bool| {
+        targets.push(Target {
+            name: name.to_owned(),
+            target: target.to_owned(),
+            value: format!("{value:.2}{unit}"),
+            met,
+        });
+    };
+    for row in latency
+        .iter()
+        .filter(|r| r.input == "large" || r.input == "small")
+    {
+        let want = if row.input == "large" { 3.0 } else { 2.0 };
+        add(
+            &format!("WASM baseline vs regorus, {} facts", row.input),
+            &format!(">= {want}x faster"),
+            row.rego_over_wasm,
+            "x",
+            row.rego_over_wasm >= want,
+        );
+    }
+    for row in latency {
+        add(
+            &format!("CEL baseline vs WASM baseline, {}", row.input),
+            "<= 1.5x the WASM time",
+            row.cel_over_wasm,
+            "x",
+            row.cel_over_wasm <= 1.5,
+        );
+    }
+    if let Some(wasm) = &noop.wasm {
+        add(
+            "no-op WASM policy overhead",
+            "< 5 µs",
+            wasm.median_us,
+            " µs",
+            wasm.median_us < 5.0,
+        );
+    }
+    if let Some(import) = import {
+        add(
+            "import vs plain serde_json parse",
+            "<= 1.5x",
+            import.import_over_parse,
+            "x",
+            import.import_over_parse <= 1.5,
+        );
+    }
+    if throughput.threads >= 2 {
+        add(
+            &format!("throughput, {} cores vs 1", throughput.threads),
+            ">= 1.8x",
+            throughput.speedup,
+            "x",
+            throughput.speedup >= 1.8,
+        );
+    }
+    targets
+}
+
+fn machine() -> String {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, m)| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    format!("{cpus} cores, {model}, {}", std::env::consts::OS)
+}
+
+fn markdown(report: &Report) -> String {
+    let mut md = format!(
+        "Measured on {} ({} run). Median / p99 per image, whole baseline (8 rules), facts prepared once.\n\n",
+        report.machine, report.mode
+    );
+    md.push_str("| input | packages / vulns | customs WASM | customs CEL | regorus (Rego) | regorus ÷ WASM | CEL ÷ WASM |\n|---|---|---|---|---|---|---|\n");
+    for row in &report.latency {
+        md.push_str(&format!(
+            "| {} | {} / {} | {:.0} / {:.0} µs | {:.0} / {:.0} µs | {:.0} / {:.0} µs | {:.1}x | {:.2}x |\n",
+            row.input,
+            row.packages,
+            row.vulnerabilities,
+            row.wasm.median_us,
+            row.wasm.p99_us,
+            row.cel.median_us,
+            row.cel.p99_us,
+            row.rego.median_us,
+            row.rego.p99_us,
+            row.rego_over_wasm,
+            row.cel_over_wasm
+        ));
+    }
+    md.push_str("\n| figure | value |\n|---|---|\n");
+    if let Some(import) = &report.import {
+        md.push_str(&format!(
+            "| import {} ({} bytes) vs serde_json parse | {:.0} vs {:.0} µs ({:.2}x) |\n",
+            import.file.rsplit('/').next().unwrap_or(&import.file),
+            import.bytes,
+            import.import.median_us,
+            import.serde_json_parse.median_us,
+            import.import_over_parse
+        ));
+    }
+    if let Some(wasm) = &report.noop.wasm {
+        md.push_str(&format!(
+            "| no-op WASM policy | {:.1} µs |\n",
+            wasm.median_us
+        ));
+    }
+    md.push_str(&format!(
+        "| no-op CEL policy | {:.1} µs |\n",
+        report.noop.cel.median_us
+    ));
+    md.push_str(&format!(
+        "| load the baseline in a new engine: no cache / warm cache | {:.0} / {:.0} ms |\n",
+        report.cold_load.no_cache.median_us / 1000.0,
+        report.cold_load.warm_cache.median_us / 1000.0
+    ));
+    md.push_str(&format!(
+        "| throughput ({} facts, WASM baseline): 1 thread / {} threads | {:.0} / {:.0} per s ({:.2}x) |\n",
+        report.throughput.input,
+        report.throughput.threads,
+        report.throughput.one_thread_per_s,
+        report.throughput.all_threads_per_s,
+        report.throughput.speedup
+    ));
+    md.push_str("\n| target | wanted | measured | met |\n|---|---|---|---|\n");
+    for target in &report.targets {
+        md.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            target.name,
+            target.target,
+            target.value,
+            if target.met { "yes" } else { "**no**" }
+        ));
+    }
+    for missing in &report.not_measured {
+        md.push_str(&format!("\nNot measured: {missing}"));
+    }
+    md.push('\n');
+    md
+}
