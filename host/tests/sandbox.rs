@@ -31,6 +31,31 @@ fn hostile() -> Policy {
         .clone()
 }
 
+/// An engine whose deadline is generous, for tests about memory: under machine
+/// load a policy growing memory must still reach the memory cap first.
+fn patient_engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        Engine::new(
+            EngineConfig::default()
+                .limits(Limits::default().with_deadline(Duration::from_secs(10))),
+        )
+        .expect("engine")
+    })
+}
+
+fn patient_hostile() -> Policy {
+    static HOSTILE: OnceLock<Policy> = OnceLock::new();
+    HOSTILE
+        .get_or_init(|| {
+            let path = PathBuf::from(env!("CUSTOMS_TEST_GUESTS_DIR")).join("hostile.wasm");
+            patient_engine()
+                .load_policy_file(&path)
+                .expect("hostile guest loads")
+        })
+        .clone()
+}
+
 fn facts() -> PreparedFacts {
     PreparedFacts::new(Facts {
         vulnerabilities: Some(
@@ -65,7 +90,20 @@ fn run_mode_in(engine: &Engine, policy: Policy, mode: &str) -> (PolicyReport, Du
 }
 
 fn assert_failed(mode: &str, expected: &str) -> Duration {
-    let (report, elapsed) = run_mode(mode);
+    assert_failed_in(run_mode(mode), mode, expected)
+}
+
+/// [`assert_failed`] on the patient engine, for memory limits.
+fn assert_memory_failed(mode: &str) -> Duration {
+    assert_failed_in(
+        run_mode_in(patient_engine(), patient_hostile(), mode),
+        mode,
+        "exceeded its memory limit of 64 MiB",
+    )
+}
+
+fn assert_failed_in(run: (PolicyReport, Duration), mode: &str, expected: &str) -> Duration {
+    let (report, elapsed) = run;
     assert_eq!(
         report.decision,
         PolicyDecision::Error,
@@ -106,19 +144,13 @@ fn a_loop_of_host_calls_hits_the_deadline() {
 
 #[test]
 fn unbounded_memory_growth_hits_the_cap() {
-    assert_failed("grow-memory", "exceeded its memory limit of 64 MiB");
+    assert_memory_failed("grow-memory");
 }
 
 #[test]
 fn memory_under_the_cap_is_usable() {
     // This test is about memory: a generous deadline keeps it independent of machine load.
-    let engine = Engine::new(
-        EngineConfig::default().limits(Limits::default().with_deadline(Duration::from_secs(10))),
-    )
-    .unwrap();
-    let path = PathBuf::from(env!("CUSTOMS_TEST_GUESTS_DIR")).join("hostile.wasm");
-    let policy = engine.load_policy_file(&path).unwrap();
-    let (report, _) = run_mode_in(&engine, policy, "alloc-and-use");
+    let (report, _) = run_mode_in(patient_engine(), patient_hostile(), "alloc-and-use");
     assert_eq!(report.decision, PolicyDecision::Warn, "{report:?}");
     let expected: u64 = (0..16u64 << 20).map(|i| i % 256).sum();
     assert_eq!(report.findings[0].message, format!("sum {expected}"));
@@ -167,7 +199,7 @@ fn a_million_findings_fail_closed() {
 
 #[test]
 fn a_100_mib_message_hits_the_memory_cap() {
-    assert_failed("huge-100mb-message", "exceeded its memory limit of 64 MiB");
+    assert_memory_failed("huge-100mb-message");
 }
 
 #[test]
