@@ -15,15 +15,6 @@ pub const SIZES: [(&str, usize, usize); 3] = [
     ("large", 5_000, 2_000),
 ];
 
-const SEVERITIES: [Severity; 6] = [
-    Severity::Unknown,
-    Severity::Negligible,
-    Severity::Low,
-    Severity::Medium,
-    Severity::High,
-    Severity::Critical,
-];
-
 /// Facts with `packages` packages and `vulnerabilities` vulnerabilities,
 /// created `age_days` before `now`.
 pub fn facts(packages: usize, vulnerabilities: usize, now: i64, age_days: i64) -> Facts {
@@ -51,7 +42,7 @@ pub fn facts(packages: usize, vulnerabilities: usize, now: i64, age_days: i64) -
                 id: format!("CVE-2026-{:05}", 10_000 + i),
                 package: format!("lib{}", i % packages.max(1)),
                 package_version: "1.0.0".to_owned(),
-                severity: SEVERITIES[i % SEVERITIES.len()],
+                severity: Severity::ALL[i % Severity::ALL.len()],
                 fixed_versions: if fixed {
                     vec!["1.0.1".to_owned()]
                 } else {
