@@ -372,6 +372,44 @@ fn many_threads_agree_with_one() {
 }
 
 #[test]
+fn nothing_survives_from_one_evaluation_to_the_next() {
+    // A pool of one slot: every evaluation reuses the same memory.
+    let engine = Engine::new(EngineConfig::default().pool_size(1)).unwrap();
+    assert!(engine.is_pooling());
+    let policy = engine
+        .load_policy_file(&PathBuf::from(env!("CUSTOMS_TEST_GUESTS_DIR")).join("hostile.wasm"))
+        .unwrap();
+    for _ in 0..5 {
+        let (report, _) = run_mode_in(&engine, policy.clone(), "remember");
+        assert_eq!(report.decision, PolicyDecision::Warn, "{report:?}");
+        assert_eq!(report.findings[0].message, "calls 1 seed 7");
+    }
+}
+
+#[test]
+fn more_threads_than_pool_slots_wait_instead_of_failing() {
+    let engine = Engine::new(EngineConfig::default().pool_size(1)).unwrap();
+    let bundle = engine.baseline().unwrap();
+    let facts = facts();
+    let options = EvalOptions::at(1_700_000_000);
+    let expected = engine.evaluate(&bundle, &facts, &options);
+    assert!(expected.policies.iter().all(|p| p.error.is_none()));
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for _ in 0..5 {
+                    let decision = engine.evaluate(&bundle, &facts, &options);
+                    for (got, want) in decision.policies.iter().zip(&expected.policies) {
+                        assert_eq!(got.error, None, "{}", got.name);
+                        assert_eq!(got.findings, want.findings);
+                    }
+                }
+            });
+        }
+    });
+}
+
+#[test]
 fn the_engine_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Engine>();

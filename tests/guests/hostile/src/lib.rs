@@ -2,6 +2,7 @@
 //! host's tests assert that each mode ends in a typed error and a deny.
 
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use customs_guest::{
     Finding, Image, Params, Policy, PolicyInfo, Severity, VulnerabilityQuery, export_policy,
@@ -9,11 +10,14 @@ use customs_guest::{
 
 struct Hostile;
 
+static CALLS: AtomicU32 = AtomicU32::new(0);
+static SEED: AtomicU32 = AtomicU32::new(7);
+
 impl Policy for Hostile {
     fn info() -> PolicyInfo {
         PolicyInfo::new("hostile", "0.0.1", "Misbehaves on purpose, for the host's tests.")
             .rule("hostile", "whatever the mode says")
-            .param("mode", "ok", "ok | deny | loop | grow-memory | alloc-and-use | trap | panic | many-findings | million-findings | huge-message | huge-100mb-message | undeclared-rule | error | host-call-loop | recursion")
+            .param("mode", "ok", "ok | deny | loop | grow-memory | alloc-and-use | trap | panic | many-findings | million-findings | huge-message | huge-100mb-message | undeclared-rule | error | host-call-loop | recursion | remember")
     }
 
     fn evaluate(image: &Image, params: &Params) -> Result<Vec<Finding>, String> {
@@ -90,6 +94,18 @@ impl Policy for Hostile {
                     black_box(image.vulnerabilities(query));
                     black_box(image.facts_json());
                 }
+            }
+            "remember" => {
+                // State that would leak into the next evaluation if instances
+                // were reused: one counter in zeroed memory, one in the data
+                // segment. A fresh instance always says "calls 1 seed 7".
+                let calls = CALLS.fetch_add(1, Ordering::Relaxed) + 1;
+                let seed = SEED.fetch_add(1, Ordering::Relaxed);
+                Ok(vec![Finding::warn(
+                    "hostile",
+                    Severity::Low,
+                    format!("calls {calls} seed {seed}"),
+                )])
             }
             other => Err(format!("unknown mode {other:?}")),
         }

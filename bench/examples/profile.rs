@@ -1,0 +1,70 @@
+//! Runs one benchmark case in a loop, for a profiler to watch:
+//!
+//! ```sh
+//! cargo build --release -p customs-bench --examples
+//! perf record -g target/release/examples/profile noop 5
+//! ```
+//!
+//! Cases: `noop` (the test guest's no-op mode), `small`, `medium`, `large`
+//! (the WASM baseline on generated facts), `cel-small`, `cel-large`.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use customs::{Bundle, Engine, EngineConfig, EvalOptions, PreparedFacts};
+use customs_bench::generate;
+
+const NOW: i64 = 1_793_491_200;
+
+fn main() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    let case = args.next().unwrap_or_else(|| "noop".to_owned());
+    let seconds: f64 = args.next().map_or(Ok(5.0), |s| s.parse())?;
+    let pool: u32 = std::env::var("CUSTOMS_BENCH_POOL").map_or(Ok(64), |s| s.parse())?;
+    let mut config = EngineConfig::default();
+    config.pool_size = pool;
+    let engine = Engine::new(config)?;
+    let size = |name: &str| {
+        generate::SIZES
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .map(|(_, p, v)| (*p, *v))
+    };
+    let (bundle, facts) = match case.as_str() {
+        "noop" => {
+            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+            let guest = root.join("target/guests/wasm32-wasip2/release/hostile.wasm");
+            let bytes = std::fs::read(&guest).with_context(|| guest.display().to_string())?;
+            let mut bundle = Bundle::new("noop");
+            bundle.add(engine.load_policy("hostile.wasm", &bytes)?)?;
+            (bundle, generate::facts(1, 1, NOW, 1))
+        }
+        other => {
+            let (cel, name) = match other.strip_prefix("cel-") {
+                Some(name) => (true, name),
+                None => (false, other),
+            };
+            let Some((packages, vulns)) = size(name) else {
+                bail!("unknown case {other}");
+            };
+            let bundle = if cel {
+                engine.cel_baseline()?
+            } else {
+                engine.baseline()?
+            };
+            (bundle, generate::facts(packages, vulns, NOW, 30))
+        }
+    };
+    let prepared = PreparedFacts::new(facts);
+    let options = EvalOptions::at(NOW);
+    let started = Instant::now();
+    let mut n = 0u64;
+    while started.elapsed() < Duration::from_secs_f64(seconds) {
+        std::hint::black_box(engine.evaluate(&bundle, &prepared, &options));
+        n += 1;
+    }
+    let per = started.elapsed().as_secs_f64() * 1e6 / n as f64;
+    println!("{case}: {n} evaluations, {per:.1} µs each (pool {pool}, pooling {})", engine.is_pooling());
+    Ok(())
+}
