@@ -65,6 +65,9 @@ fn main() -> Result<()> {
         n += 1;
     }
     let per = started.elapsed().as_secs_f64() * 1e6 / n as f64;
-    println!("{case}: {n} evaluations, {per:.1} µs each (pool {pool}, pooling {})", engine.is_pooling());
+    println!(
+        "{case}: {n} evaluations, {per:.1} µs each (pool {pool}, pooling {})",
+        engine.is_pooling()
+    );
     Ok(())
 }

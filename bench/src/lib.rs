@@ -2,11 +2,14 @@
 //!
 //! The peers customs is measured against, each running the customs baseline
 //! rules on the same facts: [`rego::RegoBaseline`] (the rules in Rego, on
-//! Microsoft's regorus, what a Rust embedder of OPA-style policies picks).
+//! Microsoft's regorus, what a Rust embedder of OPA-style policies picks) and
+//! [`naive_cel::NaiveCel`] (customs' CEL baseline on the `cel` crate, facts
+//! converted on every evaluation).
 //! Each peer answers a [`Verdict`], which the equivalence tests compare with
 //! customs' own before anything is timed.
 
 pub mod generate;
+pub mod naive_cel;
 pub mod rego;
 
 use std::collections::BTreeSet;

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use customs::{Bundle, Engine, EngineConfig, EvalOptions, PreparedFacts};
+use customs_bench::naive_cel::NaiveCel;
 use customs_bench::rego::{RegoBaseline, RegoInput};
 use customs_bench::{Verdict, generate};
 use serde::Serialize;
@@ -63,10 +64,14 @@ struct Latency {
     wasm: Stats,
     cel: Stats,
     rego: Stats,
+    /// The same CEL file on the `cel` crate, facts converted per evaluation.
+    cel_plain: Stats,
     /// regorus time / customs WASM time.
     rego_over_wasm: f64,
     /// customs CEL time / customs WASM time.
     cel_over_wasm: f64,
+    /// plain `cel` time / customs CEL time.
+    cel_plain_over_cel: f64,
 }
 
 #[derive(Serialize)]
@@ -87,6 +92,7 @@ struct Report {
     noop: NoopFigures,
     cold_load: ColdLoad,
     throughput: Throughput,
+    memory: Vec<Memory>,
     targets: Vec<Target>,
     not_measured: Vec<String>,
 }
@@ -121,6 +127,16 @@ struct Throughput {
     speedup: f64,
 }
 
+/// Peak resident memory while `concurrent` evaluations run at once, above
+/// what the process held before, divided among them.
+#[derive(Serialize)]
+struct Memory {
+    input: String,
+    baseline: &'static str,
+    concurrent: usize,
+    peak_kib_per_evaluation: f64,
+}
+
 struct Input {
     name: String,
     facts: customs_facts::Facts,
@@ -144,6 +160,7 @@ fn main() -> Result<()> {
     let wasm = engine.baseline()?;
     let cel = engine.cel_baseline()?;
     let mut rego = RegoBaseline::new().map_err(anyhow::Error::msg)?;
+    let cel_plain = NaiveCel::new().map_err(anyhow::Error::msg)?;
     let options = EvalOptions::at(NOW);
 
     let mut inputs: Vec<Input> = generate::SIZES
@@ -175,9 +192,12 @@ fn main() -> Result<()> {
         let from_cel =
             Verdict::of(&engine.evaluate(&cel, &prepared, &options)).map_err(anyhow::Error::msg)?;
         let from_rego = rego.verdict(&rego_input, NOW).map_err(anyhow::Error::msg)?;
-        if from_cel != expected || from_rego != expected {
+        let from_plain = cel_plain
+            .verdict(&input.facts, NOW)
+            .map_err(anyhow::Error::msg)?;
+        if from_cel != expected || from_rego != expected || from_plain != expected {
             bail!(
-                "{}: the peers disagree, nothing timed\nwasm: {expected:?}\ncel: {from_cel:?}\nrego: {from_rego:?}",
+                "{}: the peers disagree, nothing timed\nwasm: {expected:?}\ncel: {from_cel:?}\nrego: {from_rego:?}\nplain cel: {from_plain:?}",
                 input.name
             );
         }
@@ -190,9 +210,16 @@ fn main() -> Result<()> {
         let rego_stats = measure(budget, || {
             std::hint::black_box(rego.findings(&rego_input, NOW).ok());
         });
+        let plain_stats = measure(budget, || {
+            std::hint::black_box(cel_plain.findings(&input.facts, NOW).ok());
+        });
         eprintln!(
-            "{}: wasm {:.0} µs, cel {:.0} µs, rego {:.0} µs",
-            input.name, wasm_stats.median_us, cel_stats.median_us, rego_stats.median_us
+            "{}: wasm {:.0} µs, cel {:.0} µs, rego {:.0} µs, plain cel {:.0} µs",
+            input.name,
+            wasm_stats.median_us,
+            cel_stats.median_us,
+            rego_stats.median_us,
+            plain_stats.median_us
         );
         latency.push(Latency {
             input: input.name.clone(),
@@ -200,16 +227,15 @@ fn main() -> Result<()> {
             vulnerabilities: input.facts.vulnerabilities.as_ref().map_or(0, Vec::len),
             rego_over_wasm: rego_stats.median_us / wasm_stats.median_us,
             cel_over_wasm: cel_stats.median_us / wasm_stats.median_us,
+            cel_plain_over_cel: plain_stats.median_us / cel_stats.median_us,
             wasm: wasm_stats,
             cel: cel_stats,
             rego: rego_stats,
+            cel_plain: plain_stats,
         });
     }
 
-    let mut not_measured = vec![
-        "the cel crate used naively (facts converted per evaluation): not built yet".to_owned(),
-        "peak memory per concurrent evaluation: not measured yet".to_owned(),
-    ];
+    let mut not_measured = Vec::new();
     let import = largest
         .as_ref()
         .map(|(path, _)| import_figures(path, budget))
@@ -220,6 +246,24 @@ fn main() -> Result<()> {
     let noop = noop_figures(&engine, &root, budget, &options, &mut not_measured)?;
     let cold_load = cold_load_figures(budget)?;
     let throughput = throughput_figures(&engine, &wasm, &inputs[1], budget, &options);
+    let large = &inputs[2];
+    let mut memory = Vec::new();
+    for (name, bundle) in [("WASM", &wasm), ("CEL", &cel)] {
+        for concurrent in [1, 8] {
+            match memory_figure(&engine, bundle, large, concurrent, quick, &options) {
+                Ok(peak) => memory.push(Memory {
+                    input: large.name.clone(),
+                    baseline: name,
+                    concurrent,
+                    peak_kib_per_evaluation: peak,
+                }),
+                Err(e) => {
+                    not_measured.push(format!("peak memory: {e:#}"));
+                    break;
+                }
+            }
+        }
+    }
 
     let targets = targets(&latency, import.as_ref(), &noop, &throughput);
     let report = Report {
@@ -235,6 +279,7 @@ fn main() -> Result<()> {
         noop,
         cold_load,
         throughput,
+        memory,
         targets,
         not_measured,
     };
@@ -411,6 +456,46 @@ fn throughput_figures(
     }
 }
 
+/// Peak resident memory per evaluation with `concurrent` threads evaluating
+/// at once: Linux's high-water mark is reset (`/proc/self/clear_refs`), the
+/// threads run, and the rise above the resident size before is shared out.
+fn memory_figure(
+    engine: &Engine,
+    bundle: &Bundle,
+    input: &Input,
+    concurrent: usize,
+    quick: bool,
+    options: &EvalOptions,
+) -> Result<f64> {
+    let prepared = PreparedFacts::new(input.facts.clone());
+    // Warm: pool slots touched, facts converted for CEL, lazy state built.
+    std::hint::black_box(engine.evaluate(bundle, &prepared, options));
+    std::fs::write("/proc/self/clear_refs", "5").context("cannot reset the peak RSS")?;
+    let before = status_kib("VmRSS")?;
+    let rounds = if quick { 2 } else { 20 };
+    std::thread::scope(|scope| {
+        for _ in 0..concurrent {
+            scope.spawn(|| {
+                for _ in 0..rounds {
+                    std::hint::black_box(engine.evaluate(bundle, &prepared, options));
+                }
+            });
+        }
+    });
+    let peak = status_kib("VmHWM")?;
+    Ok(peak.saturating_sub(before) as f64 / concurrent as f64)
+}
+
+/// A `/proc/self/status` figure, in KiB.
+fn status_kib(field: &str) -> Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").context("no /proc/self/status")?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .with_context(|| format!("no {field} in /proc/self/status"))
+}
+
 fn targets(
     latency: &[Latency],
     import: Option<&ImportFigures>,
@@ -497,10 +582,10 @@ fn markdown(report: &Report) -> String {
         "Measured on {} ({} run). Median / p99 per image, whole baseline (8 rules), facts prepared once.\n\n",
         report.machine, report.mode
     );
-    md.push_str("| input | packages / vulns | customs WASM | customs CEL | regorus (Rego) | regorus ÷ WASM | CEL ÷ WASM |\n|---|---|---|---|---|---|---|\n");
+    md.push_str("| input | packages / vulns | customs WASM | customs CEL | regorus (Rego) | plain `cel` crate | regorus ÷ WASM | CEL ÷ WASM | plain ÷ customs CEL |\n|---|---|---|---|---|---|---|---|---|\n");
     for row in &report.latency {
         md.push_str(&format!(
-            "| {} | {} / {} | {:.0} / {:.0} µs | {:.0} / {:.0} µs | {:.0} / {:.0} µs | {:.1}x | {:.2}x |\n",
+            "| {} | {} / {} | {:.0} / {:.0} µs | {:.0} / {:.0} µs | {:.0} / {:.0} µs | {:.0} / {:.0} µs | {:.1}x | {:.2}x | {:.1}x |\n",
             row.input,
             row.packages,
             row.vulnerabilities,
@@ -510,8 +595,11 @@ fn markdown(report: &Report) -> String {
             row.cel.p99_us,
             row.rego.median_us,
             row.rego.p99_us,
+            row.cel_plain.median_us,
+            row.cel_plain.p99_us,
             row.rego_over_wasm,
-            row.cel_over_wasm
+            row.cel_over_wasm,
+            row.cel_plain_over_cel
         ));
     }
     md.push_str("\n| figure | value |\n|---|---|\n");
@@ -548,6 +636,12 @@ fn markdown(report: &Report) -> String {
         report.throughput.all_threads_per_s,
         report.throughput.speedup
     ));
+    for m in &report.memory {
+        md.push_str(&format!(
+            "| peak memory per evaluation, {} baseline, {} facts, {} at once | {:.0} KiB |\n",
+            m.baseline, m.input, m.concurrent, m.peak_kib_per_evaluation
+        ));
+    }
     md.push_str("\n| target | wanted | measured | met |\n|---|---|---|---|\n");
     for target in &report.targets {
         md.push_str(&format!(

@@ -51,6 +51,7 @@ mod waivers;
 
 pub use archive::{ArchiveLimits, MEDIA_TYPE as BUNDLE_MEDIA_TYPE};
 pub use bundle::{Bundle, BundleEntry};
+pub use cel::environment as cel_environment;
 pub use engine::{Engine, EngineConfig, EvalOptions};
 pub use error::Error;
 pub use limits::Limits;

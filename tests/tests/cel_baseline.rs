@@ -1,7 +1,8 @@
 //! The CEL baseline (policies/cel/baseline.yaml), the Rust baseline
 //! (policies/baseline/, WASM) and the Rego baseline the benchmark runs on
 //! regorus (bench/rego/baseline.rego) give the same decision and the same
-//! rule ids, with the same effects, on every image of the corpus and on facts
+//! rule ids, with the same effects (and the benchmark's plain-`cel` peer the
+//! same findings as customs' CEL, messages included), on every image of the corpus and on facts
 //! built to pass, fail and warn every rule.
 
 // Test code: a failed expectation should stop the test loudly.
@@ -72,6 +73,32 @@ fn assert_same(facts: Facts, what: &str) {
         (rego.allowed, &rego.rules),
         "{what}: the Rust and Rego baselines disagree"
     );
+    // The benchmark's plain-`cel` peer runs the same file: same findings,
+    // messages included.
+    let naive = naive_cel()
+        .findings(prepared.facts(), NOW)
+        .unwrap_or_else(|e| panic!("{what}: the plain cel peer failed: {e}"));
+    let naive: BTreeSet<(String, &str, String)> = naive.into_iter().collect();
+    let customs_cel: BTreeSet<(String, &str, String)> = cel
+        .findings()
+        .map(|(_, f)| {
+            let effect = match f.effect {
+                Effect::Deny => "deny",
+                Effect::Warn => "warn",
+            };
+            (f.rule.clone(), effect, f.message.clone())
+        })
+        .collect();
+    assert_eq!(
+        customs_cel, naive,
+        "{what}: customs' CEL and the plain cel peer disagree"
+    );
+}
+
+fn naive_cel() -> &'static customs_bench::naive_cel::NaiveCel {
+    static NAIVE: std::sync::OnceLock<customs_bench::naive_cel::NaiveCel> =
+        std::sync::OnceLock::new();
+    NAIVE.get_or_init(|| customs_bench::naive_cel::NaiveCel::new().unwrap())
 }
 
 fn corpus_inputs() -> Vec<std::path::PathBuf> {

@@ -55,6 +55,12 @@ fn env() -> Result<&'static Arc<Env>, Error> {
     .map_err(|e| Error::Engine(format!("cannot set up the CEL environment: {e}")))
 }
 
+/// The CEL environment customs policies compile and run in, for tools that
+/// run CEL expressions the way customs does (the benchmark's plain-`cel` peer).
+pub fn environment() -> Result<Arc<Env>, Error> {
+    env().map(Arc::clone)
+}
+
 /// The names facts are exposed under, in facts v1 order.
 const FACT_NAMES: [&str; 14] = [
     "image",
