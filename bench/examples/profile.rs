@@ -3,6 +3,7 @@
 //! ```sh
 //! cargo build --release -p customs-bench --examples
 //! perf record -g target/release/examples/profile noop 5
+//! CUSTOMS_BENCH_THREADS=2 target/release/examples/profile medium 5
 //! ```
 //!
 //! Cases: `noop` (the test guest's no-op mode), `small`, `medium`, `large`
@@ -56,17 +57,29 @@ fn main() -> Result<()> {
             (bundle, generate::facts(packages, vulns, NOW, 30))
         }
     };
+    let threads: usize = std::env::var("CUSTOMS_BENCH_THREADS").map_or(Ok(1), |s| s.parse())?;
     let prepared = PreparedFacts::new(facts);
     let options = EvalOptions::at(NOW);
     let started = Instant::now();
-    let mut n = 0u64;
-    while started.elapsed() < Duration::from_secs_f64(seconds) {
-        std::hint::black_box(engine.evaluate(&bundle, &prepared, &options));
-        n += 1;
-    }
-    let per = started.elapsed().as_secs_f64() * 1e6 / n as f64;
+    let budget = Duration::from_secs_f64(seconds);
+    let n: u64 = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut n = 0u64;
+                    while started.elapsed() < budget {
+                        std::hint::black_box(engine.evaluate(&bundle, &prepared, &options));
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap_or(0)).sum()
+    });
+    let per_s = n as f64 / started.elapsed().as_secs_f64();
     println!(
-        "{case}: {n} evaluations, {per:.1} µs each (pool {pool}, pooling {})",
+        "{case}: {n} evaluations on {threads} threads, {per_s:.0} per s (pool {pool}, pooling {})",
         engine.is_pooling()
     );
     Ok(())

@@ -2,7 +2,7 @@
 //! and the single path every evaluation goes through.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -493,9 +493,14 @@ impl Engine {
     }
 }
 
-/// A counting semaphore over the pooling allocator's instance slots.
+/// A counting semaphore over the pooling allocator's instance slots. Taking
+/// and returning a slot is one atomic operation each; the lock and condition
+/// variable are only touched when the pool is exhausted.
 struct Slots {
-    free: Mutex<u32>,
+    free: AtomicU32,
+    /// Threads waiting (or about to wait) for a slot.
+    waiting: AtomicU32,
+    lock: Mutex<()>,
     freed: Condvar,
 }
 
@@ -504,29 +509,47 @@ struct SlotGuard<'a>(&'a Slots);
 impl Slots {
     fn new(count: u32) -> Slots {
         Slots {
-            free: Mutex::new(count),
+            free: AtomicU32::new(count),
+            waiting: AtomicU32::new(0),
+            lock: Mutex::new(()),
             freed: Condvar::new(),
         }
     }
 
+    fn try_take(&self) -> bool {
+        self.free
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
     fn acquire(&self) -> SlotGuard<'_> {
-        // A poisoned lock only means another thread panicked while counting;
-        // the count itself is still right.
-        let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
-        while *free == 0 {
-            free = self
+        if self.try_take() {
+            return SlotGuard(self);
+        }
+        // A poisoned lock only means another thread panicked while holding
+        // it; it guards no data.
+        let mut held = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        // Re-checked after announcing the wait: a release either sees the
+        // waiter and notifies under the lock, or happened before this check.
+        while !self.try_take() {
+            held = self
                 .freed
-                .wait(free)
+                .wait(held)
                 .unwrap_or_else(PoisonError::into_inner);
         }
-        *free -= 1;
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
         SlotGuard(self)
     }
 }
 
 impl Drop for SlotGuard<'_> {
     fn drop(&mut self) {
-        *self.0.free.lock().unwrap_or_else(PoisonError::into_inner) += 1;
-        self.0.freed.notify_one();
+        let slots = self.0;
+        slots.free.fetch_add(1, Ordering::SeqCst);
+        if slots.waiting.load(Ordering::SeqCst) > 0 {
+            let _held = slots.lock.lock().unwrap_or_else(PoisonError::into_inner);
+            slots.freed.notify_one();
+        }
     }
 }
