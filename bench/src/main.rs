@@ -44,6 +44,40 @@ fn measure_at_least(min_samples: usize, budget: Duration, mut f: impl FnMut()) -
         f();
         samples.push(t.elapsed());
     }
+    stats(samples)
+}
+
+/// Times the `N` peers in ten interleaved rounds, about `budget` each in all,
+/// so a slow spell of the machine falls on every peer alike and the ratios
+/// between them hold.
+fn measure_together<const N: usize>(
+    budget: Duration,
+    mut peers: [&mut dyn FnMut(); N],
+) -> [Stats; N] {
+    const ROUNDS: u32 = 10;
+    for peer in peers.iter_mut() {
+        let warm_up = Instant::now();
+        while warm_up.elapsed() < budget / 10 {
+            peer();
+        }
+    }
+    let mut samples: [Vec<Duration>; N] = std::array::from_fn(|_| Vec::new());
+    for _ in 0..ROUNDS {
+        for (peer, samples) in peers.iter_mut().zip(samples.iter_mut()) {
+            let started = Instant::now();
+            let mut count = 0;
+            while count < 2 || started.elapsed() < budget / ROUNDS {
+                let t = Instant::now();
+                peer();
+                samples.push(t.elapsed());
+                count += 1;
+            }
+        }
+    }
+    samples.map(stats)
+}
+
+fn stats(mut samples: Vec<Duration>) -> Stats {
     samples.sort_unstable();
     let at = |q: f64| {
         let index = ((samples.len() - 1) as f64 * q).round() as usize;
@@ -201,18 +235,23 @@ fn main() -> Result<()> {
                 input.name
             );
         }
-        let wasm_stats = measure(budget, || {
-            std::hint::black_box(engine.evaluate(&wasm, &prepared, &options));
-        });
-        let cel_stats = measure(budget, || {
-            std::hint::black_box(engine.evaluate(&cel, &prepared, &options));
-        });
-        let rego_stats = measure(budget, || {
-            std::hint::black_box(rego.findings(&rego_input, NOW).ok());
-        });
-        let plain_stats = measure(budget, || {
-            std::hint::black_box(cel_plain.findings(&input.facts, NOW).ok());
-        });
+        let [wasm_stats, cel_stats, rego_stats, plain_stats] = measure_together(
+            budget,
+            [
+                &mut || {
+                    std::hint::black_box(engine.evaluate(&wasm, &prepared, &options));
+                },
+                &mut || {
+                    std::hint::black_box(engine.evaluate(&cel, &prepared, &options));
+                },
+                &mut || {
+                    std::hint::black_box(rego.findings(&rego_input, NOW).ok());
+                },
+                &mut || {
+                    std::hint::black_box(cel_plain.findings(&input.facts, NOW).ok());
+                },
+            ],
+        );
         eprintln!(
             "{}: wasm {:.0} µs, cel {:.0} µs, rego {:.0} µs, plain cel {:.0} µs",
             input.name,
@@ -322,12 +361,17 @@ fn largest_report(corpus: &Path) -> Option<(PathBuf, customs_facts::Facts)> {
 fn import_figures(path: &Path, budget: Duration) -> Result<ImportFigures> {
     let bytes = std::fs::read(path)?;
     let origin = customs_facts::import::Origin::file(path);
-    let import = measure(budget, || {
-        std::hint::black_box(customs_facts::import::import_bytes(&origin, &bytes).ok());
-    });
-    let parse = measure(budget, || {
-        std::hint::black_box(serde_json::from_slice::<serde_json::Value>(&bytes).ok());
-    });
+    let [import, parse] = measure_together(
+        budget,
+        [
+            &mut || {
+                std::hint::black_box(customs_facts::import::import_bytes(&origin, &bytes).ok());
+            },
+            &mut || {
+                std::hint::black_box(serde_json::from_slice::<serde_json::Value>(&bytes).ok());
+            },
+        ],
+    );
     Ok(ImportFigures {
         file: path.display().to_string(),
         bytes: bytes.len(),
