@@ -127,6 +127,7 @@ struct Report {
     cold_load: ColdLoad,
     throughput: Throughput,
     memory: Vec<Memory>,
+    soak: Option<Soak>,
     targets: Vec<Target>,
     not_measured: Vec<String>,
 }
@@ -169,6 +170,16 @@ struct Memory {
     baseline: &'static str,
     concurrent: usize,
     peak_kib_per_evaluation: f64,
+}
+
+/// Resident memory before and after many evaluations of good and hostile
+/// policies on every core: flat when nothing leaks.
+#[derive(Serialize)]
+struct Soak {
+    evaluations: usize,
+    modes: Vec<&'static str>,
+    rss_before_kib: u64,
+    rss_after_kib: u64,
 }
 
 struct Input {
@@ -304,6 +315,13 @@ fn main() -> Result<()> {
         }
     }
 
+    let soak = match soak_figure(&engine, &root, if quick { 5_000 } else { 100_000 }) {
+        Ok(soak) => Some(soak),
+        Err(e) => {
+            not_measured.push(format!("soak: {e:#}"));
+            None
+        }
+    };
     let targets = targets(&latency, import.as_ref(), &noop, &throughput);
     let report = Report {
         machine: machine(),
@@ -319,6 +337,7 @@ fn main() -> Result<()> {
         cold_load,
         throughput,
         memory,
+        soak,
         targets,
         not_measured,
     };
@@ -536,6 +555,51 @@ fn memory_figure(
     Ok(peak.saturating_sub(before) as f64 / concurrent as f64)
 }
 
+/// `evaluations` of the test guest in modes that allow, deny, trap, panic and
+/// err, spread over every core, after a warm-up of a tenth as many.
+fn soak_figure(engine: &Engine, root: &Path, evaluations: usize) -> Result<Soak> {
+    const MODES: [&str; 5] = ["ok", "deny", "trap", "panic", "error"];
+    let guest = root.join("target/guests/wasm32-wasip2/release/hostile.wasm");
+    let bytes =
+        std::fs::read(&guest).with_context(|| format!("cannot read {}", guest.display()))?;
+    let policy = engine.load_policy("hostile.wasm", &bytes)?;
+    let bundles = MODES
+        .iter()
+        .map(|mode| {
+            let mut bundle = Bundle::new("soak");
+            bundle.add(policy.clone())?;
+            bundle.set_param("mode", mode)?;
+            Ok(bundle)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let prepared = PreparedFacts::new(generate::facts(50, 20, NOW, 30));
+    let options = EvalOptions::at(NOW);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let run = |count: usize| {
+        std::thread::scope(|scope| {
+            for t in 0..threads {
+                let (bundles, prepared, options) = (&bundles, &prepared, &options);
+                scope.spawn(move || {
+                    for i in (t..count).step_by(threads) {
+                        let bundle = &bundles[i % bundles.len()];
+                        std::hint::black_box(engine.evaluate(bundle, prepared, options));
+                    }
+                });
+            }
+        });
+    };
+    run(evaluations / 10);
+    let rss_before_kib = status_kib("VmRSS")?;
+    run(evaluations);
+    let rss_after_kib = status_kib("VmRSS")?;
+    Ok(Soak {
+        evaluations,
+        modes: MODES.to_vec(),
+        rss_before_kib,
+        rss_after_kib,
+    })
+}
+
 /// A `/proc/self/status` figure, in KiB.
 fn status_kib(field: &str) -> Result<u64> {
     let status = std::fs::read_to_string("/proc/self/status").context("no /proc/self/status")?;
@@ -690,6 +754,15 @@ fn markdown(report: &Report) -> String {
         md.push_str(&format!(
             "| peak memory per evaluation, {} baseline, {} facts, {} at once | {:.0} KiB |\n",
             m.baseline, m.input, m.concurrent, m.peak_kib_per_evaluation
+        ));
+    }
+    if let Some(soak) = &report.soak {
+        md.push_str(&format!(
+            "| soak: {} evaluations ({}) on all cores, RSS before / after | {} / {} KiB |\n",
+            soak.evaluations,
+            soak.modes.join(", "),
+            soak.rss_before_kib,
+            soak.rss_after_kib
         ));
     }
     md.push_str("\n| target | wanted | measured | met |\n|---|---|---|---|\n");
