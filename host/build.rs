@@ -68,8 +68,20 @@ fn main() {
 
 /// Builds every member of a guest workspace; returns the directory of the `.wasm` files.
 fn build_workspace(workspace: &Path, target_dir: &Path) -> PathBuf {
-    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(cargo);
+    // Fuzzing builds the host on nightly, which may lack the wasm target:
+    // CUSTOMS_GUEST_TOOLCHAIN names an installed toolchain that has it.
+    println!("cargo:rerun-if-env-changed=CUSTOMS_GUEST_TOOLCHAIN");
+    let mut command = match env::var("CUSTOMS_GUEST_TOOLCHAIN") {
+        Ok(toolchain) => {
+            let mut command = Command::new("rustup");
+            command.args(["run", &toolchain, "cargo"]);
+            for var in ["CARGO", "RUSTC", "RUSTDOC", "RUSTUP_TOOLCHAIN"] {
+                command.env_remove(var);
+            }
+            command
+        }
+        Err(_) => Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into())),
+    };
     command
         .current_dir(workspace)
         .args(["build", "--release", "--quiet", "--target", WASM_TARGET])

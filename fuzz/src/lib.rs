@@ -1,5 +1,6 @@
-//! Shared body of the importer fuzz targets: any bytes, read as one format,
-//! must give facts or a typed error, never a panic.
+//! Shared bodies of the fuzz targets: any bytes, read as one importer's
+//! format, a CEL policy, a bundle manifest or archive, or a waivers file,
+//! must give a value or a typed error, never a panic.
 
 use customs_facts::Facts;
 use customs_facts::import::{Format, Origin, import_as, import_bytes};
@@ -20,4 +21,46 @@ pub fn import_as_format(name: &str, data: &[u8]) {
 
 pub fn import_detected(data: &[u8]) {
     let _ = import_bytes(&Origin::named("fuzz"), data);
+}
+
+/// The engine CEL policies load into (one per fuzzing process).
+fn engine() -> &'static customs::Engine {
+    static ENGINE: std::sync::OnceLock<customs::Engine> = std::sync::OnceLock::new();
+    ENGINE.get_or_init(|| {
+        customs::Engine::new(customs::EngineConfig::default().pool_size(0))
+            .expect("the engine starts")
+    })
+}
+
+pub fn cel_policy(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(policy) = engine().load_cel_policy("fuzz.yaml", text) {
+        // What loads must also evaluate (to a verdict or a policy error).
+        let mut bundle = customs::Bundle::new("fuzz");
+        if bundle.add(policy).is_ok() {
+            let facts = customs::PreparedFacts::new(Facts::default());
+            let _ = engine().evaluate(&bundle, &facts, &customs::EvalOptions::at(0));
+        }
+    }
+}
+
+pub fn bundle_manifest(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = customs::Manifest::parse("fuzz.yaml", text);
+    }
+}
+
+pub fn bundle_archive(data: &[u8]) {
+    let limits = customs::ArchiveLimits::default();
+    if let Ok(files) = customs::BundleFiles::read_archive("fuzz.tar.gz", data, &limits) {
+        let _ = files.verify();
+    }
+}
+
+pub fn waivers(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = customs::Waivers::parse("fuzz.yaml", text);
+    }
 }
