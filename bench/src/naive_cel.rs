@@ -14,7 +14,8 @@ use serde_json::Value as Json;
 
 use crate::Verdict;
 
-/// The same policy file customs loads.
+/// The same policy file customs loads (keys this peer does not use, such as
+/// descriptions and severities, are ignored).
 pub const SOURCE: &str = include_str!("../../policies/cel/baseline.yaml");
 
 /// Fields holding an RFC 3339 time (or a date), which CEL compares as timestamps.
@@ -25,16 +26,12 @@ struct File {
     params: Vec<Param>,
     variables: Vec<Named>,
     validations: Vec<Validation>,
-    #[serde(flatten)]
-    _rest: HashMap<String, Json>,
 }
 
 #[derive(Deserialize)]
 struct Param {
     name: String,
     default: Json,
-    #[serde(flatten)]
-    _rest: HashMap<String, Json>,
 }
 
 #[derive(Deserialize)]
@@ -53,8 +50,6 @@ struct Validation {
     message: Option<String>,
     #[serde(rename = "messageExpression", default)]
     message_expression: Option<String>,
-    #[serde(flatten)]
-    _rest: HashMap<String, Json>,
 }
 
 struct Compiled {

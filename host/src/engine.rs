@@ -96,9 +96,9 @@ struct EngineInner {
     /// Deadline in epoch ticks.
     deadline_ticks: u64,
     ticker_stop: Arc<AtomicBool>,
-    pooling: bool,
-    /// Free pool slots: a policy waits for one rather than failing when
-    /// more evaluations run at once than the pool holds.
+    /// Free pool slots, when instances come from the pooling allocator: a
+    /// policy waits for one rather than failing when more evaluations run
+    /// at once than the pool holds.
     slots: Option<Slots>,
 }
 
@@ -112,7 +112,7 @@ impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
             .field("limits", &self.0.limits)
-            .field("pooling", &self.0.pooling)
+            .field("pooling", &self.is_pooling())
             .finish()
     }
 }
@@ -206,7 +206,6 @@ impl Engine {
             limits: config.limits,
             deadline_ticks,
             ticker_stop,
-            pooling,
             slots: pooling.then(|| Slots::new(config.pool_size)),
         })))
     }
@@ -217,7 +216,7 @@ impl Engine {
 
     /// Whether instances come from the pooling allocator.
     pub fn is_pooling(&self) -> bool {
-        self.0.pooling
+        self.0.slots.is_some()
     }
 
     pub(crate) fn wasmtime(&self) -> &wasmtime::Engine {

@@ -19,13 +19,17 @@ fn engine() -> &'static Engine {
     ENGINE.get_or_init(|| Engine::new(EngineConfig::default()).expect("engine"))
 }
 
+/// The test guest that misbehaves in the mode its `mode` parameter names.
+fn hostile_path() -> PathBuf {
+    PathBuf::from(env!("CUSTOMS_TEST_GUESTS_DIR")).join("hostile.wasm")
+}
+
 fn hostile() -> Policy {
     static HOSTILE: OnceLock<Policy> = OnceLock::new();
     HOSTILE
         .get_or_init(|| {
-            let path = PathBuf::from(env!("CUSTOMS_TEST_GUESTS_DIR")).join("hostile.wasm");
             engine()
-                .load_policy_file(&path)
+                .load_policy_file(&hostile_path())
                 .expect("hostile guest loads")
         })
         .clone()
@@ -48,9 +52,8 @@ fn patient_hostile() -> Policy {
     static HOSTILE: OnceLock<Policy> = OnceLock::new();
     HOSTILE
         .get_or_init(|| {
-            let path = PathBuf::from(env!("CUSTOMS_TEST_GUESTS_DIR")).join("hostile.wasm");
             patient_engine()
-                .load_policy_file(&path)
+                .load_policy_file(&hostile_path())
                 .expect("hostile guest loads")
         })
         .clone()
@@ -245,9 +248,10 @@ fn a_shorter_deadline_is_honoured() {
         EngineConfig::default().limits(Limits::default().with_deadline(Duration::from_millis(20))),
     )
     .unwrap();
-    let path = PathBuf::from(env!("CUSTOMS_TEST_GUESTS_DIR")).join("hostile.wasm");
     let mut bundle = Bundle::new("t");
-    bundle.add(engine.load_policy_file(&path).unwrap()).unwrap();
+    bundle
+        .add(engine.load_policy_file(&hostile_path()).unwrap())
+        .unwrap();
     bundle.set_param("mode", "loop").unwrap();
     let decision = engine.evaluate(&bundle, &facts(), &EvalOptions::at(0));
     let error = decision.policies[0].error.clone().unwrap();
@@ -376,9 +380,7 @@ fn nothing_survives_from_one_evaluation_to_the_next() {
     // A pool of one slot: every evaluation reuses the same memory.
     let engine = Engine::new(EngineConfig::default().pool_size(1)).unwrap();
     assert!(engine.is_pooling());
-    let policy = engine
-        .load_policy_file(&PathBuf::from(env!("CUSTOMS_TEST_GUESTS_DIR")).join("hostile.wasm"))
-        .unwrap();
+    let policy = engine.load_policy_file(&hostile_path()).unwrap();
     for _ in 0..5 {
         let (report, _) = run_mode_in(&engine, policy.clone(), "remember");
         assert_eq!(report.decision, PolicyDecision::Warn, "{report:?}");
