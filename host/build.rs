@@ -28,8 +28,10 @@ fn main() {
     }
     println!("cargo:rerun-if-changed=build.rs");
 
-    let baseline = build_workspace(&root.join("policies"), &target_dir);
-    let guests = build_workspace(&root.join("tests/guests"), &target_dir);
+    let baseline = build_workspace(&root.join("policies"), &target_dir, &[]);
+    // The hostile suite: one component per example.
+    let guests =
+        build_workspace(&root.join("tests/guests"), &target_dir, &["--examples"]).join("examples");
 
     // One embedded component per baseline rule, in a stable order.
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").unwrap_or_default());
@@ -67,7 +69,7 @@ fn main() {
 }
 
 /// Builds every member of a guest workspace; returns the directory of the `.wasm` files.
-fn build_workspace(workspace: &Path, target_dir: &Path) -> PathBuf {
+fn build_workspace(workspace: &Path, target_dir: &Path, extra_args: &[&str]) -> PathBuf {
     // Fuzzing builds the host on nightly, which may lack the wasm target:
     // CUSTOMS_GUEST_TOOLCHAIN names an installed toolchain that has it.
     println!("cargo:rerun-if-env-changed=CUSTOMS_GUEST_TOOLCHAIN");
@@ -85,6 +87,7 @@ fn build_workspace(workspace: &Path, target_dir: &Path) -> PathBuf {
     command
         .current_dir(workspace)
         .args(["build", "--release", "--quiet", "--target", WASM_TARGET])
+        .args(extra_args)
         .arg("--target-dir")
         .arg(target_dir);
     // Settings meant for the outer (host) build must not leak into the guest build.

@@ -35,10 +35,10 @@ fn main() -> Result<()> {
     let (bundle, facts) = match case.as_str() {
         "noop" => {
             let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-            let guest = root.join("target/guests/wasm32-wasip2/release/hostile.wasm");
+            let guest = customs_bench::guest_path(&root, "allow");
             let bytes = std::fs::read(&guest).with_context(|| guest.display().to_string())?;
             let mut bundle = Bundle::new("noop");
-            bundle.add(engine.load_policy("hostile.wasm", &bytes)?)?;
+            bundle.add(engine.load_policy("allow.wasm", &bytes)?)?;
             (bundle, generate::facts(1, 1, NOW, 1))
         }
         other => {

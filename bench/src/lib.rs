@@ -12,6 +12,13 @@ pub mod generate;
 pub mod naive_cel;
 pub mod rego;
 
+/// A component of the hostile-policy suite (tests/guests/hostile), which the
+/// workspace build compiles; `root` is the workspace root.
+pub fn guest_path(root: &std::path::Path, name: &str) -> std::path::PathBuf {
+    root.join("target/guests/wasm32-wasip2/release/examples")
+        .join(format!("{name}.wasm"))
+}
+
 use std::collections::BTreeSet;
 
 /// What peers must agree on: the decision and every (rule id, effect).

@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use customs::{Bundle, Engine, EngineConfig, EvalOptions, PreparedFacts};
 use customs_bench::naive_cel::NaiveCel;
 use customs_bench::rego::{RegoBaseline, RegoInput};
-use customs_bench::{Verdict, generate};
+use customs_bench::{Verdict, generate, guest_path};
 use serde::Serialize;
 
 /// 2026-11-01T00:00:00Z: every peer evaluates at the same instant.
@@ -177,7 +177,7 @@ struct Memory {
 #[derive(Serialize)]
 struct Soak {
     evaluations: usize,
-    modes: Vec<&'static str>,
+    policies: Vec<&'static str>,
     rss_before_kib: u64,
     rss_after_kib: u64,
 }
@@ -417,12 +417,12 @@ fn noop_figures(
     let cel_stats = measure(budget, || {
         std::hint::black_box(engine.evaluate(&cel, &prepared, options));
     });
-    // The test guest in its "ok" mode returns no findings at once.
-    let guest = root.join("target/guests/wasm32-wasip2/release/hostile.wasm");
+    // The hostile suite's control case returns no findings at once.
+    let guest = guest_path(root, "allow");
     let wasm_stats = match std::fs::read(&guest) {
         Ok(bytes) => {
             let mut bundle = Bundle::new("noop");
-            bundle.add(engine.load_policy("hostile.wasm", &bytes)?)?;
+            bundle.add(engine.load_policy("allow.wasm", &bytes)?)?;
             Some(measure(budget, || {
                 std::hint::black_box(engine.evaluate(&bundle, &prepared, options));
             }))
@@ -555,20 +555,18 @@ fn memory_figure(
     Ok(peak.saturating_sub(before) as f64 / concurrent as f64)
 }
 
-/// `evaluations` of the test guest in modes that allow, deny, trap, panic and
+/// `evaluations` of hostile-suite policies that allow, deny, trap, panic and
 /// err, spread over every core, after a warm-up of a tenth as many.
 fn soak_figure(engine: &Engine, root: &Path, evaluations: usize) -> Result<Soak> {
-    const MODES: [&str; 5] = ["ok", "deny", "trap", "panic", "error"];
-    let guest = root.join("target/guests/wasm32-wasip2/release/hostile.wasm");
-    let bytes =
-        std::fs::read(&guest).with_context(|| format!("cannot read {}", guest.display()))?;
-    let policy = engine.load_policy("hostile.wasm", &bytes)?;
-    let bundles = MODES
+    const POLICIES: [&str; 5] = ["allow", "deny", "unreachable", "panics", "policy_error"];
+    let bundles = POLICIES
         .iter()
-        .map(|mode| {
+        .map(|name| {
+            let guest = guest_path(root, name);
+            let bytes = std::fs::read(&guest)
+                .with_context(|| format!("cannot read {}", guest.display()))?;
             let mut bundle = Bundle::new("soak");
-            bundle.add(policy.clone())?;
-            bundle.set_param("mode", mode)?;
+            bundle.add(engine.load_policy(&format!("{name}.wasm"), &bytes)?)?;
             Ok(bundle)
         })
         .collect::<Result<Vec<_>>>()?;
@@ -594,7 +592,7 @@ fn soak_figure(engine: &Engine, root: &Path, evaluations: usize) -> Result<Soak>
     let rss_after_kib = status_kib("VmRSS")?;
     Ok(Soak {
         evaluations,
-        modes: MODES.to_vec(),
+        policies: POLICIES.to_vec(),
         rss_before_kib,
         rss_after_kib,
     })
@@ -760,7 +758,7 @@ fn markdown(report: &Report) -> String {
         md.push_str(&format!(
             "| soak: {} evaluations ({}) on all cores, RSS before / after | {} / {} KiB |\n",
             soak.evaluations,
-            soak.modes.join(", "),
+            soak.policies.join(", "),
             soak.rss_before_kib,
             soak.rss_after_kib
         ));

@@ -158,6 +158,10 @@ impl Engine {
                 .total_core_instances(n * 16)
                 .total_memories(n * 2)
                 .total_tables(n * 16)
+                // At least the limits, so growth past them reaches the store's
+                // limiter, which names the cause, instead of failing quietly
+                // at the pool's own (smaller) bound.
+                .table_elements(config.limits.table_elements)
                 .max_memory_size(config.limits.memory_bytes.saturating_mul(2));
             // Where Linux can say which pages an instance dirtied (PAGEMAP_SCAN,
             // 6.7+), reset those in place and keep them mapped, instead of
@@ -431,7 +435,16 @@ impl Engine {
                     )
                 }
             }
-            None => format!("failed: {error:#}"),
+            None => {
+                if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
+                    // exit(0) is not an allow: a verdict is what `evaluate` returns.
+                    return format!("called exit({}) instead of returning a verdict", exit.0);
+                }
+                // The root cause names what went wrong; the wasm backtrace
+                // around it is for the policy's author, at debug level.
+                tracing::debug!("policy failure: {error:?}");
+                format!("failed: {}", error.root_cause())
+            }
         }
     }
 

@@ -22,6 +22,15 @@ pub enum Error {
     )]
     Import { origin: String, reason: String },
     #[error(
+        "{origin}: the policy was built against customs:policy@{found}, which this customs does not speak (it speaks customs:policy@{supported}): build the policy with this release's WIT or customs-guest, or upgrade customs ({reason})"
+    )]
+    WitVersion {
+        origin: String,
+        found: String,
+        supported: &'static str,
+        reason: String,
+    },
+    #[error(
         "{origin}: not a customs policy: it does not export the world customs:policy/policy@0.1.0 ({reason})"
     )]
     WrongWorld { origin: String, reason: String },

@@ -21,6 +21,13 @@ pub struct Limits {
     pub max_field_bytes: usize,
     /// How much of a policy's stdout/stderr is kept for the log.
     pub max_guest_output_bytes: usize,
+    /// Most functions a policy component's core modules may define, checked
+    /// before compiling: compile time grows with the count (about 0.1 ms per
+    /// function here), so a million empty functions would take minutes.
+    pub max_policy_functions: usize,
+    /// Deepest nesting of blocks a policy function may have, checked before
+    /// compiling: compile time grows faster than the depth.
+    pub max_nesting_depth: usize,
 }
 
 impl Default for Limits {
@@ -33,6 +40,11 @@ impl Default for Limits {
             max_message_bytes: 16 << 10,
             max_field_bytes: 1 << 10,
             max_guest_output_bytes: 16 << 10,
+            // Rust policies define hundreds; interpreters built into a
+            // component (CPython, SpiderMonkey) tens of thousands.
+            max_policy_functions: 100_000,
+            // A switch compiles to one block per case; thousands are real.
+            max_nesting_depth: 10_000,
         }
     }
 }
@@ -50,6 +62,16 @@ impl Limits {
 
     pub fn with_max_findings(mut self, count: usize) -> Self {
         self.max_findings = count;
+        self
+    }
+
+    pub fn with_max_policy_functions(mut self, count: usize) -> Self {
+        self.max_policy_functions = count;
+        self
+    }
+
+    pub fn with_max_nesting_depth(mut self, depth: usize) -> Self {
+        self.max_nesting_depth = depth;
         self
     }
 }

@@ -11,6 +11,7 @@ use wasmtime::component::Component;
 use crate::bindings::PolicyPre;
 use crate::cel::CelPolicy;
 use crate::error::Error;
+use crate::limits::Limits;
 use crate::sandbox::StoreState;
 
 /// Metadata a policy declares about itself.
@@ -125,6 +126,64 @@ fn check_header(origin: &str, bytes: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
+/// Refuses, before compiling, the shapes of code whose compile time grows
+/// faster than their size (a compile-time bomb costs only a quick parse):
+/// more functions than the limit, or blocks nested deeper than the limit
+/// (100,000 nested blocks took 20 s to compile here).
+fn check_compile_bombs(origin: &str, bytes: &[u8], limits: &Limits) -> Result<(), Error> {
+    let refuse = |reason: String| Error::Compile {
+        origin: origin.to_owned(),
+        reason,
+    };
+    let mut defined: usize = 0;
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        match payload.map_err(|e| refuse(e.to_string()))? {
+            wasmparser::Payload::FunctionSection(section) => {
+                defined = defined.saturating_add(section.count() as usize);
+                if defined > limits.max_policy_functions {
+                    return Err(refuse(format!(
+                        "its modules define more than {} functions (Limits::max_policy_functions)",
+                        limits.max_policy_functions
+                    )));
+                }
+            }
+            wasmparser::Payload::CodeSectionEntry(body) => {
+                let depth = nesting_depth(&body).map_err(|e| refuse(e.to_string()))?;
+                if depth > limits.max_nesting_depth {
+                    return Err(refuse(format!(
+                        "a function nests blocks {depth} deep, more than {} (Limits::max_nesting_depth)",
+                        limits.max_nesting_depth
+                    )));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The deepest nesting of blocks, loops and ifs in one function body.
+fn nesting_depth(body: &wasmparser::FunctionBody<'_>) -> wasmparser::Result<usize> {
+    use wasmparser::Operator;
+    let mut reader = body.get_operators_reader()?;
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    while !reader.eof() {
+        match reader.read()? {
+            Operator::Block { .. }
+            | Operator::Loop { .. }
+            | Operator::If { .. }
+            | Operator::TryTable { .. }
+            | Operator::Try { .. } => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            Operator::End => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(deepest)
+}
+
 impl crate::Engine {
     /// Loads a policy: a WebAssembly component (compiled, linked, its metadata
     /// read) or a CEL policy file (YAML, compiled and checked). Which one is
@@ -143,19 +202,34 @@ impl crate::Engine {
     /// Compiles and links a WebAssembly component policy and reads its metadata.
     pub fn load_wasm_policy(&self, origin: &str, bytes: &[u8]) -> Result<Policy, Error> {
         check_header(origin, bytes)?;
+        check_compile_bombs(origin, bytes, self.limits())?;
         let sha256 = hex::encode(Sha256::digest(bytes));
         let component =
             Component::from_binary(self.wasmtime(), bytes).map_err(|e| Error::Compile {
                 origin: origin.to_owned(),
                 reason: format!("{e:#}"),
             })?;
-        let instance_pre =
-            self.linker()
-                .instantiate_pre(&component)
-                .map_err(|e| Error::Import {
+        let ungranted = crate::sandbox::ungranted_imports(self.wasmtime(), &component);
+        if !ungranted.is_empty() {
+            return Err(Error::Import {
+                origin: origin.to_owned(),
+                reason: format!("it imports {}", ungranted.join(", ")),
+            });
+        }
+        let instance_pre = self.linker().instantiate_pre(&component).map_err(|e| {
+            match crate::sandbox::foreign_wit_version(self.wasmtime(), &component) {
+                Some(found) => Error::WitVersion {
+                    origin: origin.to_owned(),
+                    found,
+                    supported: crate::sandbox::WIT_VERSION,
+                    reason: format!("{e:#}"),
+                },
+                None => Error::Import {
                     origin: origin.to_owned(),
                     reason: format!("{e:#}"),
-                })?;
+                },
+            }
+        })?;
         let pre = PolicyPre::new(instance_pre).map_err(|e| Error::WrongWorld {
             origin: origin.to_owned(),
             reason: format!("{e:#}"),

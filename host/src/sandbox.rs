@@ -102,7 +102,73 @@ impl ResourceLimiter for StoreState {
     }
 }
 
-/// Links the policy world and the granted WASI interfaces.
+/// The interfaces [`linker`] grants, by name without version. Loading checks
+/// a component's imports against this list first, so a refusal names every
+/// import outside it rather than only the first the linker trips on.
+const GRANTED_INTERFACES: &[&str] = &[
+    "customs:policy/types",
+    "customs:policy/facts",
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+    "wasi:cli/exit",
+    "wasi:cli/environment",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+];
+
+/// The version of the customs:policy WIT package this host provides.
+pub(crate) const WIT_VERSION: &str = "0.1.0";
+
+/// The version of customs:policy a component imports, when it is not the
+/// one this host provides: a policy built for another customs.
+pub(crate) fn foreign_wit_version(
+    engine: &wasmtime::Engine,
+    component: &wasmtime::component::Component,
+) -> Option<String> {
+    component
+        .component_type()
+        .imports(engine)
+        .filter_map(|(name, _)| name.strip_prefix("customs:policy/"))
+        .filter_map(|interface| interface.split_once('@').map(|(_, version)| version))
+        .find(|version| *version != WIT_VERSION)
+        .map(str::to_owned)
+}
+
+/// The imports of `component` that name an interface customs does not grant.
+pub(crate) fn ungranted_imports(
+    engine: &wasmtime::Engine,
+    component: &wasmtime::component::Component,
+) -> Vec<String> {
+    component
+        .component_type()
+        .imports(engine)
+        // Type imports (the world's `use`) come with the interface that defines them.
+        .filter(|(_, item)| {
+            !matches!(
+                item.ty,
+                wasmtime::component::types::ComponentItem::Type(_)
+                    | wasmtime::component::types::ComponentItem::Resource(_)
+            )
+        })
+        .map(|(name, _)| name)
+        .filter(|name| {
+            let interface = name
+                .split_once('@')
+                .map_or(*name, |(interface, _)| interface);
+            !GRANTED_INTERFACES.contains(&interface)
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Links the policy world and the granted WASI interfaces ([`GRANTED_INTERFACES`]).
 pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<StoreState>> {
     use wasmtime_wasi::cli::WasiCli;
     use wasmtime_wasi::p2::bindings::{cli, sync::io};

@@ -1,0 +1,596 @@
+//! The hostile-policy suite: every component here misbehaves in one way, and
+//! each must end the way its case says (a typed load error, or a deny that
+//! names the cause) within twice the deadline, with the process's memory back
+//! at its baseline once the suite has run.
+//!
+//! Rust cases are the examples of `tests/guests/hostile` (built by build.rs);
+//! the cases no compiler emits (a table that grows, a compile-time bomb,
+//! missing or mistyped exports, a future WIT) are core modules written here
+//! and made components with wit-component, as `wasm-tools component new` does.
+//!
+//! One test, alone in its binary: it measures the process's resident memory.
+
+// It reads /proc/self/status.
+#![cfg(target_os = "linux")]
+// Test code: a failed expectation should stop the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use customs::{
+    Bundle, Engine, EngineConfig, Error, EvalOptions, Limits, POLICY_ERROR_RULE, Policy,
+    PolicyDecision, PolicyReport, PreparedFacts,
+};
+use customs_facts::{Facts, Severity, Vulnerability};
+
+/// Long enough that, on a loaded machine, a policy that grows memory reaches
+/// the memory cap before the clock; short enough to keep the suite quick.
+const DEADLINE: Duration = Duration::from_millis(500);
+
+/// Where a case's component comes from.
+enum Source {
+    /// An example of the `hostile` guest crate, by file name.
+    Guest(&'static str),
+    /// Bytes made here.
+    Made(fn() -> Vec<u8>),
+}
+
+/// How a case must end.
+enum Expect {
+    /// Loading fails with this kind of error, whose message contains the text.
+    Refused(fn(&Error) -> bool, &'static str),
+    /// The evaluation fails (a deny finding that names the cause) with one of these texts.
+    Fails(&'static [&'static str]),
+    /// The policy runs and reports exactly this (a warn finding).
+    Reports(&'static str),
+    Allows,
+    Denies,
+}
+
+struct Case {
+    name: &'static str,
+    source: Source,
+    expect: Expect,
+}
+
+const fn guest(name: &'static str, expect: Expect) -> Case {
+    Case {
+        name,
+        source: Source::Guest(name),
+        expect,
+    }
+}
+
+const fn made(name: &'static str, bytes: fn() -> Vec<u8>, expect: Expect) -> Case {
+    Case {
+        name,
+        source: Source::Made(bytes),
+        expect,
+    }
+}
+
+fn is_import(e: &Error) -> bool {
+    matches!(e, Error::Import { .. })
+}
+fn is_wit_version(e: &Error) -> bool {
+    matches!(e, Error::WitVersion { .. })
+}
+fn is_wrong_world(e: &Error) -> bool {
+    matches!(e, Error::WrongWorld { .. })
+}
+fn is_not_a_component(e: &Error) -> bool {
+    matches!(e, Error::NotAComponent { .. })
+}
+fn is_compile(e: &Error) -> bool {
+    matches!(e, Error::Compile { .. })
+}
+
+const DEADLINE_HIT: &[&str] = &["exceeded its 500 ms deadline"];
+const MEMORY_CAP_HIT: &[&str] = &["exceeded its memory limit of 64 MiB"];
+
+fn cases() -> Vec<Case> {
+    use Expect::*;
+    vec![
+        guest("allow", Allows),
+        guest("deny", Denies),
+        guest("infinite_loop", Fails(DEADLINE_HIT)),
+        guest("host_call_loop", Fails(DEADLINE_HIT)),
+        guest("deep_recursion", Fails(&["call stack exhausted"])),
+        guest("grow_memory", Fails(MEMORY_CAP_HIT)),
+        guest("alloc_and_use", Reports("sum 2139095040")),
+        guest("message_100mb", Fails(MEMORY_CAP_HIT)),
+        guest("huge_message", Fails(&["more than the limit of 16384"])),
+        guest(
+            "too_many_findings",
+            Fails(&["returned 5000 findings, more than the limit of 1000"]),
+        ),
+        // Building them runs out of memory, time or the findings cap: whichever first.
+        guest(
+            "million_findings",
+            Fails(&["memory limit", "deadline", "more than the limit"]),
+        ),
+        guest(
+            "unreachable",
+            Fails(&["wasm `unreachable` instruction executed"]),
+        ),
+        guest("panics", Fails(&["the hostile policy panicked on purpose"])),
+        guest(
+            "undeclared_rule",
+            Fails(&["rule \"not-declared\", which it does not declare"]),
+        ),
+        guest(
+            "policy_error",
+            Fails(&["returned an error: the policy refused to decide"]),
+        ),
+        guest("remember", Reports("calls 1 seed 7")),
+        guest("forged_handle", Fails(&["unknown handle index"])),
+        guest("dropped_handle", Fails(&["unknown handle index"])),
+        guest(
+            "exits",
+            Fails(&["called exit(0) instead of returning a verdict"]),
+        ),
+        guest("floods_stdout", Reports("the host stopped the flood")),
+        guest(
+            "reads_environment",
+            Reports(r#"vars [] args [] cwd Some("/")"#),
+        ),
+        guest("reads_files", Refused(is_import, "wasi:filesystem")),
+        guest("opens_socket", Refused(is_import, "wasi:sockets")),
+        guest("reads_clock", Refused(is_import, "wasi:clocks")),
+        guest("reads_random", Refused(is_import, "wasi:random")),
+        made(
+            "borrow_kept",
+            borrow_kept,
+            Fails(&["borrow handles still remain at the end of the call"]),
+        ),
+        made("table_growth", table_growth, Fails(&["table limit"])),
+        made(
+            "function_bomb",
+            function_bomb,
+            Refused(is_compile, "define more than 100000 functions"),
+        ),
+        made("nesting_within_limit", nesting_within_limit, Allows),
+        made(
+            "nesting_bomb",
+            nesting_bomb,
+            Refused(is_compile, "nests blocks 100000 deep"),
+        ),
+        made(
+            "missing_export",
+            missing_export,
+            Refused(is_wrong_world, "evaluate"),
+        ),
+        made(
+            "mistyped_export",
+            mistyped_export,
+            Refused(is_wrong_world, "evaluate"),
+        ),
+        made(
+            "future_wit_major",
+            future_wit_major,
+            Refused(is_wit_version, "built against customs:policy@0.2.0"),
+        ),
+        made(
+            "future_wit_new_method",
+            future_wit_new_method,
+            Refused(is_wit_version, "[method]image.sbom"),
+        ),
+        made(
+            "core_module",
+            core_module,
+            Refused(is_not_a_component, "core WebAssembly module"),
+        ),
+        made(
+            "invalid_bytes",
+            || b"\0asm\x0d\0\x01\0garbage".to_vec(),
+            Refused(is_compile, "test.wasm"),
+        ),
+        made(
+            "not_wasm",
+            || b"#!/bin/sh\nrm -rf /\n".to_vec(),
+            Refused(is_not_a_component, "not a WebAssembly"),
+        ),
+    ]
+}
+
+/// A case after loading: refused (and why), or a policy to evaluate.
+struct Loaded<'a> {
+    case: &'a Case,
+    load: Duration,
+    result: Result<Policy, String>,
+}
+
+fn facts() -> PreparedFacts {
+    PreparedFacts::new(Facts {
+        vulnerabilities: Some(
+            (0..200)
+                .map(|i| Vulnerability {
+                    id: format!("CVE-2024-{i}"),
+                    package: "openssl".into(),
+                    package_version: "1.0".into(),
+                    severity: Severity::High,
+                    ..Default::default()
+                })
+                .collect(),
+        ),
+        ..Default::default()
+    })
+}
+
+fn load(engine: &Engine, case: &Case) -> (Result<Policy, Error>, Duration) {
+    let (origin, bytes) = match &case.source {
+        Source::Guest(name) => {
+            let path = PathBuf::from(env!("CUSTOMS_TEST_GUESTS_DIR")).join(format!("{name}.wasm"));
+            (
+                format!("{name}.wasm"),
+                std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+            )
+        }
+        Source::Made(make) => ("test.wasm".to_owned(), make()),
+    };
+    let started = Instant::now();
+    let policy = engine.load_policy(&origin, &bytes);
+    (policy, started.elapsed())
+}
+
+/// Loads a case; a refusal is asserted against the case here.
+fn load_case<'a>(engine: &Engine, case: &'a Case) -> Loaded<'a> {
+    let (policy, load) = load(engine, case);
+    let name = case.name;
+    let result = match (policy, &case.expect) {
+        (Err(err), Expect::Refused(kind, text)) => {
+            let message = err.to_string();
+            assert!(kind(&err), "{name}: wrong kind of error: {err:?}");
+            assert!(
+                message.contains(text),
+                "{name}: {text:?} not in {message:?}"
+            );
+            Err(format!("refused: {message}"))
+        }
+        (Ok(_), Expect::Refused(..)) => panic!("{name}: loaded, but must be refused"),
+        (Err(err), _) => panic!("{name}: {err}"),
+        (Ok(policy), _) => Ok(policy),
+    };
+    Loaded { case, load, result }
+}
+
+/// Evaluates a loaded case within twice the deadline; says how it ended.
+fn evaluate_case(
+    engine: &Engine,
+    case: &Case,
+    policy: &Policy,
+    facts: &PreparedFacts,
+) -> (String, Duration) {
+    let mut bundle = Bundle::new("hostile");
+    bundle.add(policy.clone()).unwrap();
+    let started = Instant::now();
+    let decision = engine.evaluate(&bundle, facts, &EvalOptions::at(0));
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < 2 * DEADLINE,
+        "{}: took {elapsed:?}, more than twice the {DEADLINE:?} deadline",
+        case.name
+    );
+    (
+        check(case.name, &case.expect, &decision.policies[0]),
+        elapsed,
+    )
+}
+
+/// Asserts a report against its case; returns how it ended, in words.
+fn check(name: &str, expect: &Expect, report: &PolicyReport) -> String {
+    let policy = name.replace('_', "-");
+    match expect {
+        Expect::Fails(causes) => {
+            assert_eq!(report.decision, PolicyDecision::Error, "{name}: {report:?}");
+            let error = report.error.clone().unwrap_or_default();
+            assert!(
+                error.starts_with(&format!("policy {policy} ")),
+                "{name}: {error}"
+            );
+            assert!(
+                causes.iter().any(|cause| error.contains(cause)),
+                "{name}: none of {causes:?} in {error:?}"
+            );
+            // The failure is a deny finding that names it.
+            assert_eq!(report.findings.len(), 1, "{name}");
+            assert_eq!(report.findings[0].rule, POLICY_ERROR_RULE);
+            assert_eq!(report.findings[0].message, error);
+            format!("denied: {}", first_line(&error))
+        }
+        Expect::Reports(message) => {
+            assert_eq!(report.decision, PolicyDecision::Warn, "{name}: {report:?}");
+            assert_eq!(report.findings[0].message, *message, "{name}");
+            format!("ran: {message}")
+        }
+        Expect::Allows => {
+            assert_eq!(report.decision, PolicyDecision::Allow, "{name}: {report:?}");
+            "allowed".to_owned()
+        }
+        Expect::Denies => {
+            assert_eq!(report.decision, PolicyDecision::Deny, "{name}: {report:?}");
+            assert_eq!(report.findings[0].rule, "deny");
+            "denied by its rule".to_owned()
+        }
+        Expect::Refused(..) => unreachable!("refusals end at load"),
+    }
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or_default()
+}
+
+/// Resident memory of this process in KiB, from `/proc/self/status`.
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn every_hostile_policy_ends_as_its_case_says() {
+    let engine =
+        Engine::new(EngineConfig::default().limits(Limits::default().with_deadline(DEADLINE)))
+            .unwrap();
+    let cases = cases();
+    assert!(cases.len() >= 30, "the suite shrank to {}", cases.len());
+    let facts = facts();
+
+    let start = rss_kib();
+    let loaded: Vec<Loaded> = cases.iter().map(|c| load_case(&engine, c)).collect();
+    let evaluate_all = || -> Vec<Option<(String, Duration)>> {
+        loaded
+            .iter()
+            .map(|l| {
+                let policy = l.result.as_ref().ok()?;
+                Some(evaluate_case(&engine, l.case, policy, &facts))
+            })
+            .collect()
+    };
+    // The first pass warms what is meant to stay (pooled slots, the
+    // allocator's arenas); the second must end where the first did.
+    let first = evaluate_all();
+    let baseline = rss_kib();
+    let second = evaluate_all();
+    let after = rss_kib();
+
+    let mut table = String::from("| case | outcome | load | evaluation |\n|---|---|---|---|\n");
+    for ((l, one), two) in loaded.iter().zip(&first).zip(&second) {
+        let (outcome, evaluation) = match (&l.result, one, two) {
+            (Err(refusal), _, _) => (refusal.clone(), "-".to_owned()),
+            (Ok(_), Some((one, _)), Some((two, elapsed))) => {
+                assert_eq!(one, two, "{}: differs between passes", l.case.name);
+                (
+                    one.clone(),
+                    format!("{:.1} ms", elapsed.as_secs_f64() * 1e3),
+                )
+            }
+            _ => unreachable!("a loaded policy is evaluated in both passes"),
+        };
+        writeln!(
+            table,
+            "| {} | {} | {:.1} ms | {evaluation} |",
+            l.case.name,
+            first_line(&outcome).replace('|', "\\|"),
+            l.load.as_secs_f64() * 1e3,
+        )
+        .unwrap();
+    }
+    eprintln!("{table}");
+    eprintln!(
+        "hostile suite: RSS {start} KiB at start, {baseline} KiB after the first evaluation pass, {after} KiB after the second"
+    );
+    assert!(
+        after < baseline + 8 * 1024,
+        "RSS grew from {baseline} KiB to {after} KiB over a pass of the hostile suite"
+    );
+}
+
+// --- Components no compiler emits, from core modules written here. ---
+
+/// The policy world, as the host speaks it.
+const POLICY_WIT: &str = include_str!("../../wit/policy.wit");
+
+/// A core module of the policy world: `metadata` names the policy and its
+/// rule from static data; `evaluate` runs `evaluate_body`, then allows.
+/// `imports` come first, `extra` (tables, functions) last.
+fn policy_module(name: &str, imports: &str, evaluate_body: &str, extra: &str) -> String {
+    // Static data: the policy-info record at 1024, its rule list at 1100,
+    // the strings from 2048, and the evaluate result (ok, empty list) at 1200.
+    let strings = [name, "0.0.1", "made by the hostile suite", name, "hostile"];
+    let mut text = Vec::new();
+    let mut spans = Vec::new();
+    for s in strings {
+        spans.push((2048 + text.len() as u32, s.len() as u32));
+        text.extend_from_slice(s.as_bytes());
+    }
+    let words = |ws: &[u32]| -> String {
+        ws.iter()
+            .flat_map(|w| w.to_le_bytes())
+            .map(|b| format!("\\{b:02x}"))
+            .collect()
+    };
+    let info = words(&[
+        spans[0].0, spans[0].1, spans[1].0, spans[1].1, spans[2].0, spans[2].1, 1100, 1, 8, 0,
+    ]);
+    let rules = words(&[spans[3].0, spans[3].1, spans[4].0, spans[4].1]);
+    let result = words(&[0, 8, 0]);
+    let strings: String = text.iter().map(|b| format!("\\{b:02x}")).collect();
+    format!(
+        r#"(module
+  {imports}
+  (memory (export "memory") 1)
+  (global $heap (mut i32) (i32.const 4096))
+  (data (i32.const 1024) "{info}")
+  (data (i32.const 1100) "{rules}")
+  (data (i32.const 1200) "{result}")
+  (data (i32.const 2048) "{strings}")
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+    (local $at i32)
+    (local.set $at (i32.and (i32.add (global.get $heap) (i32.sub (local.get 2) (i32.const 1)))
+                            (i32.sub (i32.const 0) (local.get 2))))
+    (global.set $heap (i32.add (local.get $at) (local.get 3)))
+    (if (i32.gt_u (global.get $heap) (i32.mul (memory.size) (i32.const 65536)))
+      (then (if (i32.eq (memory.grow (i32.add (i32.shr_u (local.get 3) (i32.const 16)) (i32.const 1)))
+                        (i32.const -1))
+              (then unreachable))))
+    (local.get $at))
+  (func (export "metadata") (result i32) (i32.const 1024))
+  (func (export "evaluate") (param i32 i32 i32) (result i32)
+    {evaluate_body}
+    (i32.const 1200))
+  {extra}
+)"#
+    )
+}
+
+/// Wraps a core module (WAT) as a component of the world `world` in `wit`.
+fn componentize(core_wat: &str, wit: &str, world: &str) -> Vec<u8> {
+    let mut resolve = wit_parser::Resolve::default();
+    let package = resolve.push_str("policy.wit", wit).unwrap();
+    let world = resolve.select_world(&[package], Some(world)).unwrap();
+    let mut module = wat::parse_str(core_wat).unwrap();
+    wit_component::embed_component_metadata(
+        &mut module,
+        &resolve,
+        world,
+        wit_component::StringEncoding::UTF8,
+    )
+    .unwrap();
+    wit_component::ComponentEncoder::default()
+        .module(&module)
+        .unwrap()
+        .validate(true)
+        .encode()
+        .unwrap()
+}
+
+fn table_growth() -> Vec<u8> {
+    let module = policy_module(
+        "table-growth",
+        "",
+        "(loop $grow (drop (table.grow $t (ref.null func) (i32.const 10000))) (br $grow))",
+        "(table $t 1 funcref)",
+    );
+    componentize(&module, POLICY_WIT, "policy")
+}
+
+/// 999,000 empty functions (the wasm limit is a million): minutes of compiling.
+fn function_bomb() -> Vec<u8> {
+    let mut functions = String::with_capacity(999_000 * 8);
+    for _ in 0..999_000 {
+        functions.push_str("(func)");
+    }
+    componentize(
+        &policy_module("function-bomb", "", "", &functions),
+        POLICY_WIT,
+        "policy",
+    )
+}
+
+/// Where the policy world's guests release the image they borrowed, as the
+/// component model requires before `evaluate` returns.
+const DROP_IMAGE: &str = r#"(import "customs:policy/facts@0.1.0" "[resource-drop]image" (func $drop_image (param i32)))"#;
+
+/// `evaluate` nests a hundred thousand blocks.
+fn nesting_bomb() -> Vec<u8> {
+    nested("nesting-bomb", 100_000)
+}
+
+/// Just under the default nesting limit: compiles, and quickly.
+fn nesting_within_limit() -> Vec<u8> {
+    nested("nesting-within-limit", 10_000)
+}
+
+/// A policy whose `evaluate` nests `depth` blocks.
+fn nested(name: &str, depth: usize) -> Vec<u8> {
+    let body = format!(
+        "{}{} (call $drop_image (local.get 0))",
+        "(block ".repeat(depth),
+        ")".repeat(depth)
+    );
+    componentize(
+        &policy_module(name, DROP_IMAGE, &body, ""),
+        POLICY_WIT,
+        "policy",
+    )
+}
+
+/// Returns without releasing the image it borrowed.
+fn borrow_kept() -> Vec<u8> {
+    componentize(
+        &policy_module("borrow-kept", "", "", ""),
+        POLICY_WIT,
+        "policy",
+    )
+}
+
+/// The policy world without `evaluate`.
+fn missing_export() -> Vec<u8> {
+    let start = POLICY_WIT.find("    export evaluate").unwrap();
+    let end = start + POLICY_WIT[start..].find(";\n").unwrap() + 2;
+    let wit = format!("{}{}", &POLICY_WIT[..start], &POLICY_WIT[end..]);
+    let module = policy_module("missing-export", "", "", "").replace(
+        r#"(func (export "evaluate") (param i32 i32 i32) (result i32)"#,
+        "(func $unused (param i32 i32 i32) (result i32)",
+    );
+    componentize(&module, &wit, "policy")
+}
+
+/// `evaluate` that takes the image only and answers a number.
+fn mistyped_export() -> Vec<u8> {
+    let start = POLICY_WIT.find("    export evaluate").unwrap();
+    let end = start + POLICY_WIT[start..].find(";\n").unwrap() + 2;
+    let wit = format!(
+        "{}    export evaluate: func(image: borrow<image>) -> u32;\n{}",
+        &POLICY_WIT[..start],
+        &POLICY_WIT[end..]
+    );
+    let module = policy_module("mistyped-export", "", "", "").replace(
+        r#"(func (export "evaluate") (param i32 i32 i32) (result i32)"#,
+        r#"(func (export "evaluate") (param i32) (result i32) (i32.const 7) (return)"#,
+    );
+    componentize(&module, &wit, "policy")
+}
+
+/// The policy world of a customs that does not exist yet: facts@0.2.0.
+fn future_wit_major() -> Vec<u8> {
+    let wit = POLICY_WIT.replace(
+        "package customs:policy@0.1.0;",
+        "package customs:policy@0.2.0;",
+    );
+    componentize(
+        &policy_module("future-wit-major", "", "", ""),
+        &wit,
+        "policy",
+    )
+}
+
+/// A compatible-looking 0.1.1 whose image has a method this host lacks, which the policy calls.
+fn future_wit_new_method() -> Vec<u8> {
+    let wit = POLICY_WIT
+        .replace(
+            "package customs:policy@0.1.0;",
+            "package customs:policy@0.1.1;",
+        )
+        .replace(
+            "        facts-json: func() -> string;",
+            "        facts-json: func() -> string;\n        sbom: func() -> u32;",
+        );
+    let module = policy_module(
+        "future-wit-new-method",
+        r#"(import "customs:policy/facts@0.1.1" "[method]image.sbom" (func $sbom (param i32) (result i32)))"#,
+        "(drop (call $sbom (local.get 0)))",
+        "",
+    );
+    componentize(&module, &wit, "policy")
+}
+
+fn core_module() -> Vec<u8> {
+    wat::parse_str(policy_module("core-module", "", "", "")).unwrap()
+}
