@@ -5,7 +5,6 @@
 
 use std::sync::{Arc, OnceLock};
 
-use chrono::{DateTime, NaiveDate};
 use customs_facts::{Facts, FixState, SignatureKind, VexStatus};
 
 use crate::bindings::customs::policy::{facts as wit, types as wit_types};
@@ -233,13 +232,7 @@ impl Inner {
 
 /// Parses an RFC 3339 time or a plain date (end-of-life dates) to Unix seconds.
 pub(crate) fn unix_seconds(text: &str) -> Option<i64> {
-    if let Ok(time) = DateTime::parse_from_rfc3339(text) {
-        return Some(time.timestamp());
-    }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc().timestamp())
+    crate::cel::value::parse_time(text).map(|time| time.timestamp())
 }
 
 pub(crate) fn severity(s: customs_facts::Severity) -> wit_types::Severity {

@@ -15,7 +15,7 @@ struct Inspected {
     repo_tags: Option<Vec<String>>,
     #[serde(default)]
     repo_digests: Option<Vec<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::rfc3339_time")]
     created: Option<String>,
     #[serde(default)]
     config: Option<ContainerConfig>,

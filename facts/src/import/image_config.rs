@@ -16,7 +16,7 @@ pub(crate) struct ImageConfig {
     pub(crate) os: Option<String>,
     #[serde(default)]
     pub(crate) variant: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::rfc3339_time")]
     pub(crate) created: Option<String>,
     #[serde(default)]
     pub(crate) history: Option<Vec<History>>,
@@ -28,7 +28,7 @@ pub(crate) struct ImageConfig {
 
 #[derive(Deserialize)]
 pub(crate) struct History {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::rfc3339_time")]
     created: Option<String>,
     #[serde(default)]
     created_by: Option<String>,

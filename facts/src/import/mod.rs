@@ -64,6 +64,11 @@ pub enum ImportError {
     },
     #[error("{origin}: the input is empty")]
     Empty { origin: Origin },
+    #[error("{origin}: {reason}")]
+    Encoding {
+        origin: Origin,
+        reason: &'static str,
+    },
     #[error("{origin}: not valid JSON at line {line}, column {column}: {message}")]
     Syntax {
         origin: Origin,
@@ -72,7 +77,8 @@ pub enum ImportError {
         message: String,
     },
     #[error(
-        "{origin}: invalid {format} document at {path} (line {line}, column {column}): {message}"
+        "{origin}: invalid {format} document at {path}{}: {message}",
+        position(*.line, *.column)
     )]
     Schema {
         origin: Origin,
@@ -93,6 +99,16 @@ pub enum ImportError {
     },
 }
 
+/// " (line L, column C)" where the parser knew it; parts of the input read as
+/// a JSON value first (an embedded payload) have no position.
+fn position(line: usize, column: usize) -> String {
+    if line == 0 {
+        String::new()
+    } else {
+        format!(" (line {line}, column {column})")
+    }
+}
+
 /// Imports one input: detects its format and maps it to facts.
 pub fn import_bytes(origin: &Origin, bytes: &[u8]) -> Result<Facts, ImportError> {
     let format = detect(origin, bytes)?;
@@ -101,6 +117,7 @@ pub fn import_bytes(origin: &Origin, bytes: &[u8]) -> Result<Facts, ImportError>
 
 /// Imports one input in a format the caller names (no detection).
 pub fn import_as(origin: &Origin, bytes: &[u8], format: Format) -> Result<Facts, ImportError> {
+    let bytes = json_text(origin, bytes)?;
     let mut facts = match format {
         Format::CustomsFacts => parse_facts_document(origin, bytes)?,
         Format::TrivyJson => trivy::import(origin, bytes)?,
@@ -138,12 +155,33 @@ pub fn import_file(path: &Path) -> Result<Facts, ImportError> {
 
 /// Detects the format of an input from its content.
 pub fn detect(origin: &Origin, bytes: &[u8]) -> Result<Format, ImportError> {
+    let bytes = json_text(origin, bytes)?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ImportError::Empty {
             origin: origin.clone(),
         });
     }
     sniff::sniff(origin, bytes)
+}
+
+/// The input as UTF-8 JSON text: without a UTF-8 byte order mark (Windows
+/// tools write one), and refused with a cause the user can act on when it
+/// is compressed or in another encoding (PowerShell's `>` writes UTF-16).
+fn json_text<'a>(origin: &Origin, bytes: &'a [u8]) -> Result<&'a [u8], ImportError> {
+    let refuse = |reason| {
+        Err(ImportError::Encoding {
+            origin: origin.clone(),
+            reason,
+        })
+    };
+    match bytes {
+        [0xEF, 0xBB, 0xBF, rest @ ..] => Ok(rest),
+        [0xFF, 0xFE, ..] | [0xFE, 0xFF, ..] | [_, 0, _, 0, ..] | [0, _, 0, _, ..] => refuse(
+            "the input is UTF-16 text; customs reads UTF-8 JSON (PowerShell's `>` writes UTF-16: use the tool's output-file option or `Out-File -Encoding utf8`)",
+        ),
+        [0x1F, 0x8B, ..] => refuse("the input is gzip-compressed; decompress it first (gunzip)"),
+        _ => Ok(bytes),
+    }
 }
 
 fn parse_facts_document(origin: &Origin, bytes: &[u8]) -> Result<Facts, ImportError> {
@@ -185,6 +223,22 @@ pub(crate) fn parse_typed<T: serde::de::DeserializeOwned>(
     // Trailing garbage after the document is an error too.
     de.end().map_err(|e| syntax_error(origin, &e))?;
     Ok(value)
+}
+
+/// Reads an optional time that must be RFC 3339 (or empty, which tools write
+/// for "unset"): a time the evaluation could not read is an error at its
+/// JSON path, not a fact that silently goes missing.
+pub(crate) fn rfc3339_time<'de, D>(deserializer: D) -> Result<Option<String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let text: Option<String> = serde::Deserialize::deserialize(deserializer)?;
+    match &text {
+        Some(t) if !t.is_empty() && chrono::DateTime::parse_from_rfc3339(t).is_err() => Err(
+            serde::de::Error::custom(format!("{t:?} is not an RFC 3339 time")),
+        ),
+        _ => Ok(text),
+    }
 }
 
 /// The package ecosystem named by a purl's type (`pkg:deb/...` → `deb`), in facts' words.
@@ -295,6 +349,33 @@ mod tests {
     fn empty_input_is_an_error() {
         let err = import_bytes(&origin(), b"  \n").unwrap_err();
         assert!(matches!(err, ImportError::Empty { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_utf8_byte_order_mark_is_skipped() {
+        let doc = br#"{"SchemaVersion": 2, "ArtifactName": "app:1", "ArtifactType": "container_image", "Results": []}"#;
+        let with_bom = [&[0xEF, 0xBB, 0xBF][..], doc].concat();
+        let facts = import_bytes(&origin(), &with_bom).unwrap();
+        assert_eq!(facts.image.reference.as_deref(), Some("app:1"));
+        // Naming the format skips it too.
+        import_as(&origin(), &with_bom, Format::TrivyJson).unwrap();
+    }
+
+    #[test]
+    fn utf16_and_gzip_inputs_say_what_they_are() {
+        let utf16: Vec<u8> = "{\"a\": 1}"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        for (bytes, expected) in [
+            (utf16.clone(), "UTF-16"),
+            ([&[0xFF, 0xFE][..], &utf16].concat(), "UTF-16"),
+            (vec![0x1F, 0x8B, 8, 0, 0, 0], "gzip-compressed"),
+        ] {
+            let err = import_bytes(&origin(), &bytes).unwrap_err();
+            assert!(matches!(err, ImportError::Encoding { .. }), "{err}");
+            assert!(err.to_string().contains(expected), "{err}");
+        }
     }
 
     #[test]

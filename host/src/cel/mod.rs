@@ -10,7 +10,7 @@ mod check;
 mod file;
 mod functions;
 mod shape;
-mod value;
+pub(crate) mod value;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
