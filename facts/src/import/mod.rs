@@ -216,7 +216,7 @@ pub(crate) fn parse_typed<T: serde::de::DeserializeOwned>(
                 path,
                 line: inner.line(),
                 column: inner.column(),
-                message: strip_position(&inner),
+                message: without_quoted_strings(&strip_position(&inner)),
             }
         }
     })?;
@@ -328,6 +328,36 @@ pub(crate) fn syntax_error(origin: &Origin, err: &serde_json::Error) -> ImportEr
     }
 }
 
+/// A type error quotes the string it found (`invalid type: string "…"`);
+/// where that string is an environment value or a secret scanner's match,
+/// quoting it would print the secret. The JSON path already says where.
+fn without_quoted_strings(message: &str) -> String {
+    const QUOTED: &str = "string \"";
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(start) = rest.find(QUOTED) {
+        out.push_str(&rest[..start]);
+        out.push_str("a string");
+        // Skip to the closing quote; the value is Debug-escaped (\" inside).
+        let value = &rest[start + QUOTED.len()..];
+        let mut escaped = false;
+        let end = value.char_indices().find_map(|(i, c)| match c {
+            '\\' if !escaped => {
+                escaped = true;
+                None
+            }
+            '"' if !escaped => Some(i + 1),
+            _ => {
+                escaped = false;
+                None
+            }
+        });
+        rest = end.map_or("", |end| &value[end..]);
+    }
+    out.push_str(rest);
+    out
+}
+
 /// serde_json appends " at line X column Y"; we report the position ourselves.
 fn strip_position(err: &serde_json::Error) -> String {
     let text = err.to_string();
@@ -349,6 +379,30 @@ mod tests {
     fn empty_input_is_an_error() {
         let err = import_bytes(&origin(), b"  \n").unwrap_err();
         assert!(matches!(err, ImportError::Empty { .. }), "{err}");
+    }
+
+    #[test]
+    fn type_errors_do_not_quote_the_string_they_found() {
+        assert_eq!(
+            without_quoted_strings(r#"invalid type: string "TOKEN=a\"b", expected a sequence"#),
+            "invalid type: a string, expected a sequence"
+        );
+        assert_eq!(
+            without_quoted_strings(r#"x string "1" y string "2""#),
+            "x a string y a string"
+        );
+        assert_eq!(
+            without_quoted_strings("missing field `id`"),
+            "missing field `id`"
+        );
+        let err = import_bytes(
+            &origin(),
+            br#"{"architecture": "amd64", "os": "linux", "config": {"Env": "KEY=hunter2"}, "rootfs": {"type": "layers"}}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+        assert!(err.contains("config.Env"), "{err}");
     }
 
     #[test]
