@@ -64,3 +64,60 @@ pub fn waivers(data: &[u8]) {
         let _ = customs::Waivers::parse("fuzz.yaml", text);
     }
 }
+
+/// The call-sequence guest of the hostile suite and the facts it is driven
+/// against: none, and two real reports.
+fn call_sequence_setup() -> &'static (customs::Policy, Vec<customs::PreparedFacts>) {
+    static SETUP: std::sync::OnceLock<(customs::Policy, Vec<customs::PreparedFacts>)> =
+        std::sync::OnceLock::new();
+    SETUP.get_or_init(|| {
+        // host/build.rs builds the hostile suite into the workspace's target directory.
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").into());
+        let guest = target.join("guests/wasm32-wasip2/release/examples/call_sequence.wasm");
+        let policy = engine()
+            .load_policy_file(&guest)
+            .expect("the call-sequence guest loads (build the fuzz target first)");
+        let origin = Origin::named("fuzz");
+        let reports: [&[u8]; 2] = [
+            include_bytes!("../../examples/reports/trivy-debian-buster.json"),
+            include_bytes!("../../examples/reports/trivy-alpine-310.json"),
+        ];
+        let mut facts = vec![customs::PreparedFacts::new(Facts::default())];
+        for report in reports {
+            let imported = import_bytes(&origin, report).expect("the example reports import");
+            facts.push(customs::PreparedFacts::new(imported));
+        }
+        (policy, facts)
+    })
+}
+
+/// The first byte picks the facts; the rest, as text, is the sequence of
+/// facts-method calls the guest makes. Every sequence must be answered, or
+/// fail on a limit (a long run of `facts-json` calls meets the deadline).
+pub fn facts_methods(data: &[u8]) {
+    let Some((first, ops)) = data.split_first() else {
+        return;
+    };
+    let (policy, facts) = call_sequence_setup();
+    let facts = &facts[usize::from(*first) % facts.len()];
+    let mut bundle = customs::Bundle::new("fuzz");
+    bundle.add(policy.clone()).expect("one policy");
+    bundle
+        .set_param("ops", &String::from_utf8_lossy(ops))
+        .expect("ops is declared");
+    let decision = engine().evaluate(&bundle, facts, &customs::EvalOptions::at(0));
+    let report = &decision.policies[0];
+    match report.decision {
+        customs::PolicyDecision::Warn => {}
+        customs::PolicyDecision::Error => {
+            let error = report.error.as_deref().unwrap_or_default();
+            assert!(
+                error.contains("deadline") || error.contains("memory limit"),
+                "the host failed a call sequence: {error}"
+            );
+        }
+        other => panic!("unexpected decision {other:?}"),
+    }
+}

@@ -220,3 +220,65 @@ fn the_engine_is_send_and_sync() {
     assert_send_sync::<Bundle>();
     assert_send_sync::<PreparedFacts>();
 }
+
+/// FNV-1a as the call-sequence guest sums what it reads.
+fn checksum_of(parts: &[&str]) -> u64 {
+    let mut sum: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for byte in part.bytes().chain([0xff]) {
+            sum = (sum ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    sum
+}
+
+#[test]
+fn random_call_sequences_on_the_facts_resource_are_answered_and_repeatable() {
+    let report = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/reports/trivy-debian-buster.json");
+    let facts = PreparedFacts::new(customs_facts::import::import_file(&report).unwrap());
+    let vulnerabilities = facts.facts().vulnerabilities.as_ref().unwrap().len();
+    assert!(vulnerabilities > 0);
+    let policy = guest("call_sequence");
+    let run = |ops: &str| -> String {
+        let mut bundle = Bundle::new("t");
+        bundle.add(policy.clone()).unwrap();
+        bundle.set_param("ops", ops).unwrap();
+        let decision = engine().evaluate(&bundle, &facts, &EvalOptions::at(1_700_000_000));
+        let report = &decision.policies[0];
+        assert_eq!(report.decision, PolicyDecision::Warn, "{ops:?}: {report:?}");
+        report.findings[0].message.clone()
+    };
+    // What the guest read is what the facts hold.
+    // "C0": count the vulnerabilities of any severity, suppressed included.
+    assert_eq!(
+        run("C0"),
+        format!(
+            "1 calls, checksum {:016x}",
+            checksum_of(&[&vulnerabilities.to_string()])
+        )
+    );
+    assert_eq!(
+        run("n"),
+        format!("1 calls, checksum {:016x}", checksum_of(&["1700000000"]))
+    );
+    // Pseudo-random sequences (xorshift, fixed seed): every one is answered,
+    // and the same again on a second run (no state between evaluations).
+    let alphabet = b"inubchpkvVCsmgawjlAf,x0123";
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..100 {
+        let len = (next() % 48) as usize;
+        let ops: String = (0..len)
+            .map(|_| char::from(alphabet[(next() % alphabet.len() as u64) as usize]))
+            .collect();
+        let first = run(&ops);
+        assert!(first.contains(" calls, checksum "), "{ops:?}: {first}");
+        assert_eq!(run(&ops), first, "{ops:?}");
+    }
+}
