@@ -424,14 +424,16 @@ impl Engine {
                 format!("exceeded its {} ms deadline", limits.deadline.as_millis())
             }
             Some(trap) => {
+                // One line, so a panic's message ("panicked at src/lib.rs:4:5:\n
+                // <message>") stays readable in logs and reports.
                 let output = store.data().guest_output();
-                let printed = output.trim();
+                let printed = output.split_whitespace().collect::<Vec<_>>().join(" ");
                 if printed.is_empty() {
                     format!("failed with a {trap}")
                 } else {
                     format!(
                         "failed with a {trap}; it printed: {}",
-                        truncate(printed, 1024)
+                        truncate(&printed, 1024)
                     )
                 }
             }
