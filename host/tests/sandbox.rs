@@ -138,9 +138,23 @@ fn the_same_policy_twice_is_an_error() {
 
 #[test]
 fn many_threads_agree_with_one() {
+    // The baseline and policies that trap, panic, loop to the deadline, err,
+    // break the findings cap, allow, deny and try to remember: every thread
+    // gets the same verdicts, policy by policy, as one thread alone.
     let mut bundle = engine().baseline().unwrap();
     let mut extra = Bundle::new("extra");
-    extra.add(guest("panics")).unwrap();
+    for name in [
+        "panics",
+        "unreachable",
+        "infinite_loop",
+        "policy_error",
+        "too_many_findings",
+        "allow",
+        "deny",
+        "remember",
+    ] {
+        extra.add(guest(name)).unwrap();
+    }
     bundle.extend(extra).unwrap();
     let facts = facts();
     let summarize = |d: &customs::Decision| -> Vec<(String, PolicyDecision, Vec<String>)> {
