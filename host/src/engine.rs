@@ -236,8 +236,10 @@ impl Engine {
         self.0.slots.as_ref().map(Slots::acquire)
     }
 
-    fn store(&self) -> Store<StoreState> {
-        let mut store = Store::new(&self.0.wasmtime, StoreState::new(&self.0.limits));
+    /// A store for one call; `now` (Unix seconds) is what the policy's
+    /// clocks say: the evaluation time, or 0 while reading metadata.
+    fn store(&self, now: i64) -> Store<StoreState> {
+        let mut store = Store::new(&self.0.wasmtime, StoreState::new(&self.0.limits, now));
         store.limiter(|state| state);
         store.set_epoch_deadline(self.0.deadline_ticks);
         store.epoch_deadline_trap();
@@ -251,7 +253,7 @@ impl Engine {
         pre: &crate::bindings::PolicyPre<StoreState>,
     ) -> Result<PolicyInfo, Error> {
         let _slot = self.slot();
-        let mut store = self.store();
+        let mut store = self.store(0);
         let result = pre
             .instantiate(&mut store)
             .and_then(|instance| instance.call_metadata(&mut store));
@@ -386,7 +388,7 @@ impl Engine {
             }
         };
         let _slot = self.slot();
-        let mut store = self.store();
+        let mut store = self.store(now);
         let handle = ImageHandle {
             facts: facts.clone(),
             now,

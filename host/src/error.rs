@@ -18,7 +18,7 @@ pub enum Error {
     #[error("{origin}: the component does not compile: {reason}")]
     Compile { origin: String, reason: String },
     #[error(
-        "{origin}: the policy imports something customs does not grant (policies get the customs:policy/facts interface and wasi:cli stdio only): {reason}"
+        "{origin}: the policy imports something customs does not grant (policies get the customs:policy/facts interface and WASI 0.2 with nothing behind it: no files, network, environment or clock beyond the evaluation time): {reason}"
     )]
     Import { origin: String, reason: String },
     #[error(

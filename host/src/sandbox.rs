@@ -1,10 +1,19 @@
-//! The per-evaluation store: resource limits, and the little WASI a policy's
-//! language runtime needs (stdio and exit, with nothing behind them).
+//! The per-evaluation store: resource limits, and the WASI that language
+//! runtimes (CPython, SpiderMonkey, wasi-libc) import, linked with nothing
+//! behind it.
 //!
-//! Policies get no filesystem, sockets, clocks, random or environment: those
-//! interfaces are not linked at all, so a policy that imports one fails to load
-//! with a message naming the import.
+//! A policy gets no ambient capability: no preopened directory (every path
+//! fails), no network (every socket and name lookup is refused), no
+//! environment or arguments, empty stdin, and stdout/stderr captured into one
+//! capped buffer. Clocks are frozen at the evaluation time, which the facts
+//! interface gives as `image.now()`, and random numbers come from a fixed
+//! seed: the same facts give the same verdict. Interfaces outside
+//! [`GRANTED_PACKAGES`] (HTTP, key-value stores, ...) are not linked, so a
+//! policy importing one fails to load with a message naming it.
 
+use std::time::Duration;
+
+use rand::SeedableRng;
 use wasmtime::ResourceLimiter;
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -24,13 +33,25 @@ pub(crate) struct StoreState {
 }
 
 impl StoreState {
-    pub(crate) fn new(limits: &Limits) -> StoreState {
+    /// `now`: the evaluation time in Unix seconds, which the clocks report.
+    pub(crate) fn new(limits: &Limits, now: i64) -> StoreState {
         let output = MemoryOutputPipe::new(limits.max_guest_output_bytes);
-        // Empty stdin, no environment, no arguments, no preopens: stdout and
-        // stderr go to one capped buffer that the host may log.
+        // Empty stdin, no environment, no arguments, no preopens, no network:
+        // stdout and stderr go to one capped buffer that the host may log.
         let wasi = WasiCtx::builder()
             .stdout(output.clone())
             .stderr(output.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .socket_addr_check(|_, _| Box::pin(async { false }))
+            .wall_clock(FrozenWallClock(Duration::from_secs(
+                u64::try_from(now).unwrap_or(0),
+            )))
+            .monotonic_clock(FrozenMonotonicClock)
+            .secure_random(rand::rngs::SmallRng::seed_from_u64(RANDOM_SEED))
+            .insecure_random(rand::rngs::SmallRng::seed_from_u64(RANDOM_SEED))
+            .insecure_random_seed(u128::from(RANDOM_SEED))
             .build();
         StoreState {
             table: ResourceTable::new(),
@@ -45,6 +66,36 @@ impl StoreState {
     /// What the policy printed (capped), lossily decoded.
     pub(crate) fn guest_output(&self) -> String {
         String::from_utf8_lossy(&self.output.contents()).into_owned()
+    }
+}
+
+/// The seed of a policy's random numbers: fixed, so verdicts are repeatable.
+const RANDOM_SEED: u64 = 0x0063_7573_746f_6d73; // "customs"
+
+/// A wall clock that always says the evaluation time.
+struct FrozenWallClock(Duration);
+
+impl wasmtime_wasi::HostWallClock for FrozenWallClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+
+    fn now(&self) -> Duration {
+        self.0
+    }
+}
+
+/// A monotonic clock that does not move: a policy cannot time anything
+/// (no timing side channels), and a policy that sleeps meets its deadline.
+struct FrozenMonotonicClock;
+
+impl wasmtime_wasi::HostMonotonicClock for FrozenMonotonicClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+
+    fn now(&self) -> u64 {
+        0
     }
 }
 
@@ -102,25 +153,17 @@ impl ResourceLimiter for StoreState {
     }
 }
 
-/// The interfaces [`linker`] grants, by name without version. Loading checks
-/// a component's imports against this list first, so a refusal names every
+/// The packages [`linker`] links, by name without version. Loading checks a
+/// component's imports against this list first, so a refusal names every
 /// import outside it rather than only the first the linker trips on.
-const GRANTED_INTERFACES: &[&str] = &[
-    "customs:policy/types",
-    "customs:policy/facts",
-    "wasi:io/error",
-    "wasi:io/poll",
-    "wasi:io/streams",
-    "wasi:cli/exit",
-    "wasi:cli/environment",
-    "wasi:cli/stdin",
-    "wasi:cli/stdout",
-    "wasi:cli/stderr",
-    "wasi:cli/terminal-input",
-    "wasi:cli/terminal-output",
-    "wasi:cli/terminal-stdin",
-    "wasi:cli/terminal-stdout",
-    "wasi:cli/terminal-stderr",
+const GRANTED_PACKAGES: &[&str] = &[
+    "customs:policy",
+    "wasi:io",
+    "wasi:cli",
+    "wasi:clocks",
+    "wasi:random",
+    "wasi:filesystem",
+    "wasi:sockets",
 ];
 
 /// The version of the customs:policy WIT package this host provides.
@@ -159,47 +202,21 @@ pub(crate) fn ungranted_imports(
         })
         .map(|(name, _)| name)
         .filter(|name| {
-            let interface = name
-                .split_once('@')
-                .map_or(*name, |(interface, _)| interface);
-            !GRANTED_INTERFACES.contains(&interface)
+            let package = name.split_once('/').map_or(*name, |(package, _)| package);
+            !GRANTED_PACKAGES.contains(&package)
         })
         .map(str::to_owned)
         .collect()
 }
 
-/// Links the policy world and the granted WASI interfaces ([`GRANTED_INTERFACES`]).
+/// Links the policy world and WASI 0.2 ([`GRANTED_PACKAGES`]); what WASI
+/// can reach is set per store by [`StoreState::new`].
 pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<StoreState>> {
-    use wasmtime_wasi::cli::WasiCli;
-    use wasmtime_wasi::p2::bindings::{cli, sync::io};
-
     let mut linker = Linker::new(engine);
     crate::bindings::Policy::add_to_linker::<StoreState, wasmtime::component::HasSelf<StoreState>>(
         &mut linker,
         |state: &mut StoreState| state,
     )?;
-    let l = &mut linker;
-    wasmtime_wasi_io::bindings::wasi::io::error::add_to_linker::<_, HasTable>(
-        l,
-        |s: &mut StoreState| &mut s.table,
-    )?;
-    io::poll::add_to_linker::<_, HasTable>(l, |s: &mut StoreState| &mut s.table)?;
-    io::streams::add_to_linker::<_, HasTable>(l, |s: &mut StoreState| &mut s.table)?;
-    cli::exit::add_to_linker::<_, WasiCli>(l, wasmtime_wasi::cli::WasiCliView::cli)?;
-    cli::environment::add_to_linker::<_, WasiCli>(l, wasmtime_wasi::cli::WasiCliView::cli)?;
-    cli::stdin::add_to_linker::<_, WasiCli>(l, wasmtime_wasi::cli::WasiCliView::cli)?;
-    cli::stdout::add_to_linker::<_, WasiCli>(l, wasmtime_wasi::cli::WasiCliView::cli)?;
-    cli::stderr::add_to_linker::<_, WasiCli>(l, wasmtime_wasi::cli::WasiCliView::cli)?;
-    cli::terminal_input::add_to_linker::<_, WasiCli>(l, wasmtime_wasi::cli::WasiCliView::cli)?;
-    cli::terminal_output::add_to_linker::<_, WasiCli>(l, wasmtime_wasi::cli::WasiCliView::cli)?;
-    cli::terminal_stdin::add_to_linker::<_, WasiCli>(l, wasmtime_wasi::cli::WasiCliView::cli)?;
-    cli::terminal_stdout::add_to_linker::<_, WasiCli>(l, wasmtime_wasi::cli::WasiCliView::cli)?;
-    cli::terminal_stderr::add_to_linker::<_, WasiCli>(l, wasmtime_wasi::cli::WasiCliView::cli)?;
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
     Ok(linker)
-}
-
-struct HasTable;
-
-impl wasmtime::component::HasData for HasTable {
-    type Data<'a> = &'a mut ResourceTable;
 }
