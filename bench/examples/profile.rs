@@ -6,8 +6,10 @@
 //! CUSTOMS_BENCH_THREADS=2 target/release/examples/profile medium 5
 //! ```
 //!
-//! Cases: `noop` (the test guest's no-op mode), `small`, `medium`, `large`
-//! (the WASM baseline on generated facts), `cel-small`, `cel-large`.
+//! Cases: `noop` (the hostile suite's `allow` policy), `small`, `medium`,
+//! `large` (the WASM baseline on generated facts), `cel-small`, `cel-large`,
+//! and `policy:FILE@INPUT` (any policy on the facts of one tool output, e.g.
+//! a language guide's example on a corpus report).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -33,6 +35,15 @@ fn main() -> Result<()> {
             .map(|(_, p, v)| (*p, *v))
     };
     let (bundle, facts) = match case.as_str() {
+        other if other.starts_with("policy:") => {
+            let (policy, input) = other["policy:".len()..]
+                .split_once('@')
+                .context("policy:FILE@INPUT")?;
+            let mut bundle = Bundle::new("file");
+            bundle.add(engine.load_policy_file(Path::new(policy))?)?;
+            let facts = customs_facts::import::import_file(Path::new(input))?;
+            (bundle, facts)
+        }
         "noop" => {
             let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
             let guest = customs_bench::guest_path(&root, "allow");
@@ -79,7 +90,8 @@ fn main() -> Result<()> {
     });
     let per_s = n as f64 / started.elapsed().as_secs_f64();
     println!(
-        "{case}: {n} evaluations on {threads} threads, {per_s:.0} per s (pool {pool}, pooling {})",
+        "{case}: {n} evaluations on {threads} threads, {per_s:.0} per s, {:.1} µs each (pool {pool}, pooling {})",
+        1e6 * threads as f64 / per_s,
         engine.is_pooling()
     );
     Ok(())

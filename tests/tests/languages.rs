@@ -1,0 +1,137 @@
+//! Policies in other languages decide as the Rust one does: the example
+//! policy of the language guides (policies/examples), built from source by
+//! each language's own toolchain, gives the same decision and the same
+//! findings (rule, effect, severity, message, subject) on every corpus image.
+//!
+//! The toolchains come from the registries (`.ci/run` installs them); a
+//! missing one fails the test with the command that installs it.
+
+// Test code: a failed expectation should stop the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use customs::{Bundle, EvalOptions, Policy, PolicyReport, PreparedFacts};
+use customs_facts::import::import_file;
+use customs_tests::{corpus_dir, engine};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The Rust example, built with the policies workspace by host/build.rs.
+fn rust_example() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
+    target.join("guests/wasm32-wasip2/release/example_policy.wasm")
+}
+
+/// Runs a toolchain command; a missing tool fails with how to install it.
+fn run(mut command: Command, install: &str) {
+    let program = command.get_program().to_string_lossy().into_owned();
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program} ({e}); install it: {install}"));
+    assert!(
+        output.status.success(),
+        "{program} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The Python example, built with componentize-py.
+fn python_example(out: &Path) -> PathBuf {
+    let wasm = out.join("example-python.wasm");
+    let mut command = Command::new("componentize-py");
+    command
+        .current_dir(root().join("policies/examples/python"))
+        .arg("-d")
+        .arg(root().join("wit"))
+        .args(["-w", "policy", "componentize", "app", "-p", "."])
+        .arg("-p")
+        .arg(root().join("guest-sdk/python"))
+        .arg("-o")
+        .arg(&wasm);
+    run(command, "pip install componentize-py==0.25.1");
+    wasm
+}
+
+/// What is compared between languages: everything but the timing.
+fn verdict(report: &PolicyReport) -> String {
+    let mut findings: Vec<String> = report
+        .findings
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {:?} {:?} {:?} {:?}",
+                f.rule, f.effect, f.severity, f.message, f.subject
+            )
+        })
+        .collect();
+    findings.sort();
+    format!("{:?} {:?} {findings:#?}", report.decision, report.error)
+}
+
+fn evaluate(policy: &Policy, facts: &PreparedFacts) -> String {
+    let mut bundle = Bundle::new("languages");
+    bundle.add(policy.clone()).unwrap();
+    let decision = engine().evaluate(&bundle, facts, &EvalOptions::at(1_790_000_000));
+    verdict(&decision.policies[0])
+}
+
+/// Every corpus file that imports on its own, as facts.
+fn corpus_images() -> Vec<(PathBuf, PreparedFacts)> {
+    let mut images = Vec::new();
+    let mut kinds: Vec<PathBuf> = std::fs::read_dir(corpus_dir())
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.is_dir())
+        .collect();
+    kinds.sort();
+    for kind in kinds {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&kind)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+            .collect();
+        files.sort();
+        for file in files {
+            if let Ok(facts) = import_file(&file) {
+                images.push((file, PreparedFacts::new(facts)));
+            }
+        }
+    }
+    images
+}
+
+#[test]
+fn the_example_policy_decides_the_same_in_every_language() {
+    let out = tempfile::tempdir().unwrap();
+    let rust = engine().load_policy_file(&rust_example()).unwrap();
+    let others = [("python", python_example(out.path()))];
+    let images = corpus_images();
+    assert!(images.len() >= 40, "only {} corpus images", images.len());
+
+    for (language, wasm) in others {
+        let policy = engine()
+            .load_policy_file(&wasm)
+            .unwrap_or_else(|e| panic!("{language}: {e}"));
+        assert_eq!(policy.info(), rust.info(), "{language}: metadata");
+        let mut denied = 0;
+        for (file, facts) in &images {
+            let expected = evaluate(&rust, facts);
+            assert_eq!(
+                evaluate(&policy, facts),
+                expected,
+                "{language} on {}",
+                file.display()
+            );
+            denied += usize::from(expected.starts_with("Deny"));
+        }
+        // The corpus exercises both outcomes, not just one.
+        assert!(denied > 0 && denied < images.len(), "{denied} denied");
+    }
+}
