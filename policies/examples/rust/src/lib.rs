@@ -72,7 +72,11 @@ impl Policy for Example {
                 Finding::deny(
                     "no-secrets",
                     s.severity,
-                    format!("secret {} in {}", s.rule_id, s.path.as_deref().unwrap_or("?")),
+                    format!(
+                        "secret {} in {}",
+                        s.rule_id,
+                        s.path.as_deref().unwrap_or("?")
+                    ),
                 )
             })),
         }
