@@ -36,7 +36,7 @@ fn run(mut command: Command, install: &str) {
         .unwrap_or_else(|e| panic!("cannot run {program} ({e}); install it: {install}"));
     assert!(
         output.status.success(),
-        "{program} failed:\n{}\n{}",
+        "{program} failed (is the toolchain installed? {install}):\n{}\n{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
@@ -56,6 +56,22 @@ fn python_example(out: &Path) -> PathBuf {
         .arg("-o")
         .arg(&wasm);
     run(command, "pip install componentize-py==0.25.1");
+    wasm
+}
+
+/// The JavaScript example, built with componentize-js (StarlingMonkey).
+fn javascript_example(out: &Path) -> PathBuf {
+    let wasm = out.join("example-javascript.wasm");
+    let mut command = Command::new("node");
+    command
+        .current_dir(root().join("policies/examples/javascript"))
+        .args(["build.mjs", "app.js"])
+        .arg(root().join("wit"))
+        .arg(&wasm);
+    run(
+        command,
+        "Node.js, then `npm ci --prefix policies/examples/javascript`",
+    );
     wasm
 }
 
@@ -111,7 +127,10 @@ fn corpus_images() -> Vec<(PathBuf, PreparedFacts)> {
 fn the_example_policy_decides_the_same_in_every_language() {
     let out = tempfile::tempdir().unwrap();
     let rust = engine().load_policy_file(&rust_example()).unwrap();
-    let others = [("python", python_example(out.path()))];
+    let others = [
+        ("python", python_example(out.path())),
+        ("javascript", javascript_example(out.path())),
+    ];
     let images = corpus_images();
     assert!(images.len() >= 40, "only {} corpus images", images.len());
 

@@ -1,6 +1,6 @@
 //! The example policy of the language guides (docs/languages): the image
 //! runs as a non-root user, has no critical vulnerability with a fix
-//! available, and no embedded secrets. The Python, JavaScript and C versions
+//! available, and no embedded secrets. The Python and JavaScript versions
 //! beside it must decide the same on every image (tests/tests/languages.rs).
 
 use customs_guest::{
