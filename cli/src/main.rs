@@ -3,6 +3,7 @@
 
 mod bundle_cmd;
 mod inputs;
+mod new_cmd;
 mod report;
 mod sources;
 mod test_cmd;
@@ -54,6 +55,9 @@ enum Command {
     /// Run the test cases kept next to policies (*.test.yaml files): each
     /// evaluates facts or tool outputs and checks the decision and rule ids.
     Test(test_cmd::TestArgs),
+    /// Create a policy project that builds as it is: Rust, Python or
+    /// JavaScript, from the example policy of the language guides.
+    New(new_cmd::NewArgs),
 }
 
 #[derive(Args)]
@@ -184,6 +188,7 @@ fn run(cli: Cli) -> Result<u8> {
         }
         Command::Bundle(args) => bundle_cmd::run(args),
         Command::Test(args) => test_cmd::run(args),
+        Command::New(args) => new_cmd::run(args),
     }
 }
 

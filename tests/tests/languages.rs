@@ -154,3 +154,80 @@ fn the_example_policy_decides_the_same_in_every_language() {
         assert!(denied > 0 && denied < images.len(), "{denied} denied");
     }
 }
+
+/// `customs new` in a fresh directory; returns the project.
+fn scaffold(dir: &Path, lang: &str, name: &str) -> PathBuf {
+    let output = assert_cmd::Command::cargo_bin("customs")
+        .unwrap()
+        .current_dir(dir)
+        .args(["new", "--lang", lang, name])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "customs new --lang {lang}: {output:?}"
+    );
+    dir.join(name)
+}
+
+#[test]
+fn customs_new_projects_build_as_they_are_and_decide_like_the_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut built = Vec::new();
+
+    let python = scaffold(dir.path(), "python", "py-policy");
+    let mut command = Command::new("componentize-py");
+    command
+        .current_dir(&python)
+        .args([
+            "-d",
+            "wit",
+            "-w",
+            "policy",
+            "componentize",
+            "app",
+            "-p",
+            ".",
+        ])
+        .args(["-o", "py-policy.wasm"]);
+    run(command, "pip install componentize-py==0.25.1");
+    built.push(python.join("py-policy.wasm"));
+
+    let js = scaffold(dir.path(), "js", "js-policy");
+    // The packages `npm install` would fetch, from the example (`npm ci` in .ci/run).
+    let modules = root().join("policies/examples/javascript/node_modules");
+    std::os::unix::fs::symlink(&modules, js.join("node_modules")).unwrap();
+    let mut command = Command::new("npm");
+    command.current_dir(&js).args(["run", "-s", "build"]);
+    run(
+        command,
+        "Node.js, then `npm ci --prefix policies/examples/javascript`",
+    );
+    built.push(js.join("js-policy.wasm"));
+
+    let rust = scaffold(dir.path(), "rust", "rs-policy");
+    let target = root().join("target/scaffold");
+    let mut command = Command::new(env!("CARGO"));
+    command
+        .current_dir(&rust)
+        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2"])
+        .arg("--target-dir")
+        .arg(&target)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_TARGET_DIR");
+    run(command, "rustup target add wasm32-wasip2");
+    built.push(target.join("wasm32-wasip2/release/rs_policy.wasm"));
+
+    // Each decides like the example (under its own name) on a real report.
+    let example = engine().load_policy_file(&rust_example()).unwrap();
+    let report = root().join("examples/reports/trivy-debian-buster.json");
+    let facts = PreparedFacts::new(import_file(&report).unwrap());
+    let expected = evaluate(&example, &facts);
+    for wasm in built {
+        let policy = engine()
+            .load_policy_file(&wasm)
+            .unwrap_or_else(|e| panic!("{}: {e}", wasm.display()));
+        assert!(policy.name().ends_with("-policy"), "{}", policy.name());
+        assert_eq!(evaluate(&policy, &facts), expected, "{}", wasm.display());
+    }
+}
