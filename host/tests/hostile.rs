@@ -15,15 +15,16 @@
 // Test code: a failed expectation should stop the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::fmt::Write as _;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use common::{facts, guest_path, rss_kib};
 use customs::{
     Bundle, Engine, EngineConfig, Error, EvalOptions, Limits, POLICY_ERROR_RULE, Policy,
     PolicyDecision, PolicyReport, PreparedFacts,
 };
-use customs_facts::{Facts, Severity, Vulnerability};
 
 /// Long enough that, on a loaded machine, a policy that grows memory reaches
 /// the memory cap before the clock; short enough to keep the suite quick.
@@ -221,27 +222,10 @@ struct Loaded<'a> {
     result: Result<Policy, String>,
 }
 
-fn facts() -> PreparedFacts {
-    PreparedFacts::new(Facts {
-        vulnerabilities: Some(
-            (0..200)
-                .map(|i| Vulnerability {
-                    id: format!("CVE-2024-{i}"),
-                    package: "openssl".into(),
-                    package_version: "1.0".into(),
-                    severity: Severity::High,
-                    ..Default::default()
-                })
-                .collect(),
-        ),
-        ..Default::default()
-    })
-}
-
 fn load(engine: &Engine, case: &Case) -> (Result<Policy, Error>, Duration) {
     let (origin, bytes) = match &case.source {
         Source::Guest(name) => {
-            let path = PathBuf::from(env!("CUSTOMS_TEST_GUESTS_DIR")).join(format!("{name}.wasm"));
+            let path = guest_path(name);
             (
                 format!("{name}.wasm"),
                 std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
@@ -339,16 +323,6 @@ fn check(name: &str, expect: &Expect, report: &PolicyReport) -> String {
 
 fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or_default()
-}
-
-/// Resident memory of this process in KiB, from `/proc/self/status`.
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
 }
 
 #[test]

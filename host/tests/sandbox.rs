@@ -6,47 +6,27 @@
 // Test code: a failed expectation should stop the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use common::{facts, guest_path};
 use customs::{
     Bundle, Engine, EngineConfig, Error, EvalOptions, Limits, Outcome, Policy, PolicyDecision,
     PreparedFacts,
 };
-use customs_facts::{Facts, Severity, Vulnerability};
 
 fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(|| Engine::new(EngineConfig::default()).expect("engine"))
 }
 
-/// A component of the hostile suite (tests/guests/hostile/examples), by name.
-fn guest_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CUSTOMS_TEST_GUESTS_DIR")).join(format!("{name}.wasm"))
-}
-
 fn guest(name: &str) -> Policy {
     engine()
         .load_policy_file(&guest_path(name))
         .expect("test guest loads")
-}
-
-fn facts() -> PreparedFacts {
-    PreparedFacts::new(Facts {
-        vulnerabilities: Some(
-            (0..200)
-                .map(|i| Vulnerability {
-                    id: format!("CVE-2024-{i}"),
-                    package: "openssl".into(),
-                    package_version: "1.0".into(),
-                    severity: Severity::High,
-                    ..Default::default()
-                })
-                .collect(),
-        ),
-        ..Default::default()
-    })
 }
 
 fn load_wat(wat: &str) -> Result<Policy, Error> {

@@ -7,8 +7,9 @@
 // Test code: a failed expectation should stop the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::PathBuf;
+mod common;
 
+use common::{guest_path, rss_kib};
 use customs::{Bundle, Engine, EngineConfig, EvalOptions, Limits, PolicyDecision, PreparedFacts};
 use customs_facts::Facts;
 
@@ -21,16 +22,6 @@ fn engine() -> Engine {
     .unwrap()
 }
 
-/// Resident memory of this process in KiB, from `/proc/self/status`.
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
 /// Good and hostile policies evaluated from two threads, 20,000 times after
 /// a warm-up: every verdict is the expected one and the process holds no
 /// more memory at the end than a few MiB of allocator slack. A leak of even
@@ -38,7 +29,6 @@ fn rss_kib() -> u64 {
 #[test]
 fn a_soak_of_good_and_hostile_policies_does_not_grow_memory() {
     let engine = &engine();
-    let guests = PathBuf::from(env!("CUSTOMS_TEST_GUESTS_DIR"));
     // Hostile-suite components: name, and how each must end.
     let cases = [
         ("allow", PolicyDecision::Allow),
@@ -52,9 +42,7 @@ fn a_soak_of_good_and_hostile_policies_does_not_grow_memory() {
         .iter()
         .map(|(name, expected)| {
             let mut bundle = Bundle::new("soak");
-            let policy = engine
-                .load_policy_file(&guests.join(format!("{name}.wasm")))
-                .unwrap();
+            let policy = engine.load_policy_file(&guest_path(name)).unwrap();
             bundle.add(policy).unwrap();
             (*name, *expected, bundle)
         })
