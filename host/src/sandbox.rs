@@ -218,5 +218,34 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<Store
         |state: &mut StoreState| state,
     )?;
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    // Waiting on a clock would block the host thread in host code, where the
+    // deadline cannot interrupt it (a policy sleeping for an hour held its
+    // thread for an hour). Time is frozen for a policy anyway: waits end at once.
+    linker.allow_shadowing(true);
+    let mut clock = linker.instance(MONOTONIC_CLOCK)?;
+    for wait in ["subscribe-duration", "subscribe-instant"] {
+        clock.func_wrap(
+            wait,
+            |mut store: wasmtime::StoreContextMut<'_, StoreState>, (_,): (u64,)| {
+                let table = &mut store.data_mut().table;
+                let no_wait = table.push(NoWait)?;
+                Ok((wasmtime_wasi_io::poll::subscribe(table, no_wait)?,))
+            },
+        )?;
+    }
+    linker.allow_shadowing(false);
     Ok(linker)
+}
+
+/// The monotonic clock interface as wasmtime-wasi links it (policies built
+/// for any 0.2.x match it); the hostile suite's `sleeps` case fails if an
+/// upgrade moves it and a wait blocks again.
+const MONOTONIC_CLOCK: &str = "wasi:clocks/monotonic-clock@0.2.12";
+
+/// What a wait on a policy's clock gives: ready at once.
+struct NoWait;
+
+#[async_trait::async_trait]
+impl wasmtime_wasi_io::poll::Pollable for NoWait {
+    async fn ready(&mut self) {}
 }

@@ -128,6 +128,7 @@ fn cases() -> Vec<Case> {
         guest("remember", Reports("calls 1 seed 7")),
         guest("forged_handle", Fails(&["unknown handle index"])),
         guest("dropped_handle", Fails(&["unknown handle index"])),
+        guest("sleeps", Reports("woke up")),
         guest(
             "exits",
             Fails(&["called exit(0) instead of returning a verdict"]),
