@@ -85,8 +85,8 @@ impl wasmtime_wasi::HostWallClock for FrozenWallClock {
     }
 }
 
-/// A monotonic clock that does not move: a policy cannot time anything
-/// (no timing side channels), and a policy that sleeps meets its deadline.
+/// A monotonic clock that does not move: a policy cannot time anything (no
+/// timing side channels); waits on it end at once (see [`linker`]).
 struct FrozenMonotonicClock;
 
 impl wasmtime_wasi::HostMonotonicClock for FrozenMonotonicClock {

@@ -70,7 +70,7 @@ fn javascript_example(out: &Path) -> PathBuf {
         .arg(&wasm);
     run(
         command,
-        "Node.js, then `npm ci --prefix policies/examples/javascript`",
+        "Node.js, then `npm install --prefix policies/examples/javascript`",
     );
     wasm
 }
@@ -194,14 +194,14 @@ fn customs_new_projects_build_as_they_are_and_decide_like_the_example() {
     built.push(python.join("py-policy.wasm"));
 
     let js = scaffold(dir.path(), "js", "js-policy");
-    // The packages `npm install` would fetch, from the example (`npm ci` in .ci/run).
+    // The packages `npm install` would fetch, from the example (`npm install` in .ci/run).
     let modules = root().join("policies/examples/javascript/node_modules");
     std::os::unix::fs::symlink(&modules, js.join("node_modules")).unwrap();
     let mut command = Command::new("npm");
     command.current_dir(&js).args(["run", "-s", "build"]);
     run(
         command,
-        "Node.js, then `npm ci --prefix policies/examples/javascript`",
+        "Node.js, then `npm install --prefix policies/examples/javascript`",
     );
     built.push(js.join("js-policy.wasm"));
 
