@@ -177,7 +177,8 @@ fn javascript(name: &str) -> Result<Vec<(String, String)>> {
     "build": "node build.mjs app.js wit {name}.wasm"
   }},
   "devDependencies": {{
-    "@bytecodealliance/componentize-js": "0.23.0"
+    "@bytecodealliance/componentize-js": "0.23.0",
+    "@bytecodealliance/preview2-shim": "0.25.0"
   }}
 }}
 "#
