@@ -2,6 +2,7 @@
 //! SBOM tools and signers know about it.
 
 mod bundle_cmd;
+mod component_cmd;
 mod inputs;
 mod new_cmd;
 mod report;
@@ -55,9 +56,16 @@ enum Command {
     /// Run the test cases kept next to policies (*.test.yaml files): each
     /// evaluates facts or tool outputs and checks the decision and rule ids.
     Test(test_cmd::TestArgs),
-    /// Create a policy project that builds as it is: Rust, Python or
-    /// JavaScript, from the example policy of the language guides.
+    /// Create a policy project that builds as it is: Rust, Python,
+    /// JavaScript, C or Zig, from the example policy of the language guides.
     New(new_cmd::NewArgs),
+    /// Write the bindings a C (or Zig) policy compiles against: the customs
+    /// WIT through wit-bindgen's C generator.
+    Bindgen(component_cmd::BindgenArgs),
+    /// Make a policy component from a wasm32-wasip1 core module (C, Zig):
+    /// embeds the customs world if missing, adds the WASI adapter, and checks
+    /// that the result loads as a policy.
+    Componentize(component_cmd::ComponentizeArgs),
 }
 
 #[derive(Args)]
@@ -189,6 +197,8 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Bundle(args) => bundle_cmd::run(args),
         Command::Test(args) => test_cmd::run(args),
         Command::New(args) => new_cmd::run(args),
+        Command::Bindgen(args) => component_cmd::bindgen(args),
+        Command::Componentize(args) => component_cmd::componentize(args),
     }
 }
 

@@ -1,4 +1,4 @@
-//! `customs new --lang rust|python|js NAME`: a policy project that builds as
+//! `customs new --lang rust|python|js|c|zig NAME`: a policy project that builds as
 //! it is, from the example policy of the language guides (docs/languages)
 //! renamed to NAME, with the language's helper and the customs WIT copied in.
 
@@ -28,6 +28,10 @@ enum Lang {
     Python,
     /// JavaScript with componentize-js
     Js,
+    /// C with `zig cc` (or clang and wasi-libc), `customs bindgen c` and `customs componentize`
+    C,
+    /// Zig, with the C bindings translated by `zig translate-c`
+    Zig,
 }
 
 const WIT: &str = include_str!("../../wit/policy.wit");
@@ -37,6 +41,13 @@ const PYTHON_HELPER: &str = include_str!("../../guest-sdk/python/customs_policy.
 const JS_POLICY: &str = include_str!("../../policies/examples/javascript/app.js");
 const JS_HELPER: &str = include_str!("../../guest-sdk/js/customs-policy.js");
 const JS_BUILD: &str = include_str!("../../policies/examples/javascript/build.mjs");
+const C_POLICY: &str = include_str!("../../policies/examples/c/policy.c");
+const C_MAKEFILE: &str = include_str!("../../policies/examples/c/Makefile");
+const C_HELPER_H: &str = include_str!("../../guest-sdk/c/customs_policy.h");
+const C_HELPER_C: &str = include_str!("../../guest-sdk/c/customs_policy.c");
+const ZIG_POLICY: &str = include_str!("../../policies/examples/zig/policy.zig");
+const ZIG_MAKEFILE: &str = include_str!("../../policies/examples/zig/Makefile");
+const ZIG_HELPER: &str = include_str!("../../guest-sdk/zig/customs.zig");
 
 pub fn run(args: NewArgs) -> Result<u8> {
     // Stricter than a policy name: it is also a directory, a crate and a package.
@@ -63,6 +74,8 @@ pub fn run(args: NewArgs) -> Result<u8> {
         Lang::Rust => rust(&args.name)?,
         Lang::Python => python(&args.name)?,
         Lang::Js => javascript(&args.name)?,
+        Lang::C => c(&args.name)?,
+        Lang::Zig => zig(&args.name)?,
     };
     for (path, content) in &files {
         write(&dir.join(path), content)?;
@@ -200,6 +213,53 @@ fn javascript(name: &str) -> Result<Vec<(String, String)>> {
     ])
 }
 
+fn c(name: &str) -> Result<Vec<(String, String)>> {
+    let readme = format!(
+        "# {name}\n\nA customs policy in C (docs/languages/c.md in the customs repository).\n\n```sh\npip install ziglang==0.17.1   # or: make CC=\"clang --target=wasm32-wasi\"\nmake\ncustoms eval --policy build/{name}.wasm REPORT.json\n```\n"
+    );
+    Ok(vec![
+        (
+            "policy.c".into(),
+            rename(
+                C_POLICY,
+                "customs_info(info, \"example\",",
+                &format!("customs_info(info, {name:?},"),
+            )?,
+        ),
+        ("customs_policy.h".into(), C_HELPER_H.into()),
+        ("customs_policy.c".into(), C_HELPER_C.into()),
+        (
+            "Makefile".into(),
+            rename(C_MAKEFILE, "NAME ?= example", &format!("NAME ?= {name}"))?,
+        ),
+        ("README.md".into(), readme),
+        (".gitignore".into(), "build/\n".into()),
+    ])
+}
+
+fn zig(name: &str) -> Result<Vec<(String, String)>> {
+    let readme = format!(
+        "# {name}\n\nA customs policy in Zig (docs/languages/zig.md in the customs repository).\n\n```sh\npip install ziglang==0.17.1\nmake\ncustoms eval --policy build/{name}.wasm REPORT.json\n```\n"
+    );
+    Ok(vec![
+        (
+            "policy.zig".into(),
+            rename(
+                ZIG_POLICY,
+                "pub const name = \"example\";",
+                &format!("pub const name = {name:?};"),
+            )?,
+        ),
+        ("customs.zig".into(), ZIG_HELPER.into()),
+        (
+            "Makefile".into(),
+            rename(ZIG_MAKEFILE, "NAME ?= example", &format!("NAME ?= {name}"))?,
+        ),
+        ("README.md".into(), readme),
+        (".gitignore".into(), "build/\n".into()),
+    ])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,11 +270,17 @@ mod tests {
             rust("my-policy").unwrap(),
             python("my-policy").unwrap(),
             javascript("my-policy").unwrap(),
+            c("my-policy").unwrap(),
+            zig("my-policy").unwrap(),
         ] {
             let source = &files[0].1;
             let policy = files
                 .iter()
-                .find(|(path, _)| path.ends_with("lib.rs") || path.starts_with("app."))
+                .find(|(path, _)| {
+                    path.ends_with("lib.rs")
+                        || path.starts_with("app.")
+                        || path.starts_with("policy.")
+                })
                 .map(|(_, content)| content)
                 .unwrap_or(source);
             assert!(policy.contains("\"my-policy\""), "{policy}");

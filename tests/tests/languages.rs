@@ -75,6 +75,26 @@ fn javascript_example(out: &Path) -> PathBuf {
     wasm
 }
 
+const ZIGLANG: &str = "pip install ziglang==0.17.1 (and make)";
+
+/// `make` in an example or scaffold of a compiled language (C, Zig), with
+/// this build's customs for `bindgen` and `componentize` and the build
+/// directory in `build`; returns the component.
+fn make(project: &Path, build: &Path, name: &str) -> PathBuf {
+    let mut command = Command::new("make");
+    command
+        .current_dir(project)
+        .arg("--no-print-directory")
+        .arg(format!(
+            "CUSTOMS={}",
+            assert_cmd::cargo::cargo_bin("customs").display()
+        ))
+        .arg(format!("BUILD={}", build.display()))
+        .arg(format!("NAME={name}"));
+    run(command, ZIGLANG);
+    build.join(format!("{name}.wasm"))
+}
+
 /// What is compared between languages: everything but the timing.
 fn verdict(report: &PolicyReport) -> String {
     let mut findings: Vec<String> = report
@@ -127,9 +147,22 @@ fn corpus_images() -> Vec<(PathBuf, PreparedFacts)> {
 fn the_example_policy_decides_the_same_in_every_language() {
     let out = tempfile::tempdir().unwrap();
     let rust = engine().load_policy_file(&rust_example()).unwrap();
+    let examples = root().join("policies/examples");
     let others = [
         ("python", python_example(out.path())),
         ("javascript", javascript_example(out.path())),
+        (
+            "c",
+            make(&examples.join("c"), &out.path().join("c"), "example-c"),
+        ),
+        (
+            "zig",
+            make(
+                &examples.join("zig"),
+                &out.path().join("zig"),
+                "example-zig",
+            ),
+        ),
     ];
     let images = corpus_images();
     assert!(images.len() >= 40, "only {} corpus images", images.len());
@@ -217,6 +250,11 @@ fn customs_new_projects_build_as_they_are_and_decide_like_the_example() {
         .env_remove("CARGO_TARGET_DIR");
     run(command, "rustup target add wasm32-wasip2");
     built.push(target.join("wasm32-wasip2/release/rs_policy.wasm"));
+
+    for (lang, name) in [("c", "c-policy"), ("zig", "zig-policy")] {
+        let project = scaffold(dir.path(), lang, name);
+        built.push(make(&project, &project.join("build"), name));
+    }
 
     // Each decides like the example (under its own name) on a real report.
     let example = engine().load_policy_file(&rust_example()).unwrap();
