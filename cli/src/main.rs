@@ -6,6 +6,7 @@ mod component_cmd;
 mod inputs;
 mod new_cmd;
 mod report;
+mod serve_cmd;
 mod sources;
 mod test_cmd;
 
@@ -66,6 +67,9 @@ enum Command {
     /// embeds the customs world if missing, adds the WASI adapter, and checks
     /// that the result loads as a policy.
     Componentize(component_cmd::ComponentizeArgs),
+    /// Serve the decision API, the Kubernetes admission webhook and the facts
+    /// store over HTTP(S) (docs/server.md).
+    Serve(serve_cmd::ServeArgs),
 }
 
 #[derive(Args)]
@@ -199,6 +203,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::New(args) => new_cmd::run(args),
         Command::Bindgen(args) => component_cmd::bindgen(args),
         Command::Componentize(args) => component_cmd::componentize(args),
+        Command::Serve(args) => serve_cmd::run(args),
     }
 }
 

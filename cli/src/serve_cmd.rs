@@ -1,0 +1,107 @@
+//! `customs serve`: the decision API, the admission webhook and the facts
+//! store (crate customs-server), with the bundle the policy flags name.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use customs_server::{Server, ServerConfig};
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Configuration file (YAML; see docs/server.md). Flags override it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// The facts store: sqlite:PATH (created if missing) or postgres://...
+    /// [default: sqlite:customs-facts.db].
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
+    /// File holding the bearer token of the facts-store endpoints (without
+    /// one, they refuse every write).
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
+    /// The bearer token itself, from the environment (never a flag: it would
+    /// show in process listings).
+    #[arg(skip = std::env::var("CUSTOMS_SERVER_TOKEN").ok())]
+    token_env: Option<String>,
+    /// TLS certificate chain (PEM); with --tls-key, serve HTTPS.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    #[command(flatten)]
+    policy: crate::PolicyArgs,
+}
+
+pub fn run(args: ServeArgs) -> Result<u8> {
+    let mut config = match &args.config {
+        Some(path) => ServerConfig::from_file(path)?,
+        None => ServerConfig::default(),
+    };
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(store) = args.store {
+        config.store = store;
+    }
+    if let Some(path) = args.token_file {
+        config.token_file = Some(path);
+    }
+    if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
+        config.tls = Some(customs_server::config::TlsConfig { cert, key });
+    }
+    config.load_token()?;
+    if config.token.is_none()
+        && let Some(token) = args.token_env.filter(|t| !t.is_empty())
+    {
+        if token.len() < 16 {
+            bail!("CUSTOMS_SERVER_TOKEN is shorter than 16 characters");
+        }
+        config.token = Some(token);
+    }
+    if config.token.is_none() {
+        tracing::warn!(
+            "no token: the facts store refuses writes (set token_file or CUSTOMS_SERVER_TOKEN)"
+        );
+    }
+    // Loaded before the server's runtime starts: pulling an oci:// bundle
+    // runs a runtime of its own.
+    let (engine, bundle) = crate::load_bundle(&args.policy)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the server's runtime")?;
+    runtime.block_on(async move {
+        let server = Server::start(engine, bundle, config).await?;
+        server.serve(shutdown_signal()).await?;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(crate::EXIT_ALLOWED)
+}
+
+/// Ctrl-C or SIGTERM (what Kubernetes sends before it kills a pod).
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,424 @@
+//! The routes: health, metrics, the OpenAPI description, the decision API and
+//! the facts store. Admission is in admission.rs.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{
+    DefaultBodyLimit, FromRequest, MatchedPath, Multipart, Path, Query, Request, State,
+};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use customs::{Decision, EvalOptions, PreparedFacts};
+use customs_facts::Facts;
+use customs_facts::import::{Format, Origin, import_as, import_bytes};
+use serde::Deserialize;
+use serde_json::json;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::metrics::RequestLabels;
+use crate::store::{ImageRecord, StoreError};
+use crate::{AppState, OPENAPI, admission};
+
+/// Every route and method, in the order of openapi.json (a test keeps the two equal).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),
+    ("get", "/openapi.json"),
+    ("post", "/v1/evaluate"),
+    ("post", "/v1/images/{digest}/facts"),
+    ("get", "/v1/images/{digest}"),
+    ("post", "/v1/admission"),
+];
+
+pub fn router(state: Arc<AppState>) -> Router {
+    let limit = state.config.max_body_bytes;
+    let timeout = Duration::from_millis(state.config.request_timeout_ms);
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route(
+            "/openapi.json",
+            get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }),
+        )
+        .route("/v1/evaluate", post(evaluate))
+        .route("/v1/images/{digest}/facts", post(put_facts))
+        .route("/v1/images/{digest}", get(get_image))
+        .route("/v1/admission", post(admission::review))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            timeout,
+        ))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// An error answer: a status and `{"error": "..."}` saying what and where.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    fn store(state: &AppState, error: StoreError) -> ApiError {
+        state.metrics.store_errors.inc();
+        tracing::error!(%error, "facts store");
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, error.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "error": self.message }))).into_response()
+    }
+}
+
+/// Counts and times every request by its route (not its path: digests
+/// would make one series per image).
+async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |m| m.as_str())
+        .to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let labels = RequestLabels {
+        route,
+        status: response.status().as_u16(),
+    };
+    state.metrics.requests.get_or_create(&labels).inc();
+    state
+        .metrics
+        .request_seconds
+        .get_or_create(&labels)
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+async fn readyz(State(state): State<Arc<AppState>>) -> Result<&'static str, ApiError> {
+    state
+        .store
+        .ping()
+        .await
+        .map_err(|e| ApiError::store(&state, e))?;
+    Ok("ready\n")
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    if let Ok(count) = state.store.count().await {
+        state.metrics.store_images.set(count);
+    }
+    match state.metrics.encode() {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(_) => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "cannot encode the metrics",
+        )
+        .into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvalQuery {
+    /// Read the inputs as this format instead of detecting it.
+    format: Option<String>,
+    /// The time the policies see (RFC 3339); now by default.
+    now: Option<String>,
+}
+
+impl EvalQuery {
+    fn format(&self) -> Result<Option<Format>, ApiError> {
+        self.format
+            .as_deref()
+            .map(|name| {
+                Format::from_name(name).ok_or_else(|| {
+                    let known: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+                    ApiError::bad_request(format!(
+                        "unknown format {name:?}; known formats: {}",
+                        known.join(", ")
+                    ))
+                })
+            })
+            .transpose()
+    }
+
+    fn now(&self) -> Result<Option<i64>, ApiError> {
+        self.now
+            .as_deref()
+            .map(|text| {
+                chrono::DateTime::parse_from_rfc3339(text)
+                    .map(|t| t.timestamp())
+                    .map_err(|_| {
+                        ApiError::bad_request(format!("now={text:?} is not an RFC 3339 time"))
+                    })
+            })
+            .transpose()
+    }
+}
+
+/// The tool outputs of a request: the body (one document), or each part of
+/// a multipart/form-data body (several documents about one image).
+async fn read_inputs(
+    state: &AppState,
+    request: Request,
+) -> Result<Vec<(String, Vec<u8>)>, ApiError> {
+    let is_multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if !is_multipart {
+        let body = axum::body::to_bytes(request.into_body(), state.config.max_body_bytes)
+            .await
+            .map_err(|_| too_large(state))?;
+        return Ok(vec![("body".to_owned(), body.to_vec())]);
+    }
+    let mut multipart = Multipart::from_request(request, &())
+        .await
+        .map_err(|e| ApiError::bad_request(format!("invalid multipart body: {e}")))?;
+    let mut inputs = Vec::new();
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| multipart_error(state, &e.body_text(), e.status()))?
+    {
+        let name = field
+            .file_name()
+            .or(field.name())
+            .map_or_else(|| format!("part {}", inputs.len() + 1), str::to_owned);
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|e| multipart_error(state, &e.body_text(), e.status()))?;
+        inputs.push((name, bytes.to_vec()));
+    }
+    if inputs.is_empty() {
+        return Err(ApiError::bad_request("the multipart body has no parts"));
+    }
+    Ok(inputs)
+}
+
+fn too_large(state: &AppState) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!(
+            "the request body is larger than {} bytes (max_body_bytes)",
+            state.config.max_body_bytes
+        ),
+    )
+}
+
+fn multipart_error(state: &AppState, text: &str, status: StatusCode) -> ApiError {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        return too_large(state);
+    }
+    ApiError::bad_request(format!("invalid multipart body: {text}"))
+}
+
+/// Imports and merges the inputs, as `customs eval` does with files.
+pub fn import(inputs: Vec<(String, Vec<u8>)>, format: Option<Format>) -> Result<Facts, ApiError> {
+    let mut all = Vec::with_capacity(inputs.len());
+    for (name, bytes) in inputs {
+        let origin = Origin::named(name);
+        let facts = match format {
+            Some(format) => import_as(&origin, &bytes, format),
+            None => import_bytes(&origin, &bytes),
+        }
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        for source in &facts.sources {
+            for warning in &source.warnings {
+                tracing::info!(input = %origin, "{warning}");
+            }
+        }
+        all.push(facts);
+    }
+    Facts::merge_all(all).map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+/// Evaluates on a blocking thread (policies run up to their deadline, which
+/// must not hold up the threads that answer other requests), and counts it.
+pub async fn decide(
+    state: &Arc<AppState>,
+    facts: Facts,
+    now: Option<i64>,
+    endpoint: &'static str,
+) -> Result<Decision, ApiError> {
+    let worker = state.clone();
+    let started = Instant::now();
+    let decision = tokio::task::spawn_blocking(move || {
+        let mut options = EvalOptions::default();
+        options.now = now;
+        worker
+            .engine
+            .evaluate(&worker.bundle, &PreparedFacts::new(facts), &options)
+    })
+    .await
+    .map_err(|_| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the evaluation did not finish",
+        )
+    })?;
+    state
+        .metrics
+        .evaluation_seconds
+        .observe(started.elapsed().as_secs_f64());
+    state.metrics.record(endpoint, &decision);
+    Ok(decision)
+}
+
+fn decision_json(decision: &Decision) -> Result<serde_json::Value, ApiError> {
+    serde_json::to_value(decision).map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot encode the decision: {e}"),
+        )
+    })
+}
+
+async fn evaluate(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<EvalQuery>,
+    request: Request,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let format = query.format()?;
+    let now = query.now()?;
+    let facts = import(read_inputs(&state, request).await?, format)?;
+    let decision = decide(&state, facts, now, "evaluate").await?;
+    Ok(Json(decision_json(&decision)?))
+}
+
+/// `sha256:` and 64 lowercase hex digits: the only digests the store keys by.
+pub fn check_digest(digest: &str) -> Result<(), ApiError> {
+    let hex = digest.strip_prefix("sha256:").unwrap_or("");
+    if hex.len() == 64
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "{digest:?} is not a manifest digest (sha256: and 64 lowercase hex digits)"
+        )))
+    }
+}
+
+/// The facts-store endpoints need `Authorization: Bearer TOKEN`.
+fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    use subtle::ConstantTimeEq;
+    let Some(token) = &state.config.token else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the facts store takes no writes: the server has no token configured (token_file)",
+        ));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match given {
+        Some(given) if bool::from(given.as_bytes().ct_eq(token.as_bytes())) => Ok(()),
+        Some(_) => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "wrong bearer token",
+        )),
+        None => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "missing bearer token (Authorization: Bearer TOKEN)",
+        )),
+    }
+}
+
+async fn put_facts(
+    State(state): State<Arc<AppState>>,
+    Path(digest): Path<String>,
+    Query(query): Query<EvalQuery>,
+    request: Request,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    authorize(&state, request.headers())?;
+    check_digest(&digest)?;
+    let format = query.format()?;
+    let now = query.now()?;
+    let mut facts = import(read_inputs(&state, request).await?, format)?;
+    match facts.image.digest.as_deref() {
+        Some(found) if found != digest => {
+            return Err(ApiError::bad_request(format!(
+                "the facts are about {found}, not {digest}"
+            )));
+        }
+        Some(_) => {}
+        None => facts.image.digest = Some(digest.clone()),
+    }
+    let facts_json = serde_json::to_value(&facts)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let decision = decide(&state, facts, now, "facts").await?;
+    let at = chrono::Utc::now().timestamp();
+    let record = ImageRecord {
+        digest,
+        facts: facts_json,
+        recorded_at: at,
+        decision: outcome(&decision).to_owned(),
+        result: decision_json(&decision)?,
+        evaluated_at: now.unwrap_or(at),
+        bundle: state.bundle_id.clone(),
+    };
+    state
+        .store
+        .put(&record)
+        .await
+        .map_err(|e| ApiError::store(&state, e))?;
+    Ok(Json(record.result))
+}
+
+pub fn outcome(decision: &Decision) -> &'static str {
+    if decision.is_allowed() {
+        "allow"
+    } else {
+        "deny"
+    }
+}
+
+async fn get_image(
+    State(state): State<Arc<AppState>>,
+    Path(digest): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<ImageRecord>, ApiError> {
+    authorize(&state, &headers)?;
+    check_digest(&digest)?;
+    match state.store.get(&digest).await {
+        Ok(Some(record)) => Ok(Json(record)),
+        Ok(None) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no facts are recorded for {digest}"),
+        )),
+        Err(e) => Err(ApiError::store(&state, e)),
+    }
+}

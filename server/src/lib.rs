@@ -1,0 +1,224 @@
+//! # customs-server
+//!
+//! `customs serve`: the decision API (`POST /v1/evaluate`), the facts store
+//! pipelines write to (`POST /v1/images/{digest}/facts`), and the Kubernetes
+//! admission webhook (`POST /v1/admission`) that admits only images whose
+//! digest has facts from the pipeline and passes the bundle. Every decision
+//! goes through the same library call as `customs eval`, and every failure on
+//! the admission path denies.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use customs::{Engine, EngineConfig};
+//! use customs_server::{Server, ServerConfig};
+//!
+//! let engine = Engine::new(EngineConfig::default())?;
+//! let bundle = engine.baseline()?;
+//! let config = ServerConfig::default();
+//! let server = Server::start(engine, bundle, config).await?;
+//! server.serve(async { tokio::signal::ctrl_c().await.ok(); }).await?;
+//! # Ok(()) }
+//! ```
+
+mod admission;
+mod api;
+pub mod config;
+mod metrics;
+pub mod store;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use customs::{Bundle, Engine};
+
+pub use api::ROUTES;
+pub use config::ServerConfig;
+pub use store::{ImageRecord, Store, StoreError};
+
+/// The OpenAPI description of the HTTP API, served at /openapi.json.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot use the TLS certificate {cert} with key {key}: {source}")]
+    Tls {
+        cert: String,
+        key: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the server stopped: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+/// What every request handler shares.
+pub(crate) struct AppState {
+    pub engine: Engine,
+    pub bundle: Bundle,
+    /// The bundle's name, version and content digest, recorded with each decision.
+    pub bundle_id: String,
+    pub store: Store,
+    pub metrics: metrics::Metrics,
+    pub config: ServerConfig,
+}
+
+/// A server whose store is open and whose bundle is loaded, ready to serve.
+pub struct Server {
+    state: Arc<AppState>,
+}
+
+impl Server {
+    /// Opens the store (applying migrations) and prepares the routes.
+    pub async fn start(
+        engine: Engine,
+        bundle: Bundle,
+        config: ServerConfig,
+    ) -> Result<Server, ServerError> {
+        let store = Store::open(&config.store).await?;
+        let metrics = metrics::Metrics::new();
+        if let Ok(count) = store.count().await {
+            metrics.store_images.set(count);
+        }
+        let bundle_id = bundle_id(&bundle);
+        Ok(Server {
+            state: Arc::new(AppState {
+                engine,
+                bundle,
+                bundle_id,
+                store,
+                metrics,
+                config,
+            }),
+        })
+    }
+
+    /// The routes, for embedding in another axum application or for tests.
+    pub fn router(&self) -> axum::Router {
+        api::router(self.state.clone())
+    }
+
+    /// Serves on the configured address (TLS when a certificate is
+    /// configured) until `shutdown` completes; requests in flight then get
+    /// `shutdown_grace` to finish.
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        let addr = self.state.config.listen;
+        let listener = std::net::TcpListener::bind(addr)
+            .map_err(|source| ServerError::Listen { addr, source })?;
+        self.serve_on(listener, shutdown).await
+    }
+
+    /// As [`Server::serve`], on a listener the caller bound (port 0 in tests).
+    pub async fn serve_on(
+        self,
+        listener: std::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        let config = &self.state.config;
+        let grace = Duration::from_millis(config.shutdown_grace_ms);
+        let addr = listener
+            .local_addr()
+            .map_err(|source| ServerError::Listen {
+                addr: config.listen,
+                source,
+            })?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|source| ServerError::Listen { addr, source })?;
+        let app = self.router().into_make_service();
+        let handle = axum_server::Handle::new();
+        let stopper = handle.clone();
+        let store = self.state.store.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing requests in flight");
+            stopper.graceful_shutdown(Some(grace));
+        });
+        let result = match &config.tls {
+            Some(tls) => {
+                let rustls = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(
+                    tls_config(&tls.cert, &tls.key)?,
+                ));
+                tracing::info!(%addr, "serving HTTPS");
+                axum_server::from_tcp_rustls(listener, rustls)
+                    .map_err(ServerError::Serve)?
+                    .handle(handle)
+                    .serve(app)
+                    .await
+            }
+            None => {
+                tracing::info!(%addr, "serving HTTP");
+                axum_server::from_tcp(listener)
+                    .map_err(ServerError::Serve)?
+                    .handle(handle)
+                    .serve(app)
+                    .await
+            }
+        };
+        store.close().await;
+        result.map_err(ServerError::Serve)
+    }
+}
+
+/// A rustls server configuration from PEM files, with the aws-lc-rs provider
+/// (chosen here rather than installed process-wide, so embedders keep theirs).
+fn tls_config(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<rustls::ServerConfig, ServerError> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let error = |message: String| ServerError::Tls {
+        cert: cert.display().to_string(),
+        key: key.display().to_string(),
+        source: std::io::Error::other(message),
+    };
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| error(format!("certificate: {e}")))?;
+    if chain.is_empty() {
+        return Err(error(
+            "the certificate file holds no certificate".to_owned(),
+        ));
+    }
+    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| error(format!("key: {e}")))?;
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| error(e.to_string()))?
+    .with_no_client_auth()
+    .with_single_cert(chain, key_der)
+    .map_err(|e| error(e.to_string()))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// "NAME VERSION sha256:..." over the policies' own digests, so two bundles
+/// with the same name but other policies are told apart in the store.
+fn bundle_id(bundle: &Bundle) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for entry in bundle.entries() {
+        hasher.update(entry.policy().sha256().as_bytes());
+        hasher.update(b"\n");
+    }
+    format!(
+        "{} {} sha256:{}",
+        bundle.name(),
+        bundle.version().unwrap_or("-"),
+        hex::encode(hasher.finalize())
+    )
+}

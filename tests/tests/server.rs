@@ -1,0 +1,545 @@
+//! `customs serve` end to end over real TCP on 127.0.0.1: the decision API
+//! answers as `customs eval --format json`, the facts store keeps what a
+//! pipeline recorded (behind its token), the admission webhook admits only
+//! digest-pinned images with pipeline facts that pass the bundle, and bad
+//! requests get clear errors. The OpenAPI description is checked against
+//! the routes and the answers.
+
+// Test code: a failed expectation should stop the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+
+use customs::Bundle;
+use customs_server::{ROUTES, Server, ServerConfig};
+use customs_tests::{baseline, corpus_dir, engine};
+use serde_json::{Value, json};
+
+const TOKEN: &str = "test-token-0123456789";
+const NOW: &str = "2026-11-01T00:00:00Z";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn digest(n: char) -> String {
+    format!("sha256:{}", n.to_string().repeat(64))
+}
+
+/// A server on a free port with its own SQLite file; stops when dropped.
+struct Running {
+    url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    done: Option<tokio::task::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Running {
+    async fn start(bundle: Bundle, adjust: impl FnOnce(&mut ServerConfig)) -> Running {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = ServerConfig {
+            store: format!("sqlite:{}", dir.path().join("facts.db").display()),
+            token: Some(TOKEN.to_owned()),
+            ..ServerConfig::default()
+        };
+        adjust(&mut config);
+        let tls = config.tls.is_some();
+        let server = Server::start(engine().clone(), bundle, config)
+            .await
+            .unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let done = tokio::spawn(async move {
+            server
+                .serve_on(listener, async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+        let scheme = if tls { "https" } else { "http" };
+        Running {
+            url: format!("{scheme}://127.0.0.1:{port}"),
+            stop: Some(stop),
+            done: Some(done),
+            _dir: dir,
+        }
+    }
+
+    async fn stop(mut self) {
+        self.stop.take().unwrap().send(()).unwrap();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            self.done.take().unwrap(),
+        )
+        .await
+        .expect("graceful shutdown within 20 s")
+        .unwrap();
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+fn report(path: &str) -> Vec<u8> {
+    std::fs::read(corpus_dir().join(path)).unwrap()
+}
+
+/// The decision without its timings, which differ from run to run.
+fn without_durations(mut decision: Value) -> Value {
+    for policy in decision["policies"].as_array_mut().unwrap() {
+        policy.as_object_mut().unwrap().remove("duration_us");
+    }
+    decision
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evaluate_answers_as_customs_eval_json() {
+    let server = Running::start(baseline(), |_| {}).await;
+    let input = corpus_dir().join("trivy/alpine-310.json");
+    let response = client()
+        .post(format!("{}/v1/evaluate?now={NOW}", server.url))
+        .body(std::fs::read(&input).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let served: Value = response.json().await.unwrap();
+
+    let output = assert_cmd::Command::cargo_bin("customs")
+        .unwrap()
+        .args(["eval", "--format", "json", "--now", NOW])
+        .arg(&input)
+        .output()
+        .unwrap();
+    let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(without_durations(served), without_durations(printed));
+
+    // Several tool outputs about one image: one multipart part each.
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "trivy",
+            reqwest::multipart::Part::bytes(report("trivy/alpine-310.json"))
+                .file_name("trivy.json"),
+        )
+        .part(
+            "vex",
+            reqwest::multipart::Part::bytes(b"{}".to_vec()).file_name("empty.json"),
+        );
+    let response = client()
+        .post(format!("{}/v1/evaluate", server.url))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let error: Value = response.json().await.unwrap();
+    assert!(
+        error["error"].as_str().unwrap().starts_with("empty.json: "),
+        "{error}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_clear_errors() {
+    let server = Running::start(baseline(), |c| c.max_body_bytes = 64 << 10).await;
+    let post = |path: &str, body: Vec<u8>| {
+        client()
+            .post(format!("{}{path}", server.url))
+            .body(body)
+            .send()
+    };
+    let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
+        (
+            "/v1/evaluate",
+            b"{\"SchemaVersion\": 2,".to_vec(),
+            400,
+            "not valid JSON",
+        ),
+        ("/v1/evaluate", b"{\"hello\": 1}".to_vec(), 400, "body"),
+        (
+            "/v1/evaluate?format=nope",
+            b"{}".to_vec(),
+            400,
+            "unknown format \"nope\"",
+        ),
+        (
+            "/v1/evaluate?now=yesterday",
+            b"{}".to_vec(),
+            400,
+            "RFC 3339",
+        ),
+        (
+            "/v1/evaluate",
+            vec![b' '; 100 << 10],
+            413,
+            "larger than 65536 bytes",
+        ),
+        (
+            "/v1/admission",
+            b"[]".to_vec(),
+            400,
+            "not an AdmissionReview",
+        ),
+        (
+            "/v1/admission",
+            b"{\"request\": {}}".to_vec(),
+            400,
+            "not an AdmissionReview",
+        ),
+        ("/v1/admission", b"{}".to_vec(), 400, "no request.uid"),
+    ];
+    for (path, body, status, expected) in cases {
+        let response = post(path, body).await.unwrap();
+        assert_eq!(response.status(), status, "{path}");
+        let error: Value = response.json().await.unwrap();
+        let text = error["error"].as_str().unwrap();
+        assert!(text.contains(expected), "{path}: {text}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_facts_store_keeps_what_the_pipeline_recorded_behind_its_token() {
+    let server = Running::start(baseline(), |_| {}).await;
+    let image = digest('a');
+    let url = format!("{}/v1/images/{image}/facts", server.url);
+    let body = report("trivy/alpine-310.json");
+
+    let no_token = client().post(&url).body(body.clone()).send().await.unwrap();
+    assert_eq!(no_token.status(), 401);
+    let wrong = client()
+        .post(&url)
+        .bearer_auth("not-the-token-000000")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let bad_digest = client()
+        .post(format!("{}/v1/images/sha256:ABC/facts", server.url))
+        .bearer_auth(TOKEN)
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_digest.status(), 400);
+    // Nothing was written by the refused requests.
+    let missing = client()
+        .get(format!("{}/v1/images/{image}", server.url))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+
+    let recorded = client()
+        .post(&url)
+        .bearer_auth(TOKEN)
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(recorded.status(), 200);
+    let decision: Value = recorded.json().await.unwrap();
+    assert_eq!(decision["decision"], "deny");
+    assert_eq!(decision["image"]["digest"], image.as_str());
+
+    let record: Value = client()
+        .get(format!("{}/v1/images/{image}", server.url))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(record["digest"], image.as_str());
+    assert_eq!(record["decision"], "deny");
+    assert_eq!(record["facts"]["image"]["digest"], image.as_str());
+    assert!(record["bundle"].as_str().unwrap().starts_with("baseline "));
+    assert!(record["recorded_at"].as_i64().unwrap() > 1_700_000_000);
+
+    // Facts that name another digest are refused, not filed under this one.
+    let other = client()
+        .post(format!("{}/v1/images/{}/facts", server.url, digest('b')))
+        .bearer_auth(TOKEN)
+        .body(serde_json::to_vec(&record["facts"]).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 400);
+    let error: Value = other.json().await.unwrap();
+    assert!(
+        error["error"].as_str().unwrap().contains("not sha256:bbbb"),
+        "{error}"
+    );
+
+    let metrics = client()
+        .get(format!("{}/metrics", server.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("customs_store_images 1"), "{metrics}");
+    assert!(
+        metrics.contains(r#"customs_decisions_total{endpoint="facts",decision="deny"} 1"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains("customs_evaluation_seconds_bucket"));
+    server.stop().await;
+}
+
+const RUN_AS_NON_ROOT: &str = r#"
+name: run-as-non-root
+version: 1.0.0
+description: every container of the workload runs as non-root
+validations:
+  - rule: run-as-non-root
+    expression: >-
+      workload == null || workload.containers.all(c,
+        c.security_context.run_as_non_root == true)
+    message: a container may run as root (securityContext.runAsNonRoot is not true)
+    severity: high
+"#;
+
+fn pod(image: &str, run_as_non_root: Option<bool>) -> Value {
+    let mut review: Value = serde_json::from_slice(
+        &std::fs::read(root().join("tests/data/admission/pod-default.json")).unwrap(),
+    )
+    .unwrap();
+    let container = &mut review["request"]["object"]["spec"]["containers"][0];
+    container["image"] = json!(image);
+    if let Some(value) = run_as_non_root {
+        container["securityContext"] = json!({ "runAsNonRoot": value });
+    }
+    review
+}
+
+async fn admit(server: &Running, review: &Value) -> Value {
+    let response = client()
+        .post(format!("{}/v1/admission", server.url))
+        .json(review)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["kind"], "AdmissionReview");
+    assert_eq!(
+        answer["response"]["uid"], review["request"]["uid"],
+        "the answer names the request"
+    );
+    answer["response"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admission_admits_only_pinned_images_with_pipeline_facts_that_pass() {
+    let mut bundle = Bundle::new("admission-test");
+    bundle
+        .add(
+            engine()
+                .load_cel_policy("run-as-non-root.yaml", RUN_AS_NON_ROOT)
+                .unwrap(),
+        )
+        .unwrap();
+    let server = Running::start(bundle, |_| {}).await;
+    let repo = "ghcr.io/acme/api";
+    for n in ['1', '2'] {
+        let response = client()
+            .post(format!("{}/v1/images/{}/facts", server.url, digest(n)))
+            .bearer_auth(TOKEN)
+            .body(report("trivy/alpine-310.json"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+
+    let pinned = format!("{repo}@{}", digest('1'));
+    let allowed = admit(&server, &pod(&pinned, Some(true))).await;
+    assert_eq!(allowed["allowed"], true, "{allowed}");
+
+    // The workload's security context reaches the policies.
+    let as_root = admit(&server, &pod(&pinned, None)).await;
+    assert_eq!(as_root["allowed"], false);
+    let message = as_root["status"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("run-as-non-root/run-as-non-root"),
+        "{message}"
+    );
+    assert_eq!(as_root["status"]["code"], 403);
+
+    // A tag, and a digest the pipeline never saw, are denied by name.
+    let tag = admit(&server, &pod("ghcr.io/acme/api:1.0", Some(true))).await;
+    assert_eq!(tag["allowed"], false);
+    assert!(
+        tag["status"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("admission/digest-pinned"),
+        "{tag}"
+    );
+    let unknown = admit(
+        &server,
+        &pod(&format!("{repo}@{}", digest('9')), Some(true)),
+    )
+    .await;
+    assert_eq!(unknown["allowed"], false);
+    assert!(
+        unknown["status"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("admission/pipeline-facts"),
+        "{unknown}"
+    );
+
+    // A Deployment: the two pinned images are known and run as non-root; the
+    // tag-only sidecar denies the whole workload.
+    let deployment: Value = serde_json::from_slice(
+        &std::fs::read(root().join("tests/data/admission/deployment-nonroot.json")).unwrap(),
+    )
+    .unwrap();
+    let answer = admit(&server, &deployment).await;
+    assert_eq!(answer["allowed"], false);
+    let message = answer["status"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("ghcr.io/acme/sidecar:1.4: admission/digest-pinned"),
+        "{message}"
+    );
+
+    // A review of something that carries no pod is denied, not admitted.
+    let mut config_map = pod(&pinned, Some(true));
+    config_map["request"]["kind"]["kind"] = json!("ConfigMap");
+    let answer = admit(&server, &config_map).await;
+    assert_eq!(answer["allowed"], false);
+    assert!(
+        answer["status"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("carries no pod")
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_description_matches_the_routes_and_answers() {
+    let server = Running::start(baseline(), |_| {}).await;
+    let spec: Value = client()
+        .get(format!("{}/openapi.json", server.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut described: Vec<(String, String)> = Vec::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            described.push((method.clone(), path.clone()));
+        }
+    }
+    let mut routes: Vec<(String, String)> = ROUTES
+        .iter()
+        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+        .collect();
+    described.sort();
+    routes.sort();
+    assert_eq!(described, routes);
+
+    // Every route answers (no 404/405) with a status the description lists.
+    for (method, path) in ROUTES {
+        let url = format!("{}{}", server.url, path.replace("{digest}", &digest('c')));
+        let request = match *method {
+            "get" => client().get(&url),
+            _ => client().post(&url).body("{}"),
+        };
+        let status = request.send().await.unwrap().status().as_u16().to_string();
+        let responses = &spec["paths"][path][method]["responses"];
+        assert!(
+            responses.get(&status).is_some(),
+            "{method} {path} answered {status}, not in the description"
+        );
+    }
+
+    // The decision's fields are the ones the schema requires.
+    let decision: Value = client()
+        .post(format!("{}/v1/evaluate", server.url))
+        .body(report("trivy/alpine-310.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let schemas = &spec["components"]["schemas"];
+    for (schema, value) in [
+        ("Decision", &decision),
+        ("PolicyReport", &decision["policies"][0]),
+        ("Finding", &decision["policies"][0]["findings"][0]),
+    ] {
+        let object = value.as_object().unwrap();
+        let properties = schemas[schema]["properties"].as_object().unwrap();
+        for key in object.keys() {
+            assert!(
+                properties.contains_key(key),
+                "{schema}: {key} is not described"
+            );
+        }
+        for required in schemas[schema]["required"].as_array().unwrap() {
+            assert!(
+                object.contains_key(required.as_str().unwrap()),
+                "{schema}: no {required}"
+            );
+        }
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_https_with_certificates_from_files() {
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cert = dir.path().join("tls.crt");
+    let key = dir.path().join("tls.key");
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+    let server = Running::start(baseline(), |c| {
+        c.tls = Some(customs_server::config::TlsConfig {
+            cert: cert.clone(),
+            key: key.clone(),
+        })
+    })
+    .await;
+    let client = reqwest::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(certified.cert.pem().as_bytes()).unwrap(),
+        )
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let text = client
+        .get(format!("{}/healthz", server.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(text, "ok\n");
+    // Plain HTTP to the TLS port gets nowhere.
+    let plain = client
+        .get(server.url.replace("https", "http") + "/healthz")
+        .send()
+        .await;
+    assert!(plain.is_err() || !plain.unwrap().status().is_success());
+    server.stop().await;
+}
