@@ -63,7 +63,8 @@ impl Store {
             } else {
                 16
             })
-            .acquire_timeout(Duration::from_secs(5))
+            // Well inside the API server's 10 s webhook timeout: an outage denies in time.
+            .acquire_timeout(Duration::from_secs(3))
             .connect(&url)
             .await
             .map_err(StoreError::Unavailable)?;

@@ -127,6 +127,117 @@ impl Drop for TestRegistry {
     }
 }
 
+/// A real PostgreSQL server (Debian's postgresql package) with a fresh
+/// cluster in a temporary directory, on a free loopback port, trusting local
+/// connections; stopped when dropped (or by [`TestPostgres::stop`]). Run as
+/// the `postgres` user when the tests run as root (initdb refuses root).
+/// `.ci/run` installs the package.
+pub struct TestPostgres {
+    child: Option<std::process::Child>,
+    /// `postgres://postgres@127.0.0.1:PORT/postgres`
+    pub url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl TestPostgres {
+    pub fn start() -> TestPostgres {
+        use std::process::{Command, Stdio};
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("PostgreSQL is not installed: apt-get install postgresql (.ci/run does)")
+            .filter_map(|entry| entry.ok().map(|e| e.path().join("bin")))
+            .find(|bin| bin.join("initdb").exists())
+            .expect("no initdb under /usr/lib/postgresql/*/bin");
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let data = dir.path().join("data");
+        let is_root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+        let as_owner = |program: &str| {
+            let path = bin.join(program);
+            if is_root {
+                let mut command = Command::new("runuser");
+                command.args(["-u", "postgres", "--"]).arg(path);
+                command
+            } else {
+                Command::new(path)
+            }
+        };
+        if is_root {
+            let status = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir.path())
+                .status()
+                .expect("chown");
+            assert!(
+                status.success(),
+                "cannot hand the data directory to postgres"
+            );
+        }
+        let status = as_owner("initdb")
+            .args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "-D"])
+            .arg(&data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("cannot run initdb");
+        assert!(status.success(), "initdb failed");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free loopback port")
+            .port();
+        let child = as_owner("postgres")
+            .arg("-D")
+            .arg(&data)
+            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-k"])
+            .arg(dir.path())
+            .args(["-c", "fsync=off"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start postgres");
+        let server = TestPostgres {
+            child: Some(child),
+            url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+            _dir: dir,
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let ready = Command::new(bin.join("pg_isready"))
+                .args(["-q", "-h", "127.0.0.1", "-p", &port.to_string()])
+                .status()
+                .is_ok_and(|s| s.success());
+            if ready {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "postgres did not accept connections on port {port} within 30 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        server
+    }
+
+    /// Stops the server at once (an outage, for fail-closed tests).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // runuser passes SIGKILL's effect on: the server goes with it.
+            let _ = std::process::Command::new("pkill")
+                .args(["-KILL", "-P", &child.id().to_string()])
+                .status();
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for TestPostgres {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 /// Writes a bundle directory holding the given baseline components (by rule
 /// id) and CEL files, with no manifest yet.
 pub fn bundle_dir(rules: &[&str], cel: &[(&str, &str)]) -> tempfile::TempDir {

@@ -543,3 +543,67 @@ async fn serves_https_with_certificates_from_files() {
     assert!(plain.is_err() || !plain.unwrap().status().is_success());
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgresql_and_failing_closed_when_it_goes_down() {
+    let mut postgres = tokio::task::spawn_blocking(customs_tests::TestPostgres::start)
+        .await
+        .unwrap();
+    let mut bundle = Bundle::new("admission-test");
+    bundle
+        .add(
+            engine()
+                .load_cel_policy("run-as-non-root.yaml", RUN_AS_NON_ROOT)
+                .unwrap(),
+        )
+        .unwrap();
+    let url = postgres.url.clone();
+    let server = Running::start(bundle, |c| c.store = url).await;
+    let image = digest('d');
+    let recorded = client()
+        .post(format!("{}/v1/images/{image}/facts", server.url))
+        .bearer_auth(TOKEN)
+        .body(report("trivy/alpine-310.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(recorded.status(), 200);
+    let pod_review = pod(&format!("ghcr.io/acme/api@{image}"), Some(true));
+    assert_eq!(admit(&server, &pod_review).await["allowed"], true);
+    let ready = client()
+        .get(format!("{}/readyz", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+
+    // The database goes away: admission denies, writes answer 503, readiness fails.
+    postgres.stop();
+    let answer = admit(&server, &pod_review).await;
+    assert_eq!(answer["allowed"], false);
+    let message = answer["status"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("the facts store is unavailable"),
+        "{message}"
+    );
+    let write = client()
+        .post(format!("{}/v1/images/{image}/facts", server.url))
+        .bearer_auth(TOKEN)
+        .body(report("trivy/alpine-310.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(write.status(), 503);
+    let error: Value = write.json().await.unwrap();
+    assert!(
+        error["error"].as_str().unwrap().contains("unavailable"),
+        "{error}"
+    );
+    let ready = client()
+        .get(format!("{}/readyz", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    server.stop().await;
+}
