@@ -8,6 +8,7 @@ mod new_cmd;
 mod report;
 mod serve_cmd;
 mod sources;
+mod sweep_cmd;
 mod test_cmd;
 
 use std::path::PathBuf;
@@ -70,6 +71,9 @@ enum Command {
     /// Serve the decision API, the Kubernetes admission webhook and the facts
     /// store over HTTP(S) (docs/server.md).
     Serve(serve_cmd::ServeArgs),
+    /// Re-evaluate the server's facts store against a bundle; list stale
+    /// facts and pushed digests that never got facts (exit 1 if any, or any deny).
+    Sweep(sweep_cmd::SweepArgs),
 }
 
 #[derive(Args)]
@@ -204,6 +208,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Bindgen(args) => component_cmd::bindgen(args),
         Command::Componentize(args) => component_cmd::componentize(args),
         Command::Serve(args) => serve_cmd::run(args),
+        Command::Sweep(args) => sweep_cmd::run(args),
     }
 }
 

@@ -21,7 +21,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::metrics::RequestLabels;
 use crate::store::{ImageRecord, StoreError};
-use crate::{AppState, OPENAPI, admission};
+use crate::{AppState, OPENAPI, admission, events};
 
 /// Every route and method, in the order of openapi.json (a test keeps the two equal).
 pub const ROUTES: &[(&str, &str)] = &[
@@ -33,6 +33,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/images/{digest}/facts"),
     ("get", "/v1/images/{digest}"),
     ("post", "/v1/admission"),
+    ("post", "/v1/events/distribution"),
+    ("post", "/v1/events/harbor"),
 ];
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -50,6 +52,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/images/{digest}/facts", post(put_facts))
         .route("/v1/images/{digest}", get(get_image))
         .route("/v1/admission", post(admission::review))
+        .route("/v1/events/distribution", post(events::distribution))
+        .route("/v1/events/harbor", post(events::harbor))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -78,7 +82,7 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, message)
     }
 
-    fn store(state: &AppState, error: StoreError) -> ApiError {
+    pub(crate) fn store(state: &AppState, error: StoreError) -> ApiError {
         state.metrics.store_errors.inc();
         tracing::error!(%error, "facts store");
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, error.to_string())
@@ -332,7 +336,7 @@ pub fn check_digest(digest: &str) -> Result<(), ApiError> {
 }
 
 /// The facts-store endpoints need `Authorization: Bearer TOKEN`.
-fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+pub(crate) fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     use subtle::ConstantTimeEq;
     let Some(token) = &state.config.token else {
         return Err(ApiError::new(

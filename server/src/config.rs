@@ -11,6 +11,8 @@
 //! max_body_bytes: 16777216
 //! request_timeout_ms: 10000
 //! shutdown_grace_ms: 10000
+//! sweep_interval_secs: 3600                 # 0: no periodic sweep
+//! stale_after_days: 7
 //! ```
 
 use std::net::SocketAddr;
@@ -60,6 +62,10 @@ pub struct ServerConfig {
     pub request_timeout_ms: u64,
     /// How long requests in flight may finish after a shutdown signal.
     pub shutdown_grace_ms: u64,
+    /// Seconds between the server's sweeps (0: none).
+    pub sweep_interval_secs: u64,
+    /// Facts recorded longer ago than this are stale: the image needs a rescan.
+    pub stale_after_days: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -82,6 +88,9 @@ impl Default for ServerConfig {
             // The admission webhook's own default timeout is 10 s.
             request_timeout_ms: 10_000,
             shutdown_grace_ms: 10_000,
+            sweep_interval_secs: 3_600,
+            // Scanner databases change daily; a week-old scan misses a week of CVEs.
+            stale_after_days: 7,
         }
     }
 }

@@ -23,8 +23,10 @@
 mod admission;
 mod api;
 pub mod config;
+mod events;
 mod metrics;
 pub mod store;
+pub mod sweep;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -141,6 +143,12 @@ impl Server {
         let handle = axum_server::Handle::new();
         let stopper = handle.clone();
         let store = self.state.store.clone();
+        let sweeper = (config.sweep_interval_secs > 0).then(|| {
+            tokio::spawn(sweep_periodically(
+                self.state.clone(),
+                Duration::from_secs(config.sweep_interval_secs),
+            ))
+        });
         tokio::spawn(async move {
             shutdown.await;
             tracing::info!("shutting down: finishing requests in flight");
@@ -167,8 +175,60 @@ impl Server {
                     .await
             }
         };
+        if let Some(sweeper) = sweeper {
+            sweeper.abort();
+        }
         store.close().await;
         result.map_err(ServerError::Serve)
+    }
+}
+
+/// The server's sweep: every `interval`, re-evaluate the store against the
+/// bundle (writing the new decisions), and publish the stale and unevaluated
+/// counts as metrics. A failed sweep is logged and counted; the next one runs.
+async fn sweep_periodically(state: Arc<AppState>, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let worker = state.clone();
+        let handle = tokio::runtime::Handle::current();
+        // Evaluation is CPU work: on a blocking thread, not a request worker.
+        let outcome = tokio::task::spawn_blocking(move || {
+            let options = sweep::SweepOptions {
+                stale_after_secs: worker.config.stale_after_days.saturating_mul(86_400),
+                now: chrono::Utc::now().timestamp(),
+                update: true,
+            };
+            handle.block_on(sweep::sweep(
+                &worker.engine,
+                &worker.bundle,
+                &worker.bundle_id,
+                &worker.store,
+                &options,
+            ))
+        })
+        .await;
+        match outcome {
+            Ok(Ok(report)) => {
+                state.metrics.stale_images.set(report.stale.len() as i64);
+                state
+                    .metrics
+                    .unevaluated_images
+                    .set(report.unevaluated.len() as i64);
+                tracing::info!(
+                    images = report.images.len(),
+                    stale = report.stale.len(),
+                    unevaluated = report.unevaluated.len(),
+                    "sweep done"
+                );
+            }
+            Ok(Err(error)) => {
+                state.metrics.store_errors.inc();
+                tracing::error!(%error, "sweep failed");
+            }
+            Err(error) => tracing::error!(%error, "sweep did not finish"),
+        }
     }
 }
 
@@ -208,7 +268,7 @@ fn tls_config(
 
 /// "NAME VERSION sha256:..." over the policies' own digests, so two bundles
 /// with the same name but other policies are told apart in the store.
-fn bundle_id(bundle: &Bundle) -> String {
+pub fn bundle_id(bundle: &Bundle) -> String {
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
     for entry in bundle.entries() {

@@ -36,6 +36,8 @@ pub struct Metrics {
     pub request_seconds: Family<RequestLabels, Histogram>,
     pub store_images: Gauge,
     pub store_errors: Counter,
+    pub stale_images: Gauge,
+    pub unevaluated_images: Gauge,
 }
 
 fn latency_buckets() -> impl Iterator<Item = f64> {
@@ -96,7 +98,21 @@ impl Metrics {
             "Store operations that failed",
             store_errors.clone(),
         );
+        let stale_images = Gauge::default();
+        registry.register(
+            "stale_images",
+            "Images whose facts are older than stale_after_days, at the last sweep",
+            stale_images.clone(),
+        );
+        let unevaluated_images = Gauge::default();
+        registry.register(
+            "unevaluated_images",
+            "Pushed digests without facts from the pipeline, at the last sweep",
+            unevaluated_images.clone(),
+        );
         Metrics {
+            stale_images,
+            unevaluated_images,
             registry,
             decisions,
             policy_decisions,

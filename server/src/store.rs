@@ -12,8 +12,41 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, Row};
 
 /// The schema, in order; never edit a released one, add the next.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "images", include_str!("../migrations/0001_images.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "images", include_str!("../migrations/0001_images.sql")),
+    (2, "pushes", include_str!("../migrations/0002_pushes.sql")),
+];
+
+/// The migrations above, as sqlx reads a migrations directory.
+#[derive(Debug)]
+struct Embedded;
+
+impl<'s> sqlx::migrate::MigrationSource<'s> for Embedded {
+    fn resolve(
+        self,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = Result<Vec<Migration>, sqlx::error::BoxDynError>>
+                + Send
+                + 's,
+        >,
+    > {
+        Box::pin(async {
+            Ok(MIGRATIONS
+                .iter()
+                .map(|(version, name, sql)| {
+                    Migration::new(
+                        *version,
+                        Cow::Borrowed(*name),
+                        MigrationType::Simple,
+                        Cow::Borrowed(*sql),
+                        false,
+                    )
+                })
+                .collect())
+        })
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -41,6 +74,29 @@ pub struct ImageRecord {
     pub result: serde_json::Value,
     pub evaluated_at: i64,
     /// The bundle that evaluation ran (name and digest).
+    pub bundle: String,
+}
+
+/// A manifest a registry said was pushed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Push {
+    pub repository: String,
+    pub digest: String,
+    pub tag: Option<String>,
+    /// The registry's host, as its notification named it.
+    pub registry: String,
+    /// "distribution" or "harbor".
+    pub source: String,
+    pub pushed_at: i64,
+}
+
+/// A stored image's summary, for sweeps.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageSummary {
+    pub digest: String,
+    pub recorded_at: i64,
+    pub decision: String,
+    pub evaluated_at: i64,
     pub bundle: String,
 }
 
@@ -74,21 +130,12 @@ impl Store {
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
-        let migrations = MIGRATIONS
-            .iter()
-            .map(|(version, name, sql)| {
-                Migration::new(
-                    *version,
-                    Cow::Borrowed(*name),
-                    MigrationType::Simple,
-                    Cow::Borrowed(*sql),
-                    false,
-                )
-            })
-            .collect();
-        let mut migrator = Migrator::DEFAULT;
-        migrator.migrations = Cow::Owned(migrations);
-        migrator.run(&self.pool).await.map_err(StoreError::Migrate)
+        Migrator::new(Embedded)
+            .await
+            .map_err(StoreError::Migrate)?
+            .run(&self.pool)
+            .await
+            .map_err(StoreError::Migrate)
     }
 
     /// Checks the store answers (for /readyz).
@@ -132,6 +179,98 @@ impl Store {
         .await
         .map_err(StoreError::Unavailable)?;
         row.map(|row| record_of(&row)).transpose()
+    }
+
+    /// Records a push (the latest tag and time win for a repository and digest).
+    pub async fn put_push(&self, push: &Push) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO pushes (repository, digest, tag, registry, source, pushed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (repository, digest) DO UPDATE SET tag = excluded.tag, \
+             registry = excluded.registry, source = excluded.source, pushed_at = excluded.pushed_at",
+        )
+        .bind(&push.repository)
+        .bind(&push.digest)
+        .bind(&push.tag)
+        .bind(&push.registry)
+        .bind(&push.source)
+        .bind(push.pushed_at)
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+        .map_err(StoreError::Unavailable)
+    }
+
+    /// Pushed digests for which no facts were ever recorded, oldest first.
+    pub async fn unevaluated_pushes(&self) -> Result<Vec<Push>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT p.repository, p.digest, p.tag, p.registry, p.source, p.pushed_at \
+             FROM pushes p LEFT JOIN images i ON i.digest = p.digest \
+             WHERE i.digest IS NULL ORDER BY p.pushed_at, p.repository",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::Unavailable)?;
+        rows.iter()
+            .map(|row| {
+                Ok(Push {
+                    repository: row.try_get("repository")?,
+                    digest: row.try_get("digest")?,
+                    tag: row.try_get("tag")?,
+                    registry: row.try_get("registry")?,
+                    source: row.try_get("source")?,
+                    pushed_at: row.try_get("pushed_at")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::Unavailable)
+    }
+
+    /// Every stored image, without its facts, by digest.
+    pub async fn images(&self) -> Result<Vec<ImageSummary>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT digest, recorded_at, decision, evaluated_at, bundle FROM images ORDER BY digest",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::Unavailable)?;
+        rows.iter()
+            .map(|row| {
+                Ok(ImageSummary {
+                    digest: row.try_get("digest")?,
+                    recorded_at: row.try_get("recorded_at")?,
+                    decision: row.try_get("decision")?,
+                    evaluated_at: row.try_get("evaluated_at")?,
+                    bundle: row.try_get("bundle")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::Unavailable)
+    }
+
+    /// Replaces an image's decision after a re-evaluation; its facts and
+    /// their time stay as the pipeline recorded them.
+    pub async fn update_decision(
+        &self,
+        digest: &str,
+        decision: &str,
+        result: &serde_json::Value,
+        evaluated_at: i64,
+        bundle: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE images SET decision = $1, result = $2, evaluated_at = $3, bundle = $4 \
+             WHERE digest = $5",
+        )
+        .bind(decision)
+        .bind(result.to_string())
+        .bind(evaluated_at)
+        .bind(bundle)
+        .bind(digest)
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+        .map_err(StoreError::Unavailable)
     }
 
     /// How many images the store holds (a metric).
@@ -191,6 +330,41 @@ fn normalize_url(url: &str) -> Result<String, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn migrations_apply_once_in_order_and_a_reopen_keeps_the_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("facts.db").display());
+        let store = Store::open(&url).await.unwrap();
+        let record = ImageRecord {
+            digest: format!("sha256:{}", "a".repeat(64)),
+            facts: serde_json::json!({"schema_version": "1"}),
+            recorded_at: 1,
+            decision: "allow".into(),
+            result: serde_json::json!({}),
+            evaluated_at: 1,
+            bundle: "b".into(),
+        };
+        store.put(&record).await.unwrap();
+        store.close().await;
+
+        let store = Store::open(&url).await.unwrap();
+        let versions: Vec<i64> =
+            sqlx::query("SELECT version FROM _sqlx_migrations ORDER BY version")
+                .fetch_all(&store.pool)
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| row.try_get(0).unwrap())
+                .collect();
+        let expected: Vec<i64> = MIGRATIONS.iter().map(|(v, _, _)| *v).collect();
+        assert_eq!(versions, expected);
+        assert_eq!(store.count().await.unwrap(), 1);
+        assert_eq!(
+            store.get(&record.digest).await.unwrap().unwrap().decision,
+            "allow"
+        );
+    }
 
     #[test]
     fn store_urls() {

@@ -70,6 +70,16 @@ impl TestRegistry {
     /// Starts a registry; with `htpasswd` (the file's contents, bcrypt
     /// hashes), every request needs those credentials.
     pub fn start(htpasswd: Option<&str>) -> TestRegistry {
+        TestRegistry::start_with(htpasswd, None)
+    }
+
+    /// Starts a registry that sends its notifications (pushes, pulls) to
+    /// `url` with `Authorization: Bearer token`.
+    pub fn start_notifying(url: &str, token: &str) -> TestRegistry {
+        TestRegistry::start_with(None, Some((url, token)))
+    }
+
+    fn start_with(htpasswd: Option<&str>, notify: Option<(&str, &str)>) -> TestRegistry {
         let dir = tempfile::tempdir().expect("temporary directory");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -87,8 +97,14 @@ impl TestRegistry {
             }
             None => String::new(),
         };
+        let notifications = match notify {
+            Some((url, token)) => format!(
+                "notifications:\n  endpoints:\n    - name: test\n      url: {url}\n      headers:\n        Authorization: [\"Bearer {token}\"]\n      timeout: 2s\n      threshold: 10\n      backoff: 200ms\n"
+            ),
+            None => String::new(),
+        };
         let config = format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n{auth}http:\n  addr: {addr}\n",
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n{auth}{notifications}http:\n  addr: {addr}\n",
             dir.path().join("data").display()
         );
         let config_path = dir.path().join("config.yml");

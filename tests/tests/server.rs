@@ -29,6 +29,7 @@ fn digest(n: char) -> String {
 /// A server on a free port with its own SQLite file; stops when dropped.
 struct Running {
     url: String,
+    store: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     done: Option<tokio::task::JoinHandle<()>>,
     _dir: tempfile::TempDir,
@@ -44,6 +45,7 @@ impl Running {
         };
         adjust(&mut config);
         let tls = config.tls.is_some();
+        let store = config.store.clone();
         let server = Server::start(engine().clone(), bundle, config)
             .await
             .unwrap();
@@ -61,6 +63,7 @@ impl Running {
         let scheme = if tls { "https" } else { "http" };
         Running {
             url: format!("{scheme}://127.0.0.1:{port}"),
+            store,
             stop: Some(stop),
             done: Some(done),
             _dir: dir,
@@ -606,4 +609,172 @@ async fn on_postgresql_and_failing_closed_when_it_goes_down() {
         .unwrap();
     assert_eq!(ready.status(), 503);
     server.stop().await;
+}
+
+/// `customs sweep --format json` on the server's store.
+fn sweep(store: &str, extra: &[&str]) -> (i32, Value) {
+    let output = assert_cmd::Command::cargo_bin("customs")
+        .unwrap()
+        .args(["sweep", "--format", "json", "--store", store])
+        .args(extra)
+        .output()
+        .unwrap();
+    let report = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stderr)));
+    (output.status.code().unwrap(), report)
+}
+
+fn digests(list: &Value) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["digest"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registry_pushes_without_facts_show_up_in_sweeps() {
+    let server = Running::start(baseline(), |_| {}).await;
+    let events = format!("{}/v1/events/distribution", server.url);
+    let registry = customs_tests::TestRegistry::start_notifying(&events, TOKEN);
+
+    // Push a real artifact (a policy bundle) to the real registry.
+    let work = tempfile::tempdir().unwrap();
+    let bundle = customs_tests::bundle_dir(&["no-root-user"], &[]);
+    let archive = work.path().join("team.tar.gz");
+    let customs = || {
+        let mut command = assert_cmd::Command::cargo_bin("customs").unwrap();
+        command
+            .env("XDG_CACHE_HOME", work.path())
+            .env("DOCKER_CONFIG", work.path().join("none"));
+        command
+    };
+    customs()
+        .args(["bundle", "init", "--name", "team"])
+        .arg(bundle.path())
+        .assert()
+        .success();
+    customs()
+        .args(["bundle", "build"])
+        .arg(bundle.path())
+        .arg("-o")
+        .arg(&archive)
+        .assert()
+        .success();
+    let pushed = customs()
+        .args(["bundle", "push"])
+        .arg(&archive)
+        .arg(format!("oci://{}/apps/team:1.0", registry.addr))
+        .output()
+        .unwrap();
+    assert!(pushed.status.success(), "{pushed:?}");
+    let stdout = String::from_utf8_lossy(&pushed.stdout);
+    let pushed_digest = stdout
+        .split_whitespace()
+        .find_map(|word| {
+            let at = word.find("sha256:")?;
+            Some(word[at..at + 71].to_owned())
+        })
+        .unwrap_or_else(|| panic!("no digest in {stdout}"));
+
+    // Harbor has no Debian package: its documented payload, posted as Harbor does.
+    let harbor = json!({
+        "type": "PUSH_ARTIFACT",
+        "occur_at": 1_790_000_000,
+        "operator": "admin",
+        "event_data": {
+            "resources": [{
+                "digest": digest('e'),
+                "tag": "v2",
+                "resource_url": "harbor.example.com/library/web:v2"
+            }],
+            "repository": {"name": "web", "namespace": "library", "repo_full_name": "library/web", "repo_type": "private"}
+        }
+    });
+    let unauthorized = client()
+        .post(format!("{}/v1/events/harbor", server.url))
+        .json(&harbor)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthorized.status(), 401);
+    let recorded: Value = client()
+        .post(format!("{}/v1/events/harbor", server.url))
+        .bearer_auth(TOKEN)
+        .json(&harbor)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(recorded, json!({"recorded": 1, "ignored": 0}));
+
+    // The registry notifies asynchronously: wait for its push to be recorded.
+    let store = server.store.clone();
+    let mut report = Value::Null;
+    for _ in 0..100 {
+        let (code, found) = tokio::task::spawn_blocking({
+            let store = store.clone();
+            move || sweep(&store, &[])
+        })
+        .await
+        .unwrap();
+        report = found;
+        if digests(&report["unevaluated"]).contains(&pushed_digest) {
+            assert_eq!(code, 1, "pushes without facts need action");
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    }
+    let unevaluated = &report["unevaluated"];
+    assert!(
+        digests(unevaluated).contains(&pushed_digest),
+        "the registry's push never arrived: {report}"
+    );
+    let push = unevaluated
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["digest"] == pushed_digest.as_str())
+        .unwrap();
+    assert_eq!(push["repository"], "apps/team");
+    assert_eq!(push["tag"], "1.0");
+    assert_eq!(push["registry"], registry.addr.as_str());
+    assert_eq!(push["source"], "distribution");
+    assert!(digests(unevaluated).contains(&digest('e')));
+
+    // The pipeline records facts for the pushed digest: it is evaluated now,
+    // and stale once its facts are older than the allowed age.
+    let response = client()
+        .post(format!("{}/v1/images/{pushed_digest}/facts", server.url))
+        .bearer_auth(TOKEN)
+        .body(report_bytes())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let (code, report) = tokio::task::spawn_blocking({
+        let store = store.clone();
+        move || sweep(&store, &[])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 1);
+    assert_eq!(digests(&report["unevaluated"]), [digest('e')]);
+    assert_eq!(digests(&report["images"]), std::slice::from_ref(&pushed_digest));
+    assert_eq!(report["images"][0]["after"], "deny");
+    assert!(report["stale"].as_array().unwrap().is_empty(), "{report}");
+    let later = (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339();
+    let (_, report) = tokio::task::spawn_blocking(move || sweep(&store, &["--now", &later]))
+        .await
+        .unwrap();
+    assert_eq!(digests(&report["stale"]), [pushed_digest]);
+    assert_eq!(report["stale"][0]["age_days"], 30);
+    drop(registry);
+    server.stop().await;
+}
+
+fn report_bytes() -> Vec<u8> {
+    report("trivy/alpine-310.json")
 }
