@@ -94,7 +94,7 @@ struct InputArgs {
     input_format: Option<customs_facts::import::Format>,
 }
 
-#[derive(Args)]
+#[derive(Args, Clone)]
 struct PolicyArgs {
     /// A bundle: a directory (with a customs-bundle.yaml manifest, or any
     /// *.wasm components and *.yaml CEL files), an archive from `customs
@@ -259,6 +259,13 @@ fn load_bundle(args: &PolicyArgs) -> Result<(Engine, Bundle)> {
         config = config.cache_dir(None);
     }
     let engine = Engine::new(config)?;
+    let bundle = bundle_from(&engine, args)?;
+    Ok((engine, bundle))
+}
+
+/// The bundle the arguments name, loaded (verified, compiled) with `engine`;
+/// `customs serve` calls it again to reload.
+fn bundle_from(engine: &Engine, args: &PolicyArgs) -> Result<Bundle> {
     let key = args.trust.verifying_key()?;
     if key.is_some() && !args.policies.is_empty() {
         bail!("--policy files carry no signature; put them in a signed bundle to use --key");
@@ -268,7 +275,7 @@ fn load_bundle(args: &PolicyArgs) -> Result<(Engine, Bundle)> {
         .iter()
         .map(|text| {
             sources::load(
-                &engine,
+                engine,
                 &sources::Source::parse(text)?,
                 key.as_ref(),
                 args.trust.pull,
@@ -298,5 +305,5 @@ fn load_bundle(args: &PolicyArgs) -> Result<(Engine, Bundle)> {
         })?;
         bundle.set_param(key.trim(), value)?;
     }
-    Ok((engine, bundle))
+    Ok(bundle)
 }

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use customs_server::{Server, ServerConfig};
+use std::sync::Arc;
+
+use customs_server::{BundleLoader, ReloadHandle, Server, ServerConfig};
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -28,6 +30,11 @@ pub struct ServeArgs {
     /// show in process listings).
     #[arg(skip = std::env::var("CUSTOMS_SERVER_TOKEN").ok())]
     token_env: Option<String>,
+    /// Try to reload the bundle every SECS seconds (a changed directory or
+    /// archive, an oci:// tag that moved with --pull always); SIGHUP reloads
+    /// at once. A bundle that does not load leaves the old one serving.
+    #[arg(long, value_name = "SECS")]
+    reload_interval: Option<u64>,
     /// TLS certificate chain (PEM); with --tls-key, serve HTTPS.
     #[arg(long, value_name = "PEM", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -55,6 +62,9 @@ pub fn run(args: ServeArgs) -> Result<u8> {
     if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
         config.tls = Some(customs_server::config::TlsConfig { cert, key });
     }
+    if let Some(secs) = args.reload_interval {
+        config.reload_interval_secs = secs;
+    }
     config.load_token()?;
     if config.token.is_none()
         && let Some(token) = args.token_env.filter(|t| !t.is_empty())
@@ -72,16 +82,41 @@ pub fn run(args: ServeArgs) -> Result<u8> {
     // Loaded before the server's runtime starts: pulling an oci:// bundle
     // runs a runtime of its own.
     let (engine, bundle) = crate::load_bundle(&args.policy)?;
+    let loader: BundleLoader = {
+        let engine = engine.clone();
+        let policy = args.policy.clone();
+        Arc::new(move || crate::bundle_from(&engine, &policy).map_err(|e| format!("{e:#}")))
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the server's runtime")?;
     runtime.block_on(async move {
-        let server = Server::start(engine, bundle, config).await?;
+        let server = Server::start(engine, bundle, config)
+            .await?
+            .with_loader(loader);
+        reload_on_hangup(server.reload_handle());
         server.serve(shutdown_signal()).await?;
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(crate::EXIT_ALLOWED)
+}
+
+/// SIGHUP reloads the bundle (the outcome is logged and counted by the server).
+fn reload_on_hangup(handle: ReloadHandle) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            tracing::warn!("cannot listen for SIGHUP: reload only by --reload-interval");
+            return;
+        };
+        while hangup.recv().await.is_some() {
+            let _ = handle.reload().await;
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = handle;
 }
 
 /// Ctrl-C or SIGTERM (what Kubernetes sends before it kills a pod).

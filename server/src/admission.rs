@@ -175,7 +175,7 @@ async fn judge_image(
         ..workload.clone()
     });
     let decision = match decide(state, facts, None, "admission-image").await {
-        Ok(decision) => decision,
+        Ok((decision, _)) => decision,
         Err(e) => {
             verdict.denials.push(format!("{image}: {}", e.message));
             return;

@@ -20,6 +20,7 @@ use serde_json::json;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::metrics::RequestLabels;
+use crate::reload::Active;
 use crate::store::{ImageRecord, StoreError};
 use crate::{AppState, OPENAPI, admission, events};
 
@@ -273,15 +274,18 @@ pub async fn decide(
     facts: Facts,
     now: Option<i64>,
     endpoint: &'static str,
-) -> Result<Decision, ApiError> {
+) -> Result<(Decision, Arc<Active>), ApiError> {
     let worker = state.clone();
+    // The bundle serving now; a reload meanwhile does not change this evaluation.
+    let active = state.active.load_full();
+    let bundle = active.clone();
     let started = Instant::now();
     let decision = tokio::task::spawn_blocking(move || {
         let mut options = EvalOptions::default();
         options.now = now;
         worker
             .engine
-            .evaluate(&worker.bundle, &PreparedFacts::new(facts), &options)
+            .evaluate(&bundle.bundle, &PreparedFacts::new(facts), &options)
     })
     .await
     .map_err(|_| {
@@ -295,7 +299,7 @@ pub async fn decide(
         .evaluation_seconds
         .observe(started.elapsed().as_secs_f64());
     state.metrics.record(endpoint, &decision);
-    Ok(decision)
+    Ok((decision, active))
 }
 
 fn decision_json(decision: &Decision) -> Result<serde_json::Value, ApiError> {
@@ -315,7 +319,7 @@ async fn evaluate(
     let format = query.format()?;
     let now = query.now()?;
     let facts = import(read_inputs(&state, request).await?, format)?;
-    let decision = decide(&state, facts, now, "evaluate").await?;
+    let (decision, _) = decide(&state, facts, now, "evaluate").await?;
     Ok(Json(decision_json(&decision)?))
 }
 
@@ -383,7 +387,7 @@ async fn put_facts(
     }
     let facts_json = serde_json::to_value(&facts)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    let decision = decide(&state, facts, now, "facts").await?;
+    let (decision, active) = decide(&state, facts, now, "facts").await?;
     let at = chrono::Utc::now().timestamp();
     let record = ImageRecord {
         digest,
@@ -392,7 +396,7 @@ async fn put_facts(
         decision: outcome(&decision).to_owned(),
         result: decision_json(&decision)?,
         evaluated_at: now.unwrap_or(at),
-        bundle: state.bundle_id.clone(),
+        bundle: active.id.clone(),
     };
     state
         .store

@@ -13,6 +13,7 @@
 //! shutdown_grace_ms: 10000
 //! sweep_interval_secs: 3600                 # 0: no periodic sweep
 //! stale_after_days: 7
+//! reload_interval_secs: 30                  # also reloads on SIGHUP
 //! ```
 
 use std::net::SocketAddr;
@@ -66,6 +67,8 @@ pub struct ServerConfig {
     pub sweep_interval_secs: u64,
     /// Facts recorded longer ago than this are stale: the image needs a rescan.
     pub stale_after_days: i64,
+    /// Seconds between attempts to reload the bundle (0: only on SIGHUP).
+    pub reload_interval_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -91,6 +94,7 @@ impl Default for ServerConfig {
             sweep_interval_secs: 3_600,
             // Scanner databases change daily; a week-old scan misses a week of CVEs.
             stale_after_days: 7,
+            reload_interval_secs: 0,
         }
     }
 }

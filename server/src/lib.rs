@@ -25,6 +25,7 @@ mod api;
 pub mod config;
 mod events;
 mod metrics;
+mod reload;
 pub mod store;
 pub mod sweep;
 
@@ -37,6 +38,7 @@ use customs::{Bundle, Engine};
 
 pub use api::ROUTES;
 pub use config::ServerConfig;
+pub use reload::{BundleLoader, ReloadHandle, Reloaded};
 pub use store::{ImageRecord, Store, StoreError};
 
 /// The OpenAPI description of the HTTP API, served at /openapi.json.
@@ -66,9 +68,10 @@ pub enum ServerError {
 /// What every request handler shares.
 pub(crate) struct AppState {
     pub engine: Engine,
-    pub bundle: Bundle,
-    /// The bundle's name, version and content digest, recorded with each decision.
-    pub bundle_id: String,
+    /// The bundle serving now; a reload swaps it whole.
+    pub active: arc_swap::ArcSwap<reload::Active>,
+    pub loader: std::sync::Mutex<Option<BundleLoader>>,
+    pub reloading: tokio::sync::Mutex<()>,
     pub store: Store,
     pub metrics: metrics::Metrics,
     pub config: ServerConfig,
@@ -91,17 +94,36 @@ impl Server {
         if let Ok(count) = store.count().await {
             metrics.store_images.set(count);
         }
-        let bundle_id = bundle_id(&bundle);
+        let id = bundle_id(&bundle);
         Ok(Server {
             state: Arc::new(AppState {
                 engine,
-                bundle,
-                bundle_id,
+                active: arc_swap::ArcSwap::from_pointee(reload::Active { bundle, id }),
+                loader: std::sync::Mutex::new(None),
+                reloading: tokio::sync::Mutex::new(()),
                 store,
                 metrics,
                 config,
             }),
         })
+    }
+
+    /// Gives the server a way to load its bundle again: on
+    /// [`ReloadHandle::reload`] (SIGHUP in `customs serve`) and, with
+    /// `reload_interval_secs`, periodically (a changed file, a tag that moved).
+    pub fn with_loader(self, loader: BundleLoader) -> Server {
+        *self
+            .state
+            .loader
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(loader);
+        self
+    }
+
+    pub fn reload_handle(&self) -> ReloadHandle {
+        ReloadHandle {
+            state: self.state.clone(),
+        }
     }
 
     /// The routes, for embedding in another axum application or for tests.
@@ -149,6 +171,20 @@ impl Server {
                 Duration::from_secs(config.sweep_interval_secs),
             ))
         });
+        let poller =
+            (config.reload_interval_secs > 0 && self.reload_handle().has_loader()).then(|| {
+                let handle = self.reload_handle();
+                let every = Duration::from_secs(config.reload_interval_secs);
+                tokio::spawn(async move {
+                    let mut ticker = tokio::time::interval(every);
+                    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    ticker.tick().await; // the first tick is now: the bundle was just loaded
+                    loop {
+                        ticker.tick().await;
+                        let _ = handle.reload().await; // logged and counted inside
+                    }
+                })
+            });
         tokio::spawn(async move {
             shutdown.await;
             tracing::info!("shutting down: finishing requests in flight");
@@ -175,8 +211,8 @@ impl Server {
                     .await
             }
         };
-        if let Some(sweeper) = sweeper {
-            sweeper.abort();
+        for task in [sweeper, poller].into_iter().flatten() {
+            task.abort();
         }
         store.close().await;
         result.map_err(ServerError::Serve)
@@ -200,10 +236,11 @@ async fn sweep_periodically(state: Arc<AppState>, interval: Duration) {
                 now: chrono::Utc::now().timestamp(),
                 update: true,
             };
+            let active = worker.active.load_full();
             handle.block_on(sweep::sweep(
                 &worker.engine,
-                &worker.bundle,
-                &worker.bundle_id,
+                &active.bundle,
+                &active.id,
                 &worker.store,
                 &options,
             ))

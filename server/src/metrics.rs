@@ -26,6 +26,12 @@ pub struct RequestLabels {
     pub status: u16,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReloadLabels {
+    /// "replaced", "unchanged" or "failed".
+    pub result: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub decisions: Family<DecisionLabels, Counter>,
@@ -38,6 +44,7 @@ pub struct Metrics {
     pub store_errors: Counter,
     pub stale_images: Gauge,
     pub unevaluated_images: Gauge,
+    pub reloads: Family<ReloadLabels, Counter>,
 }
 
 fn latency_buckets() -> impl Iterator<Item = f64> {
@@ -110,7 +117,14 @@ impl Metrics {
             "Pushed digests without facts from the pipeline, at the last sweep",
             unevaluated_images.clone(),
         );
+        let reloads = Family::<ReloadLabels, Counter>::default();
+        registry.register(
+            "bundle_reloads",
+            "Bundle reloads, by result (a failed one leaves the old bundle serving)",
+            reloads.clone(),
+        );
         Metrics {
+            reloads,
             stale_images,
             unevaluated_images,
             registry,

@@ -37,6 +37,14 @@ struct Running {
 
 impl Running {
     async fn start(bundle: Bundle, adjust: impl FnOnce(&mut ServerConfig)) -> Running {
+        Running::start_reloadable(bundle, adjust, None).await.0
+    }
+
+    async fn start_reloadable(
+        bundle: Bundle,
+        adjust: impl FnOnce(&mut ServerConfig),
+        loader: Option<customs_server::BundleLoader>,
+    ) -> (Running, customs_server::ReloadHandle) {
         let dir = tempfile::tempdir().unwrap();
         let mut config = ServerConfig {
             store: format!("sqlite:{}", dir.path().join("facts.db").display()),
@@ -46,9 +54,13 @@ impl Running {
         adjust(&mut config);
         let tls = config.tls.is_some();
         let store = config.store.clone();
-        let server = Server::start(engine().clone(), bundle, config)
+        let mut server = Server::start(engine().clone(), bundle, config)
             .await
             .unwrap();
+        if let Some(loader) = loader {
+            server = server.with_loader(loader);
+        }
+        let reload = server.reload_handle();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -61,13 +73,14 @@ impl Running {
                 .unwrap();
         });
         let scheme = if tls { "https" } else { "http" };
-        Running {
+        let running = Running {
             url: format!("{scheme}://127.0.0.1:{port}"),
             store,
             stop: Some(stop),
             done: Some(done),
             _dir: dir,
-        }
+        };
+        (running, reload)
     }
 
     async fn stop(mut self) {
@@ -762,7 +775,10 @@ async fn registry_pushes_without_facts_show_up_in_sweeps() {
     .unwrap();
     assert_eq!(code, 1);
     assert_eq!(digests(&report["unevaluated"]), [digest('e')]);
-    assert_eq!(digests(&report["images"]), std::slice::from_ref(&pushed_digest));
+    assert_eq!(
+        digests(&report["images"]),
+        std::slice::from_ref(&pushed_digest)
+    );
     assert_eq!(report["images"][0]["after"], "deny");
     assert!(report["stale"].as_array().unwrap().is_empty(), "{report}");
     let later = (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339();
@@ -777,4 +793,185 @@ async fn registry_pushes_without_facts_show_up_in_sweeps() {
 
 fn report_bytes() -> Vec<u8> {
     report("trivy/alpine-310.json")
+}
+
+fn deny_rule(rule: &str) -> String {
+    format!(
+        "name: team\nversion: 1.0.0\ndescription: one rule\nvalidations:\n  - rule: {rule}\n    expression: \"false\"\n    message: always denies\n"
+    )
+}
+
+async fn denied_rules(server: &Running) -> Vec<String> {
+    let decision: Value = client()
+        .post(format!("{}/v1/evaluate", server.url))
+        .body(report_bytes())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    decision["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["findings"].as_array().unwrap().clone())
+        .filter(|f| f["effect"] == "deny")
+        .map(|f| f["rule"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_swaps_in_a_verified_bundle_and_a_broken_one_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("team.yaml");
+    std::fs::write(&file, deny_rule("rule-a")).unwrap();
+    let load = {
+        let dir = dir.path().to_owned();
+        move || Bundle::load_dir(engine(), &dir).map_err(|e| e.to_string())
+    };
+    let bundle = load().unwrap();
+    let (server, reload) =
+        Running::start_reloadable(bundle, |_| {}, Some(std::sync::Arc::new(load))).await;
+    assert_eq!(denied_rules(&server).await, ["rule-a"]);
+
+    std::fs::write(&file, deny_rule("rule-b")).unwrap();
+    let before = reload.bundle_id();
+    let outcome = reload.reload().await.unwrap();
+    assert!(
+        matches!(outcome, customs_server::Reloaded::Replaced { .. }),
+        "{outcome:?}"
+    );
+    assert_ne!(reload.bundle_id(), before);
+    assert_eq!(denied_rules(&server).await, ["rule-b"]);
+
+    // Concurrent reloads of an unchanged bundle: one at a time, nothing changes.
+    let results = futures_join(&reload, 4).await;
+    assert!(
+        results
+            .iter()
+            .all(|r| r == &Ok(customs_server::Reloaded::Unchanged)),
+        "{results:?}"
+    );
+
+    // A broken bundle: the old one keeps serving, and the failure is reported.
+    std::fs::write(
+        &file,
+        "name: team\nvalidations: [{rule: x, expression: '1 +'}]\n",
+    )
+    .unwrap();
+    let error = reload.reload().await.unwrap_err();
+    assert!(error.contains("team.yaml"), "{error}");
+    assert_eq!(denied_rules(&server).await, ["rule-b"]);
+    let metrics = client()
+        .get(format!("{}/metrics", server.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"customs_bundle_reloads_total{result="failed"} 1"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains(r#"customs_bundle_reloads_total{result="replaced"} 1"#));
+    server.stop().await;
+}
+
+async fn futures_join(
+    reload: &customs_server::ReloadHandle,
+    n: usize,
+) -> Vec<Result<customs_server::Reloaded, String>> {
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let reload = reload.clone();
+            tokio::spawn(async move { reload.reload().await })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.unwrap());
+    }
+    results
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customs_serve_starts_with_one_command_and_reloads_on_sighup() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("bundle");
+    std::fs::create_dir(&bundle).unwrap();
+    std::fs::write(bundle.join("team.yaml"), deny_rule("rule-a")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("customs"))
+        .current_dir(dir.path())
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--bundle",
+        ])
+        .arg(&bundle)
+        .env("CUSTOMS_SERVER_TOKEN", TOKEN)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = Running {
+        url: format!("http://127.0.0.1:{port}"),
+        store: format!("sqlite:{}", dir.path().join("customs-facts.db").display()),
+        stop: None,
+        done: None,
+        _dir: tempfile::tempdir().unwrap(),
+    };
+    let mut up = false;
+    for _ in 0..200 {
+        if let Ok(response) = client().get(format!("{}/readyz", server.url)).send().await {
+            up = response.status() == 200;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(up, "customs serve did not become ready");
+    // The default store is a SQLite file in the working directory.
+    assert!(dir.path().join("customs-facts.db").exists());
+    assert_eq!(denied_rules(&server).await, ["rule-a"]);
+
+    std::fs::write(bundle.join("team.yaml"), deny_rule("rule-b")).unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut rules = Vec::new();
+    for _ in 0..100 {
+        rules = denied_rules(&server).await;
+        if rules == ["rule-b"] {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(rules, ["rule-b"], "SIGHUP did not reload the bundle");
+
+    // SIGTERM: a graceful exit with status 0.
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "customs serve ignored SIGTERM"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status:?}");
 }
