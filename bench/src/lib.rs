@@ -9,6 +9,7 @@
 //! customs' own before anything is timed.
 
 pub mod generate;
+pub mod load;
 pub mod naive_cel;
 pub mod rego;
 
@@ -58,4 +59,15 @@ impl Verdict {
             rules,
         })
     }
+}
+
+/// A `/proc/self/status` figure (VmRSS, VmHWM, ...), in KiB.
+pub fn status_kib(field: &str) -> anyhow::Result<u64> {
+    use anyhow::Context;
+    let status = std::fs::read_to_string("/proc/self/status").context("no /proc/self/status")?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .with_context(|| format!("no {field} in /proc/self/status"))
 }

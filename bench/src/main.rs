@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use customs::{Bundle, Engine, EngineConfig, EvalOptions, PreparedFacts};
 use customs_bench::naive_cel::NaiveCel;
 use customs_bench::rego::{RegoBaseline, RegoInput};
-use customs_bench::{Verdict, generate, guest_path};
+use customs_bench::{Verdict, generate, guest_path, status_kib};
 use serde::Serialize;
 
 /// 2026-11-01T00:00:00Z: every peer evaluates at the same instant.
@@ -128,6 +128,7 @@ struct Report {
     throughput: Throughput,
     memory: Vec<Memory>,
     soak: Option<Soak>,
+    load: Option<customs_bench::load::Load>,
     targets: Vec<Target>,
     not_measured: Vec<String>,
 }
@@ -322,7 +323,14 @@ fn main() -> Result<()> {
             None
         }
     };
-    let targets = targets(&latency, import.as_ref(), &noop, &throughput);
+    let load = match load_figures(&engine, if quick { 2 } else { 10 }) {
+        Ok(load) => Some(load),
+        Err(e) => {
+            not_measured.push(format!("server load: {e:#}"));
+            None
+        }
+    };
+    let targets = targets(&latency, import.as_ref(), &noop, &throughput, load.as_ref());
     let report = Report {
         machine: machine(),
         mode: if quick {
@@ -338,6 +346,7 @@ fn main() -> Result<()> {
         throughput,
         memory,
         soak,
+        load,
         targets,
         not_measured,
     };
@@ -598,14 +607,19 @@ fn soak_figure(engine: &Engine, root: &Path, evaluations: usize) -> Result<Soak>
     })
 }
 
-/// A `/proc/self/status` figure, in KiB.
-fn status_kib(field: &str) -> Result<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").context("no /proc/self/status")?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .with_context(|| format!("no {field} in /proc/self/status"))
+/// The decision API under wrk, with small facts (the generator's "small").
+fn load_figures(engine: &Engine, seconds: u64) -> Result<customs_bench::load::Load> {
+    let (_, packages, vulnerabilities) = generate::SIZES
+        .iter()
+        .find(|(name, _, _)| *name == "small")
+        .context("no small size")?;
+    let facts = generate::facts(*packages, *vulnerabilities, NOW, 30);
+    let json = serde_json::to_vec(&facts)?;
+    let work = tempfile_dir()?.join("load");
+    std::fs::create_dir_all(&work)?;
+    let load = customs_bench::load::run(engine, &json, seconds, &work);
+    let _ = std::fs::remove_dir_all(&work);
+    load
 }
 
 fn targets(
@@ -613,6 +627,7 @@ fn targets(
     import: Option<&ImportFigures>,
     noop: &NoopFigures,
     throughput: &Throughput,
+    load: Option<&customs_bench::load::Load>,
 ) -> Vec<Target> {
     let mut targets = Vec::new();
     let mut add = |name: &str, target: &str, value: f64, unit: &str, met: bool| {
@@ -670,6 +685,37 @@ fn targets(
             throughput.speedup,
             "x",
             throughput.speedup >= 1.8,
+        );
+    }
+    if let Some(load) = load {
+        add(
+            "server: decisions per second, small facts (wrk on this machine)",
+            ">= 3000",
+            load.decisions_per_s,
+            "/s",
+            load.decisions_per_s >= 3000.0,
+        );
+        add(
+            "server: p99 latency under that load",
+            "< 10 ms",
+            load.p99_ms,
+            " ms",
+            load.p99_ms < 10.0,
+        );
+        add(
+            "server: errors under load",
+            "0",
+            load.errors as f64,
+            "",
+            load.errors == 0,
+        );
+        let growth = load.rss_after_kib.saturating_sub(load.rss_before_kib) as f64 / 1024.0;
+        add(
+            "server: memory growth over the run",
+            "<= 8 MiB (flat)",
+            growth,
+            " MiB",
+            growth <= 8.0,
         );
     }
     targets
@@ -761,6 +807,23 @@ fn markdown(report: &Report) -> String {
             soak.policies.join(", "),
             soak.rss_before_kib,
             soak.rss_after_kib
+        ));
+    }
+    if let Some(load) = &report.load {
+        md.push_str(&format!(
+            "| server under wrk ({} connections, {} s, {}-byte facts, whole baseline): decisions per s, p50 / p99, errors | {:.0} per s, {:.2} / {:.2} ms, {} errors of {} requests |\n",
+            load.connections,
+            load.seconds,
+            load.facts_bytes,
+            load.decisions_per_s,
+            load.p50_ms,
+            load.p99_ms,
+            load.errors,
+            load.requests
+        ));
+        md.push_str(&format!(
+            "| server RSS before / after the load | {} / {} KiB |\n",
+            load.rss_before_kib, load.rss_after_kib
         ));
     }
     md.push_str("\n| target | wanted | measured | met |\n|---|---|---|---|\n");
