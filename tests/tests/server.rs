@@ -646,8 +646,27 @@ fn digests(list: &Value) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn registry_pushes_without_facts_show_up_in_sweeps() {
-    let server = Running::start(baseline(), |_| {}).await;
+async fn registry_pushes_without_facts_show_up_in_sweeps_on_sqlite() {
+    registry_pushes_and_sweeps(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registry_pushes_without_facts_show_up_in_sweeps_on_postgresql() {
+    let postgres = tokio::task::spawn_blocking(customs_tests::TestPostgres::start)
+        .await
+        .unwrap();
+    registry_pushes_and_sweeps(Some(postgres.url.clone())).await;
+}
+
+/// A real registry notifies the server of a push; sweeps list it until the
+/// pipeline records facts, then list the facts as stale once they are old.
+async fn registry_pushes_and_sweeps(store: Option<String>) {
+    let server = Running::start(baseline(), |c| {
+        if let Some(store) = store {
+            c.store = store;
+        }
+    })
+    .await;
     let events = format!("{}/v1/events/distribution", server.url);
     let registry = customs_tests::TestRegistry::start_notifying(&events, TOKEN);
 
