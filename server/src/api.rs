@@ -275,6 +275,12 @@ pub async fn decide(
     now: Option<i64>,
     endpoint: &'static str,
 ) -> Result<(Decision, Arc<Active>), ApiError> {
+    let _turn = state.evaluations.acquire().await.map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server is shutting down",
+        )
+    })?;
     let worker = state.clone();
     // The bundle serving now; a reload meanwhile does not change this evaluation.
     let active = state.active.load_full();

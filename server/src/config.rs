@@ -69,6 +69,8 @@ pub struct ServerConfig {
     pub stale_after_days: i64,
     /// Seconds between attempts to reload the bundle (0: only on SIGHUP).
     pub reload_interval_secs: u64,
+    /// Evaluations at once; further requests wait (default: twice the cores).
+    pub max_concurrent_evaluations: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -95,6 +97,8 @@ impl Default for ServerConfig {
             // Scanner databases change daily; a week-old scan misses a week of CVEs.
             stale_after_days: 7,
             reload_interval_secs: 0,
+            max_concurrent_evaluations: 2 * std::thread::available_parallelism()
+                .map_or(1, std::num::NonZeroUsize::get),
         }
     }
 }

@@ -72,6 +72,9 @@ pub(crate) struct AppState {
     pub active: arc_swap::ArcSwap<reload::Active>,
     pub loader: std::sync::Mutex<Option<BundleLoader>>,
     pub reloading: tokio::sync::Mutex<()>,
+    /// Evaluations running at once; more wait their turn (within the
+    /// request timeout) rather than pile up threads and instances.
+    pub evaluations: tokio::sync::Semaphore,
     pub store: Store,
     pub metrics: metrics::Metrics,
     pub config: ServerConfig,
@@ -101,6 +104,7 @@ impl Server {
                 active: arc_swap::ArcSwap::from_pointee(reload::Active { bundle, id }),
                 loader: std::sync::Mutex::new(None),
                 reloading: tokio::sync::Mutex::new(()),
+                evaluations: tokio::sync::Semaphore::new(config.max_concurrent_evaluations.max(1)),
                 store,
                 metrics,
                 config,

@@ -83,6 +83,29 @@ impl Running {
         (running, reload)
     }
 
+    /// `POST /v1/images/{digest}/facts` with the token.
+    async fn record(&self, digest: &str, body: Vec<u8>) -> reqwest::Response {
+        client()
+            .post(format!("{}/v1/images/{digest}/facts", self.url))
+            .bearer_auth(TOKEN)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        client()
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn metrics(&self) -> String {
+        self.get("/metrics").await.text().await.unwrap()
+    }
+
     async fn stop(mut self) {
         self.stop.take().unwrap().send(()).unwrap();
         tokio::time::timeout(
@@ -136,7 +159,37 @@ async fn evaluate_answers_as_customs_eval_json() {
     let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(without_durations(served), without_durations(printed));
 
-    // Several tool outputs about one image: one multipart part each.
+    // Several tool outputs about one image: one multipart part each, merged
+    // as `customs eval` merges files.
+    let vex = corpus_dir().join("openvex/go-vex-alpine-v0.2.0.openvex.json");
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "trivy",
+            reqwest::multipart::Part::bytes(std::fs::read(&input).unwrap()).file_name("trivy.json"),
+        )
+        .part(
+            "vex",
+            reqwest::multipart::Part::bytes(std::fs::read(&vex).unwrap()).file_name("vex.json"),
+        );
+    let response = client()
+        .post(format!("{}/v1/evaluate?now={NOW}", server.url))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let served: Value = response.json().await.unwrap();
+    let output = assert_cmd::Command::cargo_bin("customs")
+        .unwrap()
+        .args(["eval", "--format", "json", "--now", NOW])
+        .arg(&input)
+        .arg(&vex)
+        .output()
+        .unwrap();
+    let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(without_durations(served), without_durations(printed));
+
+    // A part that is no tool output is named in the error.
     let form = reqwest::multipart::Form::new()
         .part(
             "trivy",
@@ -283,13 +336,9 @@ async fn the_facts_store_keeps_what_the_pipeline_recorded_behind_its_token() {
     assert!(record["recorded_at"].as_i64().unwrap() > 1_700_000_000);
 
     // Facts that name another digest are refused, not filed under this one.
-    let other = client()
-        .post(format!("{}/v1/images/{}/facts", server.url, digest('b')))
-        .bearer_auth(TOKEN)
-        .body(serde_json::to_vec(&record["facts"]).unwrap())
-        .send()
-        .await
-        .unwrap();
+    let other = server
+        .record(&digest('b'), serde_json::to_vec(&record["facts"]).unwrap())
+        .await;
     assert_eq!(other.status(), 400);
     let error: Value = other.json().await.unwrap();
     assert!(
@@ -297,14 +346,7 @@ async fn the_facts_store_keeps_what_the_pipeline_recorded_behind_its_token() {
         "{error}"
     );
 
-    let metrics = client()
-        .get(format!("{}/metrics", server.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(metrics.contains("customs_store_images 1"), "{metrics}");
     assert!(
         metrics.contains(r#"customs_decisions_total{endpoint="facts",decision="deny"} 1"#),
@@ -370,13 +412,9 @@ async fn admission_admits_only_pinned_images_with_pipeline_facts_that_pass() {
     let server = Running::start(bundle, |_| {}).await;
     let repo = "ghcr.io/acme/api";
     for n in ['1', '2'] {
-        let response = client()
-            .post(format!("{}/v1/images/{}/facts", server.url, digest(n)))
-            .bearer_auth(TOKEN)
-            .body(report("trivy/alpine-310.json"))
-            .send()
-            .await
-            .unwrap();
+        let response = server
+            .record(&digest(n), report("trivy/alpine-310.json"))
+            .await;
         assert_eq!(response.status(), 200);
     }
 
@@ -576,21 +614,11 @@ async fn on_postgresql_and_failing_closed_when_it_goes_down() {
     let url = postgres.url.clone();
     let server = Running::start(bundle, |c| c.store = url).await;
     let image = digest('d');
-    let recorded = client()
-        .post(format!("{}/v1/images/{image}/facts", server.url))
-        .bearer_auth(TOKEN)
-        .body(report("trivy/alpine-310.json"))
-        .send()
-        .await
-        .unwrap();
+    let recorded = server.record(&image, report("trivy/alpine-310.json")).await;
     assert_eq!(recorded.status(), 200);
     let pod_review = pod(&format!("ghcr.io/acme/api@{image}"), Some(true));
     assert_eq!(admit(&server, &pod_review).await["allowed"], true);
-    let ready = client()
-        .get(format!("{}/readyz", server.url))
-        .send()
-        .await
-        .unwrap();
+    let ready = server.get("/readyz").await;
     assert_eq!(ready.status(), 200);
 
     // The database goes away: admission denies, writes answer 503, readiness fails.
@@ -602,24 +630,14 @@ async fn on_postgresql_and_failing_closed_when_it_goes_down() {
         message.contains("the facts store is unavailable"),
         "{message}"
     );
-    let write = client()
-        .post(format!("{}/v1/images/{image}/facts", server.url))
-        .bearer_auth(TOKEN)
-        .body(report("trivy/alpine-310.json"))
-        .send()
-        .await
-        .unwrap();
+    let write = server.record(&image, report("trivy/alpine-310.json")).await;
     assert_eq!(write.status(), 503);
     let error: Value = write.json().await.unwrap();
     assert!(
         error["error"].as_str().unwrap().contains("unavailable"),
         "{error}"
     );
-    let ready = client()
-        .get(format!("{}/readyz", server.url))
-        .send()
-        .await
-        .unwrap();
+    let ready = server.get("/readyz").await;
     assert_eq!(ready.status(), 503);
     server.stop().await;
 }
@@ -778,13 +796,7 @@ async fn registry_pushes_and_sweeps(store: Option<String>) {
 
     // The pipeline records facts for the pushed digest: it is evaluated now,
     // and stale once its facts are older than the allowed age.
-    let response = client()
-        .post(format!("{}/v1/images/{pushed_digest}/facts", server.url))
-        .bearer_auth(TOKEN)
-        .body(report_bytes())
-        .send()
-        .await
-        .unwrap();
+    let response = server.record(&pushed_digest, report_bytes()).await;
     assert_eq!(response.status(), 200);
     let (code, report) = tokio::task::spawn_blocking({
         let store = store.clone();
@@ -882,14 +894,7 @@ async fn a_reload_swaps_in_a_verified_bundle_and_a_broken_one_changes_nothing() 
     let error = reload.reload().await.unwrap_err();
     assert!(error.contains("team.yaml"), "{error}");
     assert_eq!(denied_rules(&server).await, ["rule-b"]);
-    let metrics = client()
-        .get(format!("{}/metrics", server.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains(r#"customs_bundle_reloads_total{result="failed"} 1"#),
         "{metrics}"
