@@ -35,6 +35,10 @@ struct Cli {
     /// Log verbosity (-v info, -vv debug); logs go to stderr.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
+    /// Log lines as text or as JSON objects (one per line, for log
+    /// collectors; `customs serve` in a cluster).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -158,9 +162,15 @@ enum OutputFormat {
     Junit,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    init_logging(cli.verbose, cli.log_format);
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
@@ -170,7 +180,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(verbose: u8) {
+fn init_logging(verbose: u8, format: LogFormat) {
     let default = match verbose {
         0 => "warn",
         1 => "info",
@@ -178,11 +188,14 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("CUSTOMS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .without_time()
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.without_time().init(),
+        // Collectors want the time and the fields as JSON.
+        LogFormat::Json => builder.json().with_current_span(false).init(),
+    }
 }
 
 fn run(cli: Cli) -> Result<u8> {

@@ -106,6 +106,13 @@ async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Nex
         .to_owned();
     let started = Instant::now();
     let response = next.run(request).await;
+    let elapsed = started.elapsed();
+    tracing::debug!(
+        route = %route,
+        status = response.status().as_u16(),
+        micros = elapsed.as_micros() as u64,
+        "request"
+    );
     let labels = RequestLabels {
         route,
         status: response.status().as_u16(),
@@ -115,7 +122,7 @@ async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Nex
         .metrics
         .request_seconds
         .get_or_create(&labels)
-        .observe(started.elapsed().as_secs_f64());
+        .observe(elapsed.as_secs_f64());
     response
 }
 

@@ -999,3 +999,62 @@ async fn customs_serve_starts_with_one_command_and_reloads_on_sighup() {
     };
     assert!(status.success(), "{status:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_over_its_time_limit_gets_503() {
+    // A policy that loops until its own (longer) deadline stops it.
+    let looping = std::fs::read(
+        root().join("target/guests/wasm32-wasip2/release/examples/infinite_loop.wasm"),
+    )
+    .unwrap();
+    let mut bundle = Bundle::new("slow");
+    bundle
+        .add(
+            engine()
+                .load_policy("infinite_loop.wasm", &looping)
+                .unwrap(),
+        )
+        .unwrap();
+    let server = Running::start(bundle, |c| c.request_timeout_ms = 20).await;
+    let response = client()
+        .post(format!("{}/v1/evaluate", server.url))
+        .body(report_bytes())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_periodic_sweep_publishes_unevaluated_pushes() {
+    let server = Running::start(baseline(), |c| c.sweep_interval_secs = 1).await;
+    let harbor = json!({
+        "type": "PUSH_ARTIFACT",
+        "event_data": {
+            "resources": [{"digest": digest('f'), "tag": "v1"}],
+            "repository": {"repo_full_name": "library/app"}
+        }
+    });
+    let response = client()
+        .post(format!("{}/v1/events/harbor", server.url))
+        .bearer_auth(TOKEN)
+        .json(&harbor)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut metrics = String::new();
+    for _ in 0..60 {
+        metrics = server.metrics().await;
+        if metrics.contains("customs_unevaluated_images 1") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        metrics.contains("customs_unevaluated_images 1"),
+        "{metrics}"
+    );
+    server.stop().await;
+}
