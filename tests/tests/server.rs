@@ -931,20 +931,22 @@ async fn customs_serve_starts_with_one_command_and_reloads_on_sighup() {
         .local_addr()
         .unwrap()
         .port();
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("customs"))
-        .current_dir(dir.path())
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--bundle",
-        ])
-        .arg(&bundle)
-        .env("CUSTOMS_SERVER_TOKEN", TOKEN)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = KillOnDrop(
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("customs"))
+            .current_dir(dir.path())
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--bundle",
+            ])
+            .arg(&bundle)
+            .env("CUSTOMS_SERVER_TOKEN", TOKEN)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let server = Running {
         url: format!("http://127.0.0.1:{port}"),
         store: format!("sqlite:{}", dir.path().join("customs-facts.db").display()),
@@ -967,7 +969,7 @@ async fn customs_serve_starts_with_one_command_and_reloads_on_sighup() {
 
     std::fs::write(bundle.join("team.yaml"), deny_rule("rule-b")).unwrap();
     let status = std::process::Command::new("kill")
-        .args(["-HUP", &child.id().to_string()])
+        .args(["-HUP", &child.0.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
@@ -983,12 +985,12 @@ async fn customs_serve_starts_with_one_command_and_reloads_on_sighup() {
 
     // SIGTERM: a graceful exit with status 0.
     std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.0.id().to_string()])
         .status()
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = child.0.try_wait().unwrap() {
             break status;
         }
         assert!(
@@ -1057,4 +1059,118 @@ async fn the_periodic_sweep_publishes_unevaluated_pushes() {
         "{metrics}"
     );
     server.stop().await;
+}
+
+/// Builds a bundle of one CEL rule and pushes it to `reference` (oci://...).
+fn push_bundle(work: &Path, rule: &str, reference: &str) {
+    let dir = work.join(format!("bundle-{rule}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("team.yaml"), deny_rule(rule)).unwrap();
+    let archive = work.join(format!("{rule}.tar.gz"));
+    let customs = || {
+        let mut command = assert_cmd::Command::cargo_bin("customs").unwrap();
+        command
+            .env("XDG_CACHE_HOME", work.join("cache"))
+            .env("DOCKER_CONFIG", work.join("none"));
+        command
+    };
+    customs()
+        .args(["bundle", "init", "--name", "team"])
+        .arg(&dir)
+        .assert()
+        .success();
+    customs()
+        .args(["bundle", "build"])
+        .arg(&dir)
+        .arg("-o")
+        .arg(&archive)
+        .assert()
+        .success();
+    customs()
+        .args(["bundle", "push"])
+        .arg(&archive)
+        .arg(reference)
+        .assert()
+        .success();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oci_bundle_tag_that_moves_is_picked_up_by_polling() {
+    let registry = customs_tests::TestRegistry::start(None);
+    let work = tempfile::tempdir().unwrap();
+    let reference = format!("oci://{}/policies/team:stable", registry.addr);
+    push_bundle(work.path(), "rule-a", &reference);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("customs"))
+        .current_dir(work.path())
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args([
+            "--bundle",
+            &reference,
+            "--pull",
+            "always",
+            "--reload-interval",
+            "1",
+        ])
+        .env("XDG_CACHE_HOME", work.path().join("server-cache"))
+        .env("DOCKER_CONFIG", work.path().join("none"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _stop = KillOnDrop(child);
+    let server = Running {
+        url: format!("http://127.0.0.1:{port}"),
+        store: String::new(),
+        stop: None,
+        done: None,
+        _dir: tempfile::tempdir().unwrap(),
+    };
+    let mut up = false;
+    for _ in 0..200 {
+        if client()
+            .get(format!("{}/healthz", server.url))
+            .send()
+            .await
+            .is_ok()
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(up, "customs serve did not start");
+    assert_eq!(denied_rules(&server).await, ["rule-a"]);
+
+    // The tag moves to a new bundle; the next poll resolves it and swaps.
+    tokio::task::spawn_blocking({
+        let work = work.path().to_owned();
+        let reference = reference.clone();
+        move || push_bundle(&work, "rule-b", &reference)
+    })
+    .await
+    .unwrap();
+    let mut rules = Vec::new();
+    for _ in 0..100 {
+        rules = denied_rules(&server).await;
+        if rules == ["rule-b"] {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(rules, ["rule-b"], "the moved tag was not picked up");
+}
+
+/// A child process stopped when the test ends, passed or failed.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
