@@ -165,6 +165,13 @@ impl Server {
         listener
             .set_nonblocking(true)
             .map_err(|source| ServerError::Listen { addr, source })?;
+        // Certificates first: a bad one fails before any background task starts.
+        let rustls = match &config.tls {
+            Some(tls) => Some(axum_server::tls_rustls::RustlsConfig::from_config(
+                Arc::new(tls_config(&tls.cert, &tls.key)?),
+            )),
+            None => None,
+        };
         let app = self.router().into_make_service();
         let handle = axum_server::Handle::new();
         let stopper = handle.clone();
@@ -194,11 +201,8 @@ impl Server {
             tracing::info!("shutting down: finishing requests in flight");
             stopper.graceful_shutdown(Some(grace));
         });
-        let result = match &config.tls {
-            Some(tls) => {
-                let rustls = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(
-                    tls_config(&tls.cert, &tls.key)?,
-                ));
+        let result = match rustls {
+            Some(rustls) => {
                 tracing::info!(%addr, "serving HTTPS");
                 axum_server::from_tcp_rustls(listener, rustls)
                     .map_err(ServerError::Serve)?

@@ -1174,3 +1174,26 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_certificate_is_an_error_that_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = ServerConfig {
+        store: format!("sqlite:{}", dir.path().join("facts.db").display()),
+        tls: Some(customs_server::config::TlsConfig {
+            cert: dir.path().join("missing.crt"),
+            key: dir.path().join("missing.key"),
+        }),
+        ..ServerConfig::default()
+    };
+    let server = Server::start(engine().clone(), baseline(), config)
+        .await
+        .unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let error = server
+        .serve_on(listener, std::future::pending())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("missing.crt"), "{error}");
+}
