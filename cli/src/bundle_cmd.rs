@@ -187,8 +187,7 @@ fn customs_sha256(bytes: &[u8]) -> String {
 
 fn inspect(bundle: &str, trust: &TrustArgs, json: bool) -> Result<u8> {
     let source = Source::parse(bundle)?;
-    let key = trust.verifying_key()?;
-    let files = sources::read_files(&source, key.as_ref(), trust.pull)?
+    let files = sources::read_files(&source, &trust.resolve()?)?
         .with_context(|| format!("{bundle}: has no {MANIFEST_FILE}"))?;
     let manifest = files.verify()?;
     if json {
@@ -238,14 +237,14 @@ fn inspect(bundle: &str, trust: &TrustArgs, json: bool) -> Result<u8> {
 
 fn verify(bundle: &str, trust: &TrustArgs) -> Result<u8> {
     let source = Source::parse(bundle)?;
-    let key = trust.verifying_key()?;
-    let loaded = sources::load(&engine()?, &source, key.as_ref(), trust.pull)?;
+    let trust = trust.resolve()?;
+    let loaded = sources::load(&engine()?, &source, &trust)?;
     println!(
         "verified {} {}: {} policies, every sha256 matches{}",
         loaded.name(),
         loaded.version().unwrap_or("(no manifest)"),
         loaded.entries().len(),
-        if key.is_some() {
+        if trust.key.is_some() {
             ", signature valid"
         } else {
             " (signature not checked: no --key)"

@@ -279,21 +279,14 @@ fn load_bundle(args: &PolicyArgs) -> Result<(Engine, Bundle)> {
 /// The bundle the arguments name, loaded (verified, compiled) with `engine`;
 /// `customs serve` calls it again to reload.
 fn bundle_from(engine: &Engine, args: &PolicyArgs) -> Result<Bundle> {
-    let key = args.trust.verifying_key()?;
-    if key.is_some() && !args.policies.is_empty() {
+    let trust = args.trust.resolve()?;
+    if trust.key.is_some() && !args.policies.is_empty() {
         bail!("--policy files carry no signature; put them in a signed bundle to use --key");
     }
     let mut bundles = args
         .bundles
         .iter()
-        .map(|text| {
-            sources::load(
-                engine,
-                &sources::Source::parse(text)?,
-                key.as_ref(),
-                args.trust.pull,
-            )
-        })
+        .map(|text| sources::load(engine, &sources::Source::parse(text)?, &trust))
         .collect::<Result<Vec<Bundle>>>()?;
     let mut bundle = if bundles.len() == 1 && args.policies.is_empty() {
         bundles.remove(0)

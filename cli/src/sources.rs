@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use customs::signing::VerifyingKey;
-use customs::{ArchiveLimits, Bundle, BundleFiles, Engine, MANIFEST_FILE};
+use customs::{
+    Acceptance, AcceptedVersions, ArchiveLimits, Bundle, BundleFiles, Engine, MANIFEST_FILE,
+};
 use customs_registry::{PullPolicy, Registry};
 
 /// The signature file of a directory bundle: a cosign blob signature of its
@@ -27,6 +29,15 @@ pub struct TrustArgs {
     /// it has the reference; a tag as last resolved), never (cache only).
     #[arg(long, value_enum, default_value_t = Pull::Missing)]
     pub pull: Pull,
+    /// Accept a signed bundle older than the newest version of its name
+    /// accepted before. Refused by default: an old bundle with a valid
+    /// signature is how a rollback attack looks.
+    #[arg(long)]
+    pub allow_rollback: bool,
+    /// Where the newest accepted version of each signed bundle name is kept
+    /// [default: $XDG_STATE_HOME/customs/accepted-bundles.json].
+    #[arg(long, value_name = "FILE")]
+    pub accepted_versions: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -46,7 +57,70 @@ impl From<Pull> for PullPolicy {
     }
 }
 
+/// What a bundle must satisfy to be used: [`TrustArgs`] with the key read.
+pub struct Trust {
+    pub key: Option<VerifyingKey>,
+    pub pull: Pull,
+    /// Signed bundles are checked against (and recorded in) this state.
+    accepted: Option<AcceptedVersions>,
+    allow_rollback: bool,
+}
+
+impl Trust {
+    /// After a signature check: refuses a version older than one accepted
+    /// before, records newer ones.
+    fn accept(&self, files: &BundleFiles) -> Result<()> {
+        let Some(accepted) = &self.accepted else {
+            return Ok(());
+        };
+        let manifest = files.manifest()?;
+        match accepted.accept(files, self.allow_rollback)? {
+            Acceptance::First | Acceptance::Same => {}
+            Acceptance::Upgrade { from } => tracing::info!(
+                bundle = manifest.name,
+                from,
+                to = manifest.version,
+                "newer signed bundle accepted"
+            ),
+            Acceptance::Republished => tracing::warn!(
+                bundle = manifest.name,
+                version = manifest.version,
+                state = %accepted.path().display(),
+                "this signed bundle has other content than the one accepted before under the same version; versions should not be reused"
+            ),
+            Acceptance::AllowedRollback { accepted } => tracing::warn!(
+                bundle = manifest.name,
+                version = manifest.version,
+                accepted,
+                "older signed bundle used because --allow-rollback was given"
+            ),
+        }
+        Ok(())
+    }
+}
+
 impl TrustArgs {
+    /// Reads the key; with a key, the rollback state is where
+    /// --accepted-versions says or the default.
+    pub fn resolve(&self) -> Result<Trust> {
+        let key = self.verifying_key()?;
+        let accepted = match (&key, &self.accepted_versions) {
+            (None, _) => None,
+            (Some(_), Some(path)) => Some(AcceptedVersions::at(path)),
+            (Some(_), None) => Some(AcceptedVersions::at(
+                AcceptedVersions::default_path().context(
+                    "no state directory for the accepted bundle versions: pass --accepted-versions FILE",
+                )?,
+            )),
+        };
+        Ok(Trust {
+            key,
+            pull: self.pull,
+            accepted,
+            allow_rollback: self.allow_rollback,
+        })
+    }
+
     pub fn verifying_key(&self) -> Result<Option<VerifyingKey>> {
         self.key
             .as_deref()
@@ -95,11 +169,9 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// The files of a directory, archive or OCI bundle, their signature checked
 /// when `key` is given; `None` for a directory without a manifest.
-pub fn read_files(
-    source: &Source,
-    key: Option<&VerifyingKey>,
-    pull: Pull,
-) -> Result<Option<BundleFiles>> {
+pub fn read_files(source: &Source, trust: &Trust) -> Result<Option<BundleFiles>> {
+    let key = trust.key.as_ref();
+    let pull = trust.pull;
     match source {
         Source::Builtin(name) => bail!("builtin:{name} has no files; it is part of the binary"),
         Source::Dir(dir) => {
@@ -158,13 +230,9 @@ pub fn read_files(
     }
 }
 
-/// Loads a bundle from any source.
-pub fn load(
-    engine: &Engine,
-    source: &Source,
-    key: Option<&VerifyingKey>,
-    pull: Pull,
-) -> Result<Bundle> {
+/// Loads a bundle from any source; a signed one only when it is not older
+/// than the version of its name accepted before.
+pub fn load(engine: &Engine, source: &Source, trust: &Trust) -> Result<Bundle> {
     if let Source::Builtin(name) = source {
         return match name.as_str() {
             "baseline" => Ok(engine.baseline()?),
@@ -172,8 +240,14 @@ pub fn load(
             other => bail!("no builtin bundle {other:?} (builtin:baseline, builtin:baseline-cel)"),
         };
     }
-    match read_files(source, key, pull)? {
-        Some(files) => Ok(Bundle::load_files(engine, &files)?),
+    match read_files(source, trust)? {
+        Some(files) => {
+            // Checked before compiling: a refused bundle costs nothing more.
+            if trust.key.is_some() {
+                trust.accept(&files)?;
+            }
+            Ok(Bundle::load_files(engine, &files)?)
+        }
         None => match source {
             Source::Dir(dir) => Ok(Bundle::load_dir(engine, dir)?),
             _ => bail!("internal: only directories may lack a manifest"),

@@ -127,7 +127,7 @@ pub fn run(args: TestArgs) -> Result<u8> {
     }
     files.sort();
     let engine = Engine::new(EngineConfig::with_default_cache())?;
-    let key = args.trust.verifying_key()?;
+    let trust = args.trust.resolve()?;
     let mut suites = Vec::new();
     for file in &files {
         let text = std::fs::read_to_string(file)
@@ -146,13 +146,8 @@ pub fn run(args: TestArgs) -> Result<u8> {
                 file.display()
             ),
         };
-        let bundle = sources::load(
-            &engine,
-            &Source::parse(&bundle_text)?,
-            key.as_ref(),
-            args.trust.pull,
-        )
-        .with_context(|| format!("{}: loading bundle {bundle_text}", file.display()))?;
+        let bundle = sources::load(&engine, &Source::parse(&bundle_text)?, &trust)
+            .with_context(|| format!("{}: loading bundle {bundle_text}", file.display()))?;
         let cases = suite
             .cases
             .iter()

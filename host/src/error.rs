@@ -80,4 +80,16 @@ pub enum Error {
     Signature { origin: String, reason: String },
     #[error("{origin}: invalid waivers file: {reason}")]
     Waivers { origin: String, reason: String },
+    #[error(
+        "{origin}: bundle {name} {offered} is older than {accepted}, the version accepted before (recorded in {state}): refused as a rollback; allow it on purpose with --allow-rollback"
+    )]
+    Rollback {
+        origin: String,
+        name: String,
+        offered: String,
+        accepted: String,
+        state: String,
+    },
+    #[error("{path}: cannot use the accepted bundle versions: {reason}")]
+    AcceptedVersions { path: String, reason: String },
 }

@@ -44,6 +44,7 @@ mod limits;
 mod manifest;
 mod policy;
 mod prepared;
+mod rollback;
 mod sandbox;
 pub mod signing;
 mod verdict;
@@ -61,6 +62,7 @@ pub use manifest::{
 };
 pub use policy::{ParamInfo, Policy, PolicyInfo, RuleInfo, is_id as is_valid_name};
 pub use prepared::PreparedFacts;
+pub use rollback::{ACCEPTED_VERSIONS_FILE, Acceptance, AcceptedVersion, AcceptedVersions};
 pub use verdict::{
     Decision, Effect, Enforcement, Finding, ImageRef, Outcome, POLICY_ERROR_RULE, PolicyDecision,
     PolicyReport, Severity, Summary,

@@ -554,8 +554,16 @@ fn policy_errors_are_never_waived() {
     assert!(!decision.is_allowed());
 }
 
+/// A customs command whose state (the accepted bundle versions) is its own,
+/// so tests neither share it nor touch the user's.
 fn customs() -> Command {
-    Command::cargo_bin("customs").unwrap()
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let state = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("bundles-state-{}-{call}", std::process::id()));
+    let mut command = Command::cargo_bin("customs").unwrap();
+    command.env("XDG_STATE_HOME", state);
+    command
 }
 
 #[test]
@@ -718,6 +726,128 @@ fn build_sign_and_evaluate_a_signed_archive_from_the_cli() {
     assert!(
         stderr.contains("freshness.wasm: sha256 mismatch"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn an_older_signed_bundle_is_refused_as_a_rollback() {
+    let dir = bundle_dir(&["no-root-user"], &[]);
+    let work = tempfile::tempdir().unwrap();
+    let state_home = work.path().join("state");
+    let run = || {
+        let mut command = customs();
+        command
+            .current_dir(work.path())
+            .env("COSIGN_PASSWORD", "pw")
+            .env("XDG_STATE_HOME", &state_home);
+        command
+    };
+    run()
+        .args(["bundle", "init", "--name", "team"])
+        .arg(dir.path())
+        .assert()
+        .success();
+    run().args(["bundle", "keygen"]).assert().success();
+    let release = |version: &str| {
+        edit_manifest(dir.path(), |text| {
+            text.lines()
+                .map(|line| {
+                    if line.starts_with("version: ") {
+                        format!("version: {version}\n")
+                    } else {
+                        format!("{line}\n")
+                    }
+                })
+                .collect()
+        });
+        let archive = work.path().join(format!("team-{version}.tar.gz"));
+        run()
+            .args(["bundle", "build"])
+            .arg(dir.path())
+            .arg("-o")
+            .arg(&archive)
+            .assert()
+            .success();
+        run()
+            .args(["bundle", "sign", "--key", "cosign.key"])
+            .arg(&archive)
+            .assert()
+            .success();
+        archive
+    };
+    let eval = |archive: &Path, extra: &[&str]| {
+        run()
+            .args(["eval", "--now", NOW, "--key", "cosign.pub", "--bundle"])
+            .arg(archive)
+            .args(extra)
+            .arg(trivy_alpine())
+            .output()
+            .unwrap()
+    };
+    let stderr =
+        |output: &std::process::Output| String::from_utf8_lossy(&output.stderr).into_owned();
+
+    let old = release("1.0.0");
+    let new = release("1.1.0");
+    assert_eq!(eval(&old, &[]).status.code(), Some(1));
+    assert_eq!(eval(&new, &[]).status.code(), Some(1));
+    let output = eval(&old, &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let state_file = state_home.join("customs/accepted-bundles.json");
+    let message = stderr(&output);
+    assert!(
+        message.contains("team-1.0.0.tar.gz: bundle team 1.0.0 is older than 1.1.0"),
+        "{message}"
+    );
+    assert!(
+        message.contains(&state_file.display().to_string()),
+        "{message}"
+    );
+    assert!(message.contains("--allow-rollback"), "{message}");
+    assert!(output.stdout.is_empty());
+
+    // Allowed on purpose: used, with a warning; the record keeps 1.1.0.
+    let output = eval(&old, &["--allow-rollback"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("older signed bundle used"),
+        "{}",
+        stderr(&output)
+    );
+    let recorded: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state_file).unwrap()).unwrap();
+    assert_eq!(recorded["bundles"]["team"]["version"], "1.1.0");
+    let output = run()
+        .args(["bundle", "verify", "--key", "cosign.pub"])
+        .arg(&old)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+
+    // Unsigned use vouches for no version, so nothing is compared.
+    let output = run()
+        .args(["eval", "--now", NOW, "--bundle"])
+        .arg(&old)
+        .arg(trivy_alpine())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+
+    // Another state file (--accepted-versions) knows nothing of 1.1.0.
+    let elsewhere = work.path().join("elsewhere.json");
+    let output = eval(&old, &["--accepted-versions", elsewhere.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    // A damaged state fails closed, naming the file.
+    std::fs::write(&elsewhere, "{ not json").unwrap();
+    let output = eval(&new, &["--accepted-versions", elsewhere.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains(&format!(
+            "{}: cannot use the accepted bundle versions",
+            elsewhere.display()
+        )),
+        "{}",
+        stderr(&output)
     );
 }
 

@@ -21,6 +21,7 @@ fn customs(cache: &Path) -> Command {
     let mut command = Command::cargo_bin("customs").unwrap();
     command
         .env("XDG_CACHE_HOME", cache)
+        .env("XDG_STATE_HOME", cache.join("state"))
         .env("DOCKER_CONFIG", cache.join("no-docker-config"))
         .env("REGISTRY_AUTH_FILE", cache.join("no-auth.json"))
         .env_remove("CUSTOMS_REGISTRY_USERNAME")
@@ -244,6 +245,67 @@ fn tar_gz(files: &std::collections::BTreeMap<String, Vec<u8>>) -> Vec<u8> {
             .unwrap();
     }
     builder.into_inner().unwrap().finish().unwrap()
+}
+
+/// The rollback attack: the tag is moved back to an older bundle whose
+/// signature is still valid. Refused once a newer version was accepted.
+#[test]
+fn a_tag_moved_back_to_an_older_signed_bundle_is_refused() {
+    let registry = TestRegistry::start(None);
+    let setup = Setup::new();
+    let reference = format!("oci://{}/policies/team:stable", registry.addr);
+    let manifest = setup.bundle.path().join("customs-bundle.yaml");
+    let publish = |version: &str| {
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        let start = text.find("\nversion: ").unwrap() + 1;
+        let end = start + text[start..].find('\n').unwrap();
+        std::fs::write(
+            &manifest,
+            format!("{}version: {version}{}", &text[..start], &text[end..]),
+        )
+        .unwrap();
+        let archive = setup.work.path().join(format!("team-{version}.tar.gz"));
+        setup
+            .run(
+                &["bundle", "build"],
+                &[setup.bundle.path(), Path::new("-o"), &archive],
+            )
+            .success();
+        archive
+    };
+    let push_and_sign = |archive: &Path| {
+        setup
+            .run(&["bundle", "push"], &[archive, Path::new(&reference)])
+            .success();
+        setup
+            .run(&["bundle", "sign", &reference, "--key"], &[&setup.key()])
+            .success();
+    };
+    let old = publish("1.0.0");
+    push_and_sign(&old);
+    let output = setup.eval(&reference, &["--pull", "always"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    push_and_sign(&publish("1.1.0"));
+    let output = setup.eval(&reference, &["--pull", "always"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+
+    // The tag moved back: the old bundle and its signature are genuine.
+    setup
+        .run(&["bundle", "push"], &[&old, Path::new(&reference)])
+        .success();
+    let output = setup.eval(&reference, &["--pull", "always"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("bundle team 1.0.0 is older than 1.1.0"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(output.stdout.is_empty());
+    let output = setup.eval(&reference, &["--pull", "always", "--allow-rollback"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    // Allowing it once does not lower the bar.
+    let output = setup.eval(&reference, &["--pull", "always"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
 }
 
 #[test]

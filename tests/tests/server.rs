@@ -1061,45 +1061,73 @@ async fn the_periodic_sweep_publishes_unevaluated_pushes() {
     server.stop().await;
 }
 
-/// Builds a bundle of one CEL rule and pushes it to `reference` (oci://...).
-fn push_bundle(work: &Path, rule: &str, reference: &str) {
+/// A customs command for the bundle publisher in `work` (its cache, no
+/// registry credentials, the password of the key `customs bundle keygen`
+/// writes there).
+fn publisher(work: &Path) -> assert_cmd::Command {
+    let mut command = assert_cmd::Command::cargo_bin("customs").unwrap();
+    command
+        .current_dir(work)
+        .env("XDG_CACHE_HOME", work.join("cache"))
+        .env("DOCKER_CONFIG", work.join("none"))
+        .env("COSIGN_PASSWORD", "pw");
+    command
+}
+
+/// Builds version `version` of a bundle of one CEL rule, pushes it to
+/// `reference` (oci://...) and signs it there with `work`'s key; returns the
+/// archive.
+fn publish_bundle(work: &Path, rule: &str, version: &str, reference: &str) -> PathBuf {
     let dir = work.join(format!("bundle-{rule}"));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("team.yaml"), deny_rule(rule)).unwrap();
     let archive = work.join(format!("{rule}.tar.gz"));
-    let customs = || {
-        let mut command = assert_cmd::Command::cargo_bin("customs").unwrap();
-        command
-            .env("XDG_CACHE_HOME", work.join("cache"))
-            .env("DOCKER_CONFIG", work.join("none"));
-        command
-    };
-    customs()
+    publisher(work)
         .args(["bundle", "init", "--name", "team"])
         .arg(&dir)
         .assert()
         .success();
-    customs()
+    let manifest = dir.join("customs-bundle.yaml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    assert!(text.contains("\nversion: 0.1.0\n"), "{text}");
+    std::fs::write(
+        &manifest,
+        text.replace("\nversion: 0.1.0\n", &format!("\nversion: {version}\n")),
+    )
+    .unwrap();
+    publisher(work)
         .args(["bundle", "build"])
         .arg(&dir)
         .arg("-o")
         .arg(&archive)
         .assert()
         .success();
-    customs()
+    publisher(work)
         .args(["bundle", "push"])
         .arg(&archive)
         .arg(reference)
         .assert()
         .success();
+    publisher(work)
+        .args(["bundle", "sign", reference, "--key", "cosign.key"])
+        .assert()
+        .success();
+    archive
 }
 
+/// Polling a signed `oci://` tag: a newer bundle is swapped in; the tag
+/// moved back to the older one (a rollback, its signature still valid) is
+/// refused and the newer one keeps serving.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oci_bundle_tag_that_moves_is_picked_up_by_polling() {
     let registry = customs_tests::TestRegistry::start(None);
     let work = tempfile::tempdir().unwrap();
     let reference = format!("oci://{}/policies/team:stable", registry.addr);
-    push_bundle(work.path(), "rule-a", &reference);
+    publisher(work.path())
+        .args(["bundle", "keygen"])
+        .assert()
+        .success();
+    let first = publish_bundle(work.path(), "rule-a", "1.0.0", &reference);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -1111,15 +1139,19 @@ async fn an_oci_bundle_tag_that_moves_is_picked_up_by_polling() {
         .args([
             "--bundle",
             &reference,
+            "--require-signed",
+            "--key",
+            "cosign.pub",
             "--pull",
             "always",
             "--reload-interval",
             "1",
         ])
         .env("XDG_CACHE_HOME", work.path().join("server-cache"))
+        .env("XDG_STATE_HOME", work.path().join("server-state"))
         .env("DOCKER_CONFIG", work.path().join("none"))
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::fs::File::create(work.path().join("server.log")).unwrap())
         .spawn()
         .unwrap();
     let _stop = KillOnDrop(child);
@@ -1146,11 +1178,11 @@ async fn an_oci_bundle_tag_that_moves_is_picked_up_by_polling() {
     assert!(up, "customs serve did not start");
     assert_eq!(denied_rules(&server).await, ["rule-a"]);
 
-    // The tag moves to a new bundle; the next poll resolves it and swaps.
+    // The tag moves to a newer bundle; the next poll resolves it and swaps.
     tokio::task::spawn_blocking({
         let work = work.path().to_owned();
         let reference = reference.clone();
-        move || push_bundle(&work, "rule-b", &reference)
+        move || publish_bundle(&work, "rule-b", "1.1.0", &reference)
     })
     .await
     .unwrap();
@@ -1163,6 +1195,40 @@ async fn an_oci_bundle_tag_that_moves_is_picked_up_by_polling() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(rules, ["rule-b"], "the moved tag was not picked up");
+
+    // Moved back to 1.0.0: polls fail (counted), 1.1.0 keeps deciding.
+    tokio::task::spawn_blocking({
+        let work = work.path().to_owned();
+        let reference = reference.clone();
+        move || {
+            publisher(&work)
+                .args(["bundle", "push"])
+                .arg(&first)
+                .arg(&reference)
+                .assert()
+                .success();
+        }
+    })
+    .await
+    .unwrap();
+    let mut metrics = String::new();
+    for _ in 0..100 {
+        metrics = server.metrics().await;
+        if metrics.contains(r#"customs_bundle_reloads_total{result="failed"} 2"#) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        metrics.contains(r#"customs_bundle_reloads_total{result="failed"} 2"#),
+        "{metrics}"
+    );
+    assert_eq!(denied_rules(&server).await, ["rule-b"]);
+    let log = std::fs::read_to_string(work.path().join("server.log")).unwrap();
+    assert!(
+        log.contains("bundle team 1.0.0 is older than 1.1.0"),
+        "{log}"
+    );
 }
 
 /// A child process stopped when the test ends, passed or failed.
