@@ -17,7 +17,6 @@ use customs_facts::Facts;
 use customs_facts::import::{Format, Origin, import_as, import_bytes};
 use serde::Deserialize;
 use serde_json::json;
-use tower_http::timeout::TimeoutLayer;
 
 use crate::metrics::RequestLabels;
 use crate::reload::Active;
@@ -56,10 +55,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/events/distribution", post(events::distribution))
         .route("/v1/events/harbor", post(events::harbor))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            timeout,
-        ))
+        .layer(middleware::from_fn_with_state(timeout, time_limit))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }
@@ -93,6 +89,31 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (self.status, Json(json!({ "error": self.message }))).into_response()
+    }
+}
+
+/// Ends a request that runs past `request_timeout_ms` with a 503 that says
+/// so. The API server counts it as a webhook failure: with failurePolicy
+/// Fail, the admission is denied.
+async fn time_limit(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(
+                path,
+                limit_ms = limit.as_millis(),
+                "request over its time limit"
+            );
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "{path}: no answer within the server's limit of {} ms (request_timeout_ms)",
+                    limit.as_millis()
+                ),
+            )
+            .into_response()
+        }
     }
 }
 

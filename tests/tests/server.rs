@@ -1025,6 +1025,11 @@ async fn a_request_over_its_time_limit_gets_503() {
         .await
         .unwrap();
     assert_eq!(response.status(), 503);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["error"],
+        "/v1/evaluate: no answer within the server's limit of 20 ms (request_timeout_ms)"
+    );
     server.stop().await;
 }
 
