@@ -32,21 +32,11 @@ pub fn load(paths: &[PathBuf], format: Option<Format>) -> Result<Facts> {
             Some(format) => import_as(&origin, &bytes, format),
             None => import_bytes(&origin, &bytes),
         }?;
-        for source in &facts.sources {
-            for warning in &source.warnings {
-                eprintln!("warning: {origin}: {warning}");
-            }
-        }
         all.push(facts);
     }
     let facts = Facts::merge_all(all)?;
-    for statement in facts.unmatched_vex() {
-        eprintln!(
-            "warning: {}: the VEX statement for {} ({}) applies to no vulnerability of this image",
-            statement.source,
-            statement.vulnerability.join(" / "),
-            statement.status.as_str()
-        );
+    for warning in facts.import_warnings() {
+        eprintln!("warning: {warning}");
     }
     Ok(facts)
 }

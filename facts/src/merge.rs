@@ -117,6 +117,28 @@ impl Facts {
         Ok(merged)
     }
 
+    /// Everything the inputs held that the facts do not use, one line each
+    /// as `INPUT: what`: each importer's warnings, then the VEX statements
+    /// that apply to no vulnerability. Ask once every input is merged.
+    pub fn import_warnings(&self) -> Vec<String> {
+        let from_importers = self.sources.iter().flat_map(|source| {
+            let input = source.file.as_deref().unwrap_or(&source.format);
+            source
+                .warnings
+                .iter()
+                .map(move |warning| format!("{input}: {warning}"))
+        });
+        let unmatched_vex = self.unmatched_vex().into_iter().map(|statement| {
+            format!(
+                "{}: the VEX statement for {} ({}) applies to no vulnerability of this image",
+                statement.source,
+                statement.vulnerability.join(" / "),
+                statement.status.as_str()
+            )
+        });
+        from_importers.chain(unmatched_vex).collect()
+    }
+
     fn check_same_image(&self, other: &Facts) -> Result<(), MergeError> {
         let pairs = [
             ("image.digest", &self.image.digest, &other.image.digest),

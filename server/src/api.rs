@@ -285,11 +285,6 @@ pub fn import(inputs: Vec<(String, Vec<u8>)>, format: Option<Format>) -> Result<
             None => import_bytes(&origin, &bytes),
         }
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-        for source in &facts.sources {
-            for warning in &source.warnings {
-                tracing::info!(input = %origin, "{warning}");
-            }
-        }
         all.push(facts);
     }
     Facts::merge_all(all).map_err(|e| ApiError::bad_request(e.to_string()))
@@ -349,12 +344,55 @@ async fn evaluate(
     State(state): State<Arc<AppState>>,
     Query(query): Query<EvalQuery>,
     request: Request,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<(HeaderMap, Json<serde_json::Value>), ApiError> {
     let format = query.format()?;
     let now = query.now()?;
     let facts = import(read_inputs(&state, request).await?, format)?;
+    let warnings = warning_headers(&facts);
     let (decision, _) = decide(&state, facts, now, "evaluate").await?;
-    Ok(Json(decision_json(&decision)?))
+    Ok((warnings, Json(decision_json(&decision)?)))
+}
+
+/// The most importer warnings answered as headers; the rest are counted.
+const MAX_WARNING_HEADERS: usize = 20;
+/// Longer warning texts are cut (headers are not for essays).
+const MAX_WARNING_TEXT: usize = 512;
+
+/// What the importers skipped, as `Warning: 299 customs "INPUT: TEXT"`
+/// headers (the form the Kubernetes API server uses), so a client learns
+/// what `customs eval` prints on stderr while the body stays the same JSON.
+pub fn warning_headers(facts: &Facts) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    let all = facts.import_warnings();
+    for warning in &all {
+        tracing::info!("import: {warning}");
+    }
+    let extra = all.len().saturating_sub(MAX_WARNING_HEADERS);
+    let shown = all.into_iter().take(MAX_WARNING_HEADERS);
+    let more = (extra > 0).then(|| format!("{extra} more importer warnings not shown"));
+    for text in shown.chain(more) {
+        if let Ok(value) = header::HeaderValue::from_str(&warning_value(&text)) {
+            headers.append(header::WARNING, value);
+        }
+    }
+    headers
+}
+
+/// `299 customs "..."` with the text made a quoted-string of visible ASCII.
+fn warning_value(text: &str) -> String {
+    let mut value = String::from("299 customs \"");
+    for c in text.chars().take(MAX_WARNING_TEXT) {
+        match c {
+            '"' | '\\' => {
+                value.push('\\');
+                value.push(c);
+            }
+            ' '..='~' => value.push(c),
+            _ => value.push('?'),
+        }
+    }
+    value.push('"');
+    value
 }
 
 /// `sha256:` and 64 lowercase hex digits: the only digests the store keys by.
@@ -404,7 +442,7 @@ async fn put_facts(
     Path(digest): Path<String>,
     Query(query): Query<EvalQuery>,
     request: Request,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<(HeaderMap, Json<serde_json::Value>), ApiError> {
     authorize(&state, request.headers())?;
     check_digest(&digest)?;
     let format = query.format()?;
@@ -421,6 +459,7 @@ async fn put_facts(
     }
     let facts_json = serde_json::to_value(&facts)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let warnings = warning_headers(&facts);
     let (decision, active) = decide(&state, facts, now, "facts").await?;
     let at = chrono::Utc::now().timestamp();
     let record = ImageRecord {
@@ -437,7 +476,7 @@ async fn put_facts(
         .put(&record)
         .await
         .map_err(|e| ApiError::store(&state, e))?;
-    Ok(Json(record.result))
+    Ok((warnings, Json(record.result)))
 }
 
 pub fn outcome(decision: &Decision) -> &'static str {

@@ -215,6 +215,72 @@ async fn evaluate_answers_as_customs_eval_json() {
     server.stop().await;
 }
 
+/// What `customs eval` says on stderr about skipped input comes back as
+/// `Warning` headers; the body stays the same JSON.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn importer_warnings_come_back_as_warning_headers() {
+    let server = Running::start(baseline(), |_| {}).await;
+    let warnings = |response: &reqwest::Response| -> Vec<String> {
+        response
+            .headers()
+            .get_all("warning")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect()
+    };
+    let input = corpus_dir().join("grype/dd-debian-10-same-cve-different-paths.json");
+    let response = client()
+        .post(format!("{}/v1/evaluate?now={NOW}", server.url))
+        .body(std::fs::read(&input).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let served = warnings(&response);
+    let output = assert_cmd::Command::cargo_bin("customs")
+        .unwrap()
+        .args(["eval", "--format", "json", "--now", NOW])
+        .arg(&input)
+        .output()
+        .unwrap();
+    let prefix = format!("warning: {}: ", input.display());
+    let printed: Vec<String> = String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .filter_map(|line| line.strip_prefix(&prefix))
+        .map(|text| format!("299 customs \"body: {}\"", text.replace('"', "\\\"")))
+        .collect();
+    assert_eq!(
+        printed.len(),
+        2,
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(served, printed);
+    assert!(
+        served[0].contains(r#"ignored manifestDigest \"sha256:test\""#),
+        "{served:?}"
+    );
+
+    // 21 warnings: 20 shown, the rest counted.
+    let response = client()
+        .post(format!("{}/v1/evaluate", server.url))
+        .body(std::fs::read(corpus_dir().join("openvex/trivy-project.openvex.json")).unwrap())
+        .send()
+        .await
+        .unwrap();
+    let served = warnings(&response);
+    assert_eq!(served.len(), 21, "{served:?}");
+    assert!(
+        served[0].starts_with("299 customs \"body: the VEX statement for "),
+        "{served:?}"
+    );
+    assert_eq!(
+        served[20],
+        "299 customs \"1 more importer warnings not shown\""
+    );
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_get_clear_errors() {
     let server = Running::start(baseline(), |c| c.max_body_bytes = 64 << 10).await;

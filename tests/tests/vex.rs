@@ -125,6 +125,13 @@ fn statements_about_other_images_or_packages_do_not_apply() {
         let merged = Facts::merge_all([buster(), statement]).unwrap();
         assert_eq!(libidn2(&merged).vex_status, None);
         assert_eq!(merged.unmatched_vex().len(), 1);
+        let unmatched: Vec<String> = merged
+            .import_warnings()
+            .into_iter()
+            .filter(|w| w.ends_with("applies to no vulnerability of this image"))
+            .collect();
+        assert_eq!(unmatched.len(), 1, "{unmatched:?}");
+        assert!(unmatched[0].contains("CVE-"), "{unmatched:?}");
     }
     // A product pinned by digest applies only to that digest.
     let mut pinned = buster();
