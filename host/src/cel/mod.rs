@@ -567,6 +567,15 @@ fn check_variable_name(
     Ok(())
 }
 
+/// The `cel` crate passes some parser errors on in their Debug form
+/// (`Syntax error: OtherError(ParseError { .., msg: "Recursion limit of 96
+/// exceeded", .. })`); the message inside is what a policy author needs.
+fn unwrap_parser_message(raw: &str) -> Option<&str> {
+    let (_, rest) = raw.split_once("OtherError(")?;
+    let (_, rest) = rest.split_once("msg: \"")?;
+    rest.split_once('"').map(|(message, _)| message)
+}
+
 /// Compiles and checks one expression; errors point into the YAML file.
 fn compile_expression(
     env: &Arc<Env>,
@@ -596,10 +605,18 @@ fn compile_expression(
     }
     let program = env.compile(text).map_err(|errors| {
         let first = errors.errors.first();
-        let (line, column) = first
-            .map(|e| (e.pos.0.max(1) as u64, e.pos.1.max(0) as u64 + 1))
-            .unwrap_or((1, 1));
-        let message = first.map_or_else(|| errors.to_string(), |e| e.msg.clone());
+        let wrapped = first.and_then(|e| unwrap_parser_message(&e.msg));
+        let (line, column) = match first {
+            // A wrapped error's position is not in the text (the recursion
+            // limit reports the depth): point at the expression.
+            Some(e) if wrapped.is_none() => (e.pos.0.max(1) as u64, e.pos.1.max(0) as u64 + 1),
+            _ => (1, 1),
+        };
+        let message = match (wrapped, first) {
+            (Some(inner), _) => inner.to_owned(),
+            (None, Some(e)) => e.msg.clone(),
+            (None, None) => errors.to_string(),
+        };
         cel_error(
             &at(line, column),
             format!("{what}: syntax error: {message}"),
