@@ -10,6 +10,7 @@ mod serve_cmd;
 mod sources;
 mod sweep_cmd;
 mod test_cmd;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

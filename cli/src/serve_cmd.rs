@@ -35,6 +35,10 @@ pub struct ServeArgs {
     /// at once. A bundle that does not load leaves the old one serving.
     #[arg(long, value_name = "SECS")]
     reload_interval: Option<u64>,
+    /// Do not reload when local bundle, policy or waivers files change (by
+    /// default they are watched).
+    #[arg(long)]
+    no_watch: bool,
     /// TLS certificate chain (PEM); with --tls-key, serve HTTPS.
     #[arg(long, value_name = "PEM", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -82,6 +86,7 @@ pub fn run(args: ServeArgs) -> Result<u8> {
     // Loaded before the server's runtime starts: pulling an oci:// bundle
     // runs a runtime of its own.
     let (engine, bundle) = crate::load_bundle(&args.policy)?;
+    let watched = crate::watch::local_sources(&args.policy);
     let loader: BundleLoader = {
         let engine = engine.clone();
         let policy = args.policy.clone();
@@ -96,6 +101,11 @@ pub fn run(args: ServeArgs) -> Result<u8> {
             .await?
             .with_loader(loader);
         reload_on_hangup(server.reload_handle());
+        let _watcher = if args.no_watch {
+            None
+        } else {
+            crate::watch::reload_on_change(server.reload_handle(), &watched)?
+        };
         server.serve(shutdown_signal()).await?;
         Ok::<_, anyhow::Error>(())
     })?;

@@ -311,14 +311,38 @@ fn tls_config(
     Ok(config)
 }
 
-/// "NAME VERSION sha256:..." over the policies' own digests, so two bundles
-/// with the same name but other policies are told apart in the store.
+/// "NAME VERSION sha256:..." over everything that changes a decision: each
+/// policy's digest, parameters and enforcement, and the waivers. Two bundles
+/// with the same name but other contents are told apart in the store, and a
+/// reload that changed only a waiver or a parameter is not "unchanged".
 pub fn bundle_id(bundle: &Bundle) -> String {
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
+    // Every field is length-prefixed so no two contents hash alike.
+    let mut field = |text: &str| {
+        hasher.update((text.len() as u64).to_le_bytes());
+        hasher.update(text.as_bytes());
+    };
     for entry in bundle.entries() {
-        hasher.update(entry.policy().sha256().as_bytes());
-        hasher.update(b"\n");
+        field(entry.policy().sha256());
+        field(&format!("{:?}", entry.enforcement()));
+        for (key, value) in entry.params() {
+            field(key);
+            field(value);
+        }
+        field("");
+    }
+    for waiver in bundle.waivers().into_iter().flat_map(|w| w.iter()) {
+        for text in [
+            &waiver.rule,
+            &waiver.image,
+            waiver.subject.as_deref().unwrap_or("\0"),
+            &waiver.reason,
+            &waiver.owner,
+            &waiver.expires,
+        ] {
+            field(text);
+        }
     }
     format!(
         "{} {} sha256:{}",

@@ -1002,6 +1002,7 @@ async fn customs_serve_starts_with_one_command_and_reloads_on_sighup() {
             .current_dir(dir.path())
             .args([
                 "serve",
+                "--no-watch",
                 "--listen",
                 &format!("127.0.0.1:{port}"),
                 "--bundle",
@@ -1034,6 +1035,9 @@ async fn customs_serve_starts_with_one_command_and_reloads_on_sighup() {
     assert_eq!(denied_rules(&server).await, ["rule-a"]);
 
     std::fs::write(bundle.join("team.yaml"), deny_rule("rule-b")).unwrap();
+    // --no-watch: the change waits for the signal.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(denied_rules(&server).await, ["rule-a"]);
     let status = std::process::Command::new("kill")
         .args(["-HUP", &child.0.id().to_string()])
         .status()
@@ -1066,6 +1070,122 @@ async fn customs_serve_starts_with_one_command_and_reloads_on_sighup() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     };
     assert!(status.success(), "{status:?}");
+}
+
+/// A served directory bundle or waivers file that changes is reloaded
+/// without a signal; a broken change keeps the last good bundle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changed_bundle_files_are_reloaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("bundle");
+    std::fs::create_dir(&bundle).unwrap();
+    std::fs::write(bundle.join("team.yaml"), deny_rule("rule-a")).unwrap();
+    let waivers = dir.path().join("waivers.yaml");
+    std::fs::write(&waivers, "waivers: []\n").unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _child = KillOnDrop(
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("customs"))
+            .current_dir(dir.path())
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .arg("--bundle")
+            .arg(&bundle)
+            .arg("--waivers")
+            .arg(&waivers)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let server = Running {
+        url: format!("http://127.0.0.1:{port}"),
+        store: String::new(),
+        stop: None,
+        done: None,
+        _dir: tempfile::tempdir().unwrap(),
+    };
+    let mut up = false;
+    for _ in 0..200 {
+        if client()
+            .get(format!("{}/healthz", server.url))
+            .send()
+            .await
+            .is_ok()
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(up, "customs serve did not start");
+    assert_eq!(denied_rules(&server).await, ["rule-a"]);
+    let wait_for = |want: &'static [&'static str]| {
+        let server = &server;
+        async move {
+            let mut rules = Vec::new();
+            for _ in 0..100 {
+                rules = denied_rules(server).await;
+                if rules == want {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            rules
+        }
+    };
+
+    // Written in place.
+    std::fs::write(bundle.join("team.yaml"), deny_rule("rule-b")).unwrap();
+    assert_eq!(wait_for(&["rule-b"]).await, ["rule-b"]);
+
+    // Broken: counted as a failed reload; rule-b keeps deciding.
+    std::fs::write(bundle.join("team.yaml"), "name: [").unwrap();
+    let mut metrics = String::new();
+    for _ in 0..100 {
+        metrics = server.metrics().await;
+        if metrics.contains(r#"customs_bundle_reloads_total{result="failed"}"#) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        metrics.contains(r#"customs_bundle_reloads_total{result="failed"}"#),
+        "{metrics}"
+    );
+    assert_eq!(denied_rules(&server).await, ["rule-b"]);
+
+    // Replaced by a rename, as editors and Kubernetes volumes do.
+    let staged = bundle.join(".team.yaml.new");
+    std::fs::write(&staged, deny_rule("rule-c")).unwrap();
+    std::fs::rename(&staged, bundle.join("team.yaml")).unwrap();
+    assert_eq!(wait_for(&["rule-c"]).await, ["rule-c"]);
+
+    // The waivers file is watched too: waiving rule-c allows.
+    std::fs::write(
+        &waivers,
+        "waivers:\n  - {rule: rule-c, image: '*', reason: accepted, owner: team, expires: 2099-01-01}\n",
+    )
+    .unwrap();
+    let mut decision = Value::Null;
+    for _ in 0..100 {
+        decision = client()
+            .post(format!("{}/v1/evaluate", server.url))
+            .body(report_bytes())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if decision["decision"] == "allow" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(decision["decision"], "allow", "{decision}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
