@@ -45,8 +45,7 @@ fn main() -> Result<()> {
             (bundle, facts)
         }
         "noop" => {
-            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-            let guest = customs_bench::guest_path(&root, "allow");
+            let guest = customs_bench::guest_path("allow");
             let bytes = std::fs::read(&guest).with_context(|| guest.display().to_string())?;
             let mut bundle = Bundle::new("noop");
             bundle.add(engine.load_policy("allow.wasm", &bytes)?)?;

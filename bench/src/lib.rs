@@ -13,11 +13,10 @@ pub mod load;
 pub mod naive_cel;
 pub mod rego;
 
-/// A component of the hostile-policy suite (tests/guests/hostile), which the
-/// workspace build compiles; `root` is the workspace root.
-pub fn guest_path(root: &std::path::Path, name: &str) -> std::path::PathBuf {
-    root.join("target/guests/wasm32-wasip2/release/examples")
-        .join(format!("{name}.wasm"))
+/// A component of the hostile-policy suite (tests/guests/hostile), built by
+/// `customs-test-guests` wherever the cargo target directory is.
+pub fn guest_path(name: &str) -> std::path::PathBuf {
+    customs_test_guests::hostile(name)
 }
 
 use std::collections::BTreeSet;

@@ -294,7 +294,7 @@ fn main() -> Result<()> {
     if import.is_none() {
         not_measured.push(format!("import time: no corpus at {}", corpus.display()));
     }
-    let noop = noop_figures(&engine, &root, budget, &options, &mut not_measured)?;
+    let noop = noop_figures(&engine, budget, &options, &mut not_measured)?;
     let cold_load = cold_load_figures(budget)?;
     let throughput = throughput_figures(&engine, &wasm, &inputs[1], budget, &options);
     let large = &inputs[2];
@@ -316,7 +316,7 @@ fn main() -> Result<()> {
         }
     }
 
-    let soak = match soak_figure(&engine, &root, if quick { 5_000 } else { 100_000 }) {
+    let soak = match soak_figure(&engine, if quick { 5_000 } else { 100_000 }) {
         Ok(soak) => Some(soak),
         Err(e) => {
             not_measured.push(format!("soak: {e:#}"));
@@ -412,7 +412,6 @@ fn import_figures(path: &Path, budget: Duration) -> Result<ImportFigures> {
 /// A policy that reads nothing and finds nothing: the fixed cost of one call.
 fn noop_figures(
     engine: &Engine,
-    root: &Path,
     budget: Duration,
     options: &EvalOptions,
     not_measured: &mut Vec<String>,
@@ -427,7 +426,7 @@ fn noop_figures(
         std::hint::black_box(engine.evaluate(&cel, &prepared, options));
     });
     // The hostile suite's control case returns no findings at once.
-    let guest = guest_path(root, "allow");
+    let guest = guest_path("allow");
     let wasm_stats = match std::fs::read(&guest) {
         Ok(bytes) => {
             let mut bundle = Bundle::new("noop");
@@ -566,12 +565,12 @@ fn memory_figure(
 
 /// `evaluations` of hostile-suite policies that allow, deny, trap, panic and
 /// err, spread over every core, after a warm-up of a tenth as many.
-fn soak_figure(engine: &Engine, root: &Path, evaluations: usize) -> Result<Soak> {
+fn soak_figure(engine: &Engine, evaluations: usize) -> Result<Soak> {
     const POLICIES: [&str; 5] = ["allow", "deny", "unreachable", "panics", "policy_error"];
     let bundles = POLICIES
         .iter()
         .map(|name| {
-            let guest = guest_path(root, name);
+            let guest = guest_path(name);
             let bytes = std::fs::read(&guest)
                 .with_context(|| format!("cannot read {}", guest.display()))?;
             let mut bundle = Bundle::new("soak");

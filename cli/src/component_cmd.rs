@@ -125,13 +125,12 @@ fn component_from_core(core: &[u8]) -> Result<Vec<u8>> {
         wit_component::embed_component_metadata(&mut module, &resolve, world, StringEncoding::UTF8)
             .context("cannot embed the customs world in the module")?;
     }
-    let mut encoder = ComponentEncoder::default();
-    encoder
+    let mut encoder = ComponentEncoder::default()
         .validate(true)
         .module(&module)
         .context("the module does not implement the customs policy world")?;
     if shape.imports_preview1 {
-        encoder
+        encoder = encoder
             .adapter(
                 "wasi_snapshot_preview1",
                 wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,

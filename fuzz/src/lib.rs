@@ -71,11 +71,8 @@ fn call_sequence_setup() -> &'static (customs::Policy, Vec<customs::PreparedFact
     static SETUP: std::sync::OnceLock<(customs::Policy, Vec<customs::PreparedFacts>)> =
         std::sync::OnceLock::new();
     SETUP.get_or_init(|| {
-        // host/build.rs builds the hostile suite into the workspace's target directory.
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").into());
-        let guest = target.join("guests/wasm32-wasip2/release/examples/call_sequence.wasm");
+        // customs-test-guests builds the hostile suite with this crate.
+        let guest = customs_test_guests::hostile("call_sequence");
         let policy = engine()
             .load_policy_file(&guest)
             .expect("the call-sequence guest loads (build the fuzz target first)");

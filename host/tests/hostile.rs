@@ -3,7 +3,7 @@
 //! names the cause) within twice the deadline, with the process's memory back
 //! at its baseline once the suite has run.
 //!
-//! Rust cases are the examples of `tests/guests/hostile` (built by build.rs);
+//! Rust cases are the examples of `tests/guests/hostile` (built by tests/guests-build);
 //! the cases no compiler emits (a table that grows, a compile-time bomb,
 //! missing or mistyped exports, a future WIT) are core modules written here
 //! and made components with wit-component, as `wasm-tools component new` does.

@@ -550,3 +550,28 @@ fn freshness() {
         PolicyDecision::Allow
     );
 }
+
+/// The baseline components committed in host/baseline/ are the ones the
+/// source builds, byte for byte (rebuilt by customs-test-guests with the
+/// pinned toolchain). `CUSTOMS_UPDATE_BASELINE=1` writes the rebuilt ones
+/// over them instead.
+#[test]
+fn committed_baseline_is_the_source() {
+    let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../host/baseline");
+    let update = std::env::var_os("CUSTOMS_UPDATE_BASELINE").is_some_and(|v| v == "1");
+    let mut differ = Vec::new();
+    for (rule, embedded) in customs::baseline::POLICIES {
+        let file = format!("baseline_{}.wasm", rule.replace('-', "_"));
+        let rebuilt = std::fs::read(customs_test_guests::release_dir().join(&file)).unwrap();
+        if update {
+            std::fs::write(committed.join(&file), &rebuilt).unwrap();
+        } else if rebuilt != *embedded {
+            differ.push(file);
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "the committed baseline components {differ:?} are not what policies/baseline builds; \
+         regenerate them: CUSTOMS_UPDATE_BASELINE=1 cargo test -p customs-tests --test baseline committed_baseline"
+    );
+}

@@ -20,12 +20,9 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The Rust example, built with the policies workspace by host/build.rs.
+/// The Rust example, built with the policies workspace by customs-test-guests.
 fn rust_example() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"));
-    target.join("guests/wasm32-wasip2/release/example_policy.wasm")
+    customs_test_guests::policy("example_policy")
 }
 
 /// Runs a toolchain command; a missing tool fails with how to install it.

@@ -56,7 +56,7 @@ fn build_policy_crate(dir: &Path) -> PathBuf {
         .current_dir(dir)
         .args(["build", "--release", "--quiet", "--target", "wasm32-wasip2"])
         // Share the guests' target directory so dependencies are built once.
-        .env("CARGO_TARGET_DIR", repo_root().join("target/guests"))
+        .env("CARGO_TARGET_DIR", customs_test_guests::target_dir())
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .status()
@@ -65,7 +65,7 @@ fn build_policy_crate(dir: &Path) -> PathBuf {
         status.success(),
         "building the documented example policy failed"
     );
-    repo_root().join("target/guests/wasm32-wasip2/release/no_latest_tag.wasm")
+    customs_test_guests::policy("no_latest_tag")
 }
 
 #[test]

@@ -1191,10 +1191,7 @@ async fn changed_bundle_files_are_reloaded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_over_its_time_limit_gets_503() {
     // A policy that loops until its own (longer) deadline stops it.
-    let looping = std::fs::read(
-        root().join("target/guests/wasm32-wasip2/release/examples/infinite_loop.wasm"),
-    )
-    .unwrap();
+    let looping = std::fs::read(customs_test_guests::hostile("infinite_loop")).unwrap();
     let mut bundle = Bundle::new("slow");
     bundle
         .add(

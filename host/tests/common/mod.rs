@@ -8,7 +8,7 @@ use customs_facts::{Facts, Severity, Vulnerability};
 
 /// A component of the hostile suite (tests/guests/hostile/examples), by name.
 pub fn guest_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CUSTOMS_TEST_GUESTS_DIR")).join(format!("{name}.wasm"))
+    customs_test_guests::hostile(name)
 }
 
 /// Facts with 200 high-severity vulnerabilities, for policies that query them.
