@@ -123,9 +123,15 @@ struct PolicyArgs {
     /// Per-policy evaluation deadline in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 100)]
     deadline_ms: u64,
-    /// Per-policy memory cap in MiB.
+    /// Per-policy memory cap in MiB (a component's linear memory; the
+    /// values a CEL policy builds).
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     memory_mib: usize,
+    /// Per-policy CEL cost budget in units (about one per operation, element
+    /// or byte; see docs/sandbox.md). A CEL policy that could cost more on
+    /// modest facts is refused at load; a run that reaches it denies.
+    #[arg(long, value_name = "UNITS", default_value_t = Limits::default().cel_cost_budget)]
+    cel_cost_budget: u64,
     /// Do not use the on-disk cache of compiled policies.
     #[arg(long)]
     no_cache: bool,
@@ -262,12 +268,18 @@ fn eval(args: EvalArgs) -> Result<u8> {
 
 /// Builds the engine and the bundle the arguments name (the baseline by default).
 fn load_bundle(args: &PolicyArgs) -> Result<(Engine, Bundle)> {
-    if args.deadline_ms == 0 || args.memory_mib == 0 {
-        bail!("--deadline-ms and --memory-mib must be greater than zero");
+    if args.deadline_ms == 0 || args.memory_mib == 0 || args.cel_cost_budget == 0 {
+        bail!("--deadline-ms, --memory-mib and --cel-cost-budget must be greater than zero");
     }
+    let memory_bytes = args
+        .memory_mib
+        .checked_mul(1 << 20)
+        .context("--memory-mib is too large")?;
     let limits = Limits::default()
         .with_deadline(Duration::from_millis(args.deadline_ms))
-        .with_memory_bytes(args.memory_mib << 20);
+        .with_memory_bytes(memory_bytes)
+        .with_cel_memory_bytes(memory_bytes as u64)
+        .with_cel_cost_budget(args.cel_cost_budget);
     let mut config = EngineConfig::with_default_cache().limits(limits);
     if args.no_cache {
         config = config.cache_dir(None);

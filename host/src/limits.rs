@@ -28,6 +28,15 @@ pub struct Limits {
     /// Deepest nesting of blocks a policy function may have, checked before
     /// compiling: compile time grows faster than the depth.
     pub max_nesting_depth: usize,
+    /// Cost units one CEL policy evaluation may spend (one per node
+    /// evaluated, comprehension step, and element or byte a call reads or
+    /// builds; see docs/sandbox.md). A policy whose worst case on modest
+    /// facts exceeds it is refused when it loads.
+    pub cel_cost_budget: u64,
+    /// Bytes the values one CEL policy evaluation builds may hold (its
+    /// variables, and what functions build), estimated when it loads and
+    /// counted as it runs.
+    pub cel_memory_bytes: u64,
 }
 
 impl Default for Limits {
@@ -45,6 +54,10 @@ impl Default for Limits {
             max_policy_functions: 100_000,
             // A switch compiles to one block per case; thousands are real.
             max_nesting_depth: 10_000,
+            // Kubernetes' per-validation runtime budget. The CEL baseline
+            // spends about 30,000 on a 2,000-vulnerability report.
+            cel_cost_budget: 10_000_000,
+            cel_memory_bytes: 64 << 20,
         }
     }
 }
@@ -57,6 +70,16 @@ impl Limits {
 
     pub fn with_memory_bytes(mut self, bytes: usize) -> Self {
         self.memory_bytes = bytes;
+        self
+    }
+
+    pub fn with_cel_cost_budget(mut self, units: u64) -> Self {
+        self.cel_cost_budget = units;
+        self
+    }
+
+    pub fn with_cel_memory_bytes(mut self, bytes: u64) -> Self {
+        self.cel_memory_bytes = bytes;
         self
     }
 

@@ -247,7 +247,8 @@ impl crate::Engine {
     /// Compiles and checks a CEL policy file (YAML).
     pub fn load_cel_policy(&self, origin: &str, text: &str) -> Result<Policy, Error> {
         let sha256 = hex::encode(Sha256::digest(text.as_bytes()));
-        let (program, info) = CelPolicy::load(origin, text)?;
+        let (program, info) = CelPolicy::load(origin, text, self.limits())?;
+        validate_info(origin, &info)?;
         Ok(Policy(Arc::new(PolicyInner {
             origin: origin.to_owned(),
             sha256,

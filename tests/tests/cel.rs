@@ -157,13 +157,12 @@ fn a_failing_message_expression_keeps_the_finding() {
     );
 }
 
-#[test]
-fn a_runaway_expression_stops_at_the_deadline_and_denies() {
+fn packages(count: usize, name_bytes: usize) -> Facts {
     let mut facts = Facts {
         packages: Some(
-            (0..3_000)
+            (0..count)
                 .map(|i| Package {
-                    name: format!("p{i}"),
+                    name: format!("{i:0name_bytes$}"),
                     version: "1".into(),
                     ..Default::default()
                 })
@@ -172,10 +171,56 @@ fn a_runaway_expression_stops_at_the_deadline_and_denies() {
         ..Default::default()
     };
     facts.normalize();
-    // 2.7e10 steps: far beyond any deadline. The second runs over a list the
-    // interpreter built and a variable holds, not over the facts.
+    facts
+}
+
+/// Three nested loops over the packages: 2.7e10 steps on 3,000 packages.
+const CUBIC: &str = "name: p\nvalidations:\n  - rule: slow\n    expression: packages.all(a, packages.all(b, packages.all(c, a.name != b.name + c.name + 'x')))\n";
+
+#[test]
+fn a_policy_that_could_not_finish_within_the_budget_is_refused_at_load() {
+    let error = load_error(CUBIC);
+    assert!(
+        error.starts_with("policy.yaml:4:17: validations[0] (slow).expression could cost ")
+            && error.contains("more than the CEL cost budget of 10000000"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_run_over_the_cost_budget_denies_naming_it() {
+    // Linear, so it loads; 2,000 names of 8 KiB are 1.6e7 bytes for the regex
+    // to read (customs' own functions count the bytes they read). A
+    // long deadline, so the budget is what stops it.
+    let policy = "name: p\nvalidations:\n  - rule: r\n    expression: packages.all(p, !p.name.matches('zz'))\n";
+    let engine = Engine::new(
+        EngineConfig::default().limits(Limits::default().with_deadline(Duration::from_secs(60))),
+    )
+    .unwrap();
+    let mut bundle = Bundle::new("test");
+    bundle
+        .add(engine.load_cel_policy("policy.yaml", policy).unwrap())
+        .unwrap();
+    let run = |facts| engine.evaluate(&bundle, &PreparedFacts::new(facts), &EvalOptions::at(NOW));
+    let decision = run(packages(2_000, 8_192));
+    assert!(!decision.is_allowed());
+    let error = decision.policies[0].error.as_deref().unwrap();
+    assert!(
+        error.contains("exceeded the CEL cost budget of 10000000 units"),
+        "{error}"
+    );
+    // The same count of 64-byte names fits.
+    assert!(run(packages(2_000, 64)).is_allowed());
+}
+
+#[test]
+fn a_runaway_expression_stops_at_the_deadline_and_denies() {
+    let facts = packages(3_000, 8);
+    // Run without a cost budget, so only the deadline stops them. The
+    // second runs over a list the interpreter built and a variable holds,
+    // not over the facts.
     let policies = [
-        "name: p\nvalidations:\n  - rule: slow\n    expression: packages.all(a, packages.all(b, packages.all(c, a.name != b.name + c.name + 'x')))\n",
+        CUBIC,
         "name: p\nvariables:\n  - name: names\n    expression: packages.map(p, p.name)\nvalidations:\n  - rule: slow\n    expression: variables.names.all(a, variables.names.all(b, variables.names.all(c, a != b + c + 'x')))\n",
     ];
     for policy in policies {
@@ -186,7 +231,11 @@ fn a_runaway_expression_stops_at_the_deadline_and_denies() {
 fn runs_into_the_deadline(policy: &str, facts: &Facts) {
     let facts = facts.clone();
     let engine = Engine::new(
-        EngineConfig::default().limits(Limits::default().with_deadline(Duration::from_millis(50))),
+        EngineConfig::default().limits(
+            Limits::default()
+                .with_deadline(Duration::from_millis(50))
+                .with_cel_cost_budget(u64::MAX),
+        ),
     )
     .unwrap();
     let mut bundle = Bundle::new("test");
@@ -195,7 +244,12 @@ fn runs_into_the_deadline(policy: &str, facts: &Facts) {
         .unwrap();
     let started = std::time::Instant::now();
     let decision = engine.evaluate(&bundle, &PreparedFacts::new(facts), &EvalOptions::at(NOW));
-    assert!(started.elapsed() < Duration::from_secs(10));
+    // Within twice the deadline, allowing for a loaded machine's scheduling.
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(!decision.is_allowed());
     let error = decision.policies[0].error.as_deref().unwrap();
     assert!(error.contains("exceeded its 50 ms deadline"), "{error}");

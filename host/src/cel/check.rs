@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use cel::common::ast::{EntryExpr, Expr, IdedExpr, operators};
+use cel::common::ast::{EntryExpr, Expr, IdedExpr, LiteralValue, operators};
 use cel::{Context, Env};
 
 use super::shape::Shape;
@@ -103,6 +103,12 @@ impl<'a> Checker<'a> {
                 }
                 self.field(expr.id, &operand, &select.field)
             }
+            Expr::Call(call) if call.func_name == super::macros::METER => {
+                // A comprehension's range, passed through as it is.
+                call.args
+                    .first()
+                    .map_or(Shape::Any, |range| self.walk(range))
+            }
             Expr::Call(call) => {
                 // `sets.contains(a, b)` parses as `contains` called on `sets`.
                 let namespaced = call
@@ -130,6 +136,15 @@ impl<'a> Checker<'a> {
                 }
                 if !is_operator(name) && !is_declared(self.env, name) {
                     return self.problem(expr.id, format!("unknown function `{name}`"));
+                }
+                // A literal pattern is compiled now, so one that is invalid or
+                // too big is refused at load rather than failing every run.
+                if name == "matches"
+                    && let Some(Expr::Literal(LiteralValue::String(pattern))) =
+                        call.args.last().map(|a| &a.expr)
+                    && let Err(reason) = super::functions::compiled_regex(pattern.inner())
+                {
+                    return self.problem(expr.id, reason);
                 }
                 Shape::Any
             }
@@ -223,7 +238,7 @@ impl<'a> Checker<'a> {
 
 /// The element a `map` or `filter` comprehension appends on each step
 /// (`@result + [item]`, maybe guarded), so its result can keep a shape.
-fn appended_item(c: &cel::common::ast::ComprehensionExpr) -> Option<&IdedExpr> {
+pub(crate) fn appended_item(c: &cel::common::ast::ComprehensionExpr) -> Option<&IdedExpr> {
     let is_accu = |e: &IdedExpr| matches!(&e.expr, Expr::Ident(n) if *n == c.accu_var);
     if !is_accu(&c.result) {
         return None;

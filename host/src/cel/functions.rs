@@ -19,6 +19,13 @@ type Answer<'b, 'v> = Result<CowVal<'b, 'v>, ExecutionError>;
 pub(crate) fn register(env: &mut Env) -> Result<(), DeclarationError> {
     let s = || types::STRING_TYPE;
     let list = || types::LIST_TYPE;
+    env.add_overload(super::macros::METER, "meter_list", vec![list()], meter)?;
+    env.add_overload(
+        super::macros::METER,
+        "meter_map",
+        vec![types::MAP_TYPE],
+        meter,
+    )?;
     env.add_overload(
         "severityRank",
         "severityRank_string",
@@ -42,6 +49,19 @@ pub(crate) fn register(env: &mut Env) -> Result<(), DeclarationError> {
         "versionCompare_string_string_string",
         vec![s(), s(), s()],
         version_compare,
+    )?;
+    env.add_overload(
+        "matches",
+        "matches_string_string",
+        vec![s(), s()],
+        matches_regex,
+    )?;
+    env.add_member_overload(
+        "matches",
+        "string_matches_string",
+        s(),
+        vec![s()],
+        matches_regex,
     )?;
     env.add_member_overload(
         "matchesGlob",
@@ -91,19 +111,44 @@ pub(crate) fn register(env: &mut Env) -> Result<(), DeclarationError> {
     Ok(())
 }
 
+/// A comprehension's range (see [`super::macros`]): the facts' own lists and
+/// maps count each step as it is taken; any other list or map is charged
+/// its whole length before the loop starts.
+fn meter<'b, 'v>(mut args: Args<'b, 'v>) -> Answer<'b, 'v> {
+    let range = args
+        .pop()
+        .ok_or_else(|| fail(super::macros::METER, "no range"))?;
+    if !super::value::counts_steps(range.as_ref()) {
+        let len = range.as_sizer().map_or(0, |s| *s.size().inner()).max(0) as u64;
+        if !super::value::budget::spend(len) {
+            return Err(fail("a comprehension", "the evaluation's budget is spent"));
+        }
+    }
+    Ok(range)
+}
+
 fn fail(function: &str, message: impl ToString) -> ExecutionError {
     ExecutionError::function_error(function, message)
 }
 
+/// A string argument, its length spent from the evaluation's budget.
 fn string_arg<'a>(
     function: &str,
     args: &'a [CowVal<'_, '_>],
     at: usize,
 ) -> Result<&'a str, ExecutionError> {
-    args.get(at)
+    let text = args
+        .get(at)
         .and_then(|v| v.downcast_ref::<CelString>())
         .map(|s| s.inner())
-        .ok_or_else(|| fail(function, format!("argument {} must be a string", at + 1)))
+        .ok_or_else(|| fail(function, format!("argument {} must be a string", at + 1)))?;
+    if !super::value::budget::spend(text.len() as u64 + 1) {
+        return Err(fail(
+            function,
+            "the evaluation's budget is spent".to_owned(),
+        ));
+    }
+    Ok(text)
 }
 
 fn bool_answer<'b, 'v>(value: bool) -> Answer<'b, 'v> {
@@ -184,6 +229,71 @@ fn version_compare<'b, 'v>(args: Args<'b, 'v>) -> Answer<'b, 'v> {
         }
     };
     ordering_answer(ordering)
+}
+
+/// `'v1.2.3'.matches('^v[0-9]+')`, RE2 syntax as CEL specifies: a
+/// linear-time engine, each pattern compiled once per process and refused
+/// when it would compile to more than [`regex_cache::MAX_PROGRAM_BYTES`].
+fn matches_regex<'b, 'v>(args: Args<'b, 'v>) -> Answer<'b, 'v> {
+    let text = string_arg("matches", &args, 0)?;
+    let pattern = string_arg("matches", &args, 1)?;
+    let regex = regex_cache::compiled(pattern).map_err(|reason| fail("matches", reason))?;
+    bool_answer(regex.is_match(text))
+}
+
+/// Compiled regexes by pattern, failures included, so a policy that tests
+/// one pattern against every package compiles it once.
+/// Compiles `pattern` as `matches` would (cached), or says why it cannot be.
+pub(crate) fn compiled_regex(pattern: &str) -> Result<(), String> {
+    regex_cache::compiled(pattern).map(drop)
+}
+
+mod regex_cache {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+    use regex::{Regex, RegexBuilder};
+
+    /// Most memory one compiled pattern may take (the regex crate's own
+    /// default is 10 MiB; `((a{100}){100}){100}` would need far more).
+    pub(super) const MAX_PROGRAM_BYTES: usize = 1 << 20;
+    /// Patterns kept; the cache starts over when full.
+    const MAX_PATTERNS: usize = 1_024;
+
+    type Compiled = Result<Arc<Regex>, String>;
+
+    pub(super) fn compiled(pattern: &str) -> Compiled {
+        static CACHE: OnceLock<Mutex<HashMap<String, Compiled>>> = OnceLock::new();
+        let cache = CACHE.get_or_init(Default::default);
+        if let Some(found) = cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(pattern)
+        {
+            return found.clone();
+        }
+        let compiled = RegexBuilder::new(pattern)
+            .size_limit(MAX_PROGRAM_BYTES)
+            .dfa_size_limit(MAX_PROGRAM_BYTES)
+            .nest_limit(64)
+            .build()
+            .map(Arc::new)
+            .map_err(|e| {
+                let shown: String = pattern.chars().take(64).collect();
+                match e {
+                    regex::Error::CompiledTooBig(_) => format!(
+                        "the pattern {shown:?} compiles to more than {MAX_PROGRAM_BYTES} bytes"
+                    ),
+                    other => format!("{shown:?} is not a valid regex: {other}"),
+                }
+            });
+        let mut cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
+        if cache.len() >= MAX_PATTERNS {
+            cache.clear();
+        }
+        cache.insert(pattern.to_owned(), compiled.clone());
+        compiled
+    }
 }
 
 /// `'docker.io/library/alpine:3.20'.matchesGlob('docker.io/library/*')`:

@@ -7,8 +7,10 @@
 //! denies.
 
 mod check;
+mod cost;
 mod file;
 mod functions;
+mod macros;
 mod shape;
 pub(crate) mod value;
 
@@ -30,6 +32,7 @@ use check::Checker;
 use file::{NamedExpression, ParamValue, PolicyFile};
 use shape::Shape;
 pub(crate) use value::Object;
+use value::budget::Exceeded;
 
 /// Longest CEL policy file, in bytes.
 const MAX_FILE_BYTES: usize = 1 << 20;
@@ -43,8 +46,11 @@ const MAX_ENTRIES: usize = 1_000;
 fn env() -> Result<&'static Arc<Env>, Error> {
     static ENV: OnceLock<Result<Arc<Env>, String>> = OnceLock::new();
     ENV.get_or_init(|| {
-        let mut env = Env::stdlib();
-        env.add_extension(cel::extensions::strings)
+        // The standard library without its macros: customs' own expand
+        // the same way and meter every comprehension.
+        let mut env = Env::default().with_stdlib();
+        macros::register(&mut env)
+            .and_then(|()| env.add_extension(cel::extensions::strings))
             .and_then(|()| env.add_extension(cel::extensions::lists))
             .and_then(|()| env.add_extension(cel::extensions::math))
             .and_then(|()| env.add_extension(functions::register))
@@ -204,7 +210,11 @@ fn cel_error(at: &Position<'_>, reason: String) -> Error {
 
 impl CelPolicy {
     /// Parses, compiles and checks a CEL policy file.
-    pub(crate) fn load(origin: &str, text: &str) -> Result<(CelPolicy, PolicyInfo), Error> {
+    pub(crate) fn load(
+        origin: &str,
+        text: &str,
+        limits: &Limits,
+    ) -> Result<(CelPolicy, PolicyInfo), Error> {
         let at_start = Position {
             origin,
             line: 1,
@@ -280,19 +290,27 @@ impl CelPolicy {
         roots.insert("params".to_owned(), Shape::Object(Arc::new(param_shapes)));
         roots.insert("now".to_owned(), Shape::Scalar);
 
+        // Worst-case estimates of each variable, read by the expressions
+        // after it. Each expression is held to the budget on its own (as
+        // Kubernetes holds each expression to its per-call limit): one run
+        // rarely meets every expression's worst case, and the meter holds
+        // the whole run to the budget anyway.
+        let mut variable_estimates: BTreeMap<String, cost::Estimate> = BTreeMap::new();
         let compile = |roots: &BTreeMap<String, Shape>,
+                       variables: &BTreeMap<String, cost::Estimate>,
                        source: &serde_saphyr::Spanned<String>,
                        what: String|
-         -> Result<(Expression, Shape), Error> {
-            compile_expression(env, roots, origin, text, source, what)
+         -> Result<(Expression, Shape, cost::Estimate), Error> {
+            compile_expression(env, roots, variables, limits, origin, text, source, what)
         };
 
         // Match conditions run before any variable is computed.
         let condition_roots = roots_with_variables(&roots, &BTreeMap::new());
         let mut match_conditions = Vec::new();
         for (i, condition) in file.match_conditions.iter().enumerate() {
-            let (expression, _) = compile(
+            let (expression, _, _) = compile(
                 &condition_roots,
+                &variable_estimates,
                 &condition.expression,
                 format!("matchConditions[{i}] ({})", condition.name.value),
             )?;
@@ -303,12 +321,14 @@ impl CelPolicy {
         let mut variables = Vec::new();
         for (i, variable) in file.variables.iter().enumerate() {
             check_variable_name(origin, variable, &variable_shapes)?;
-            let (expression, shape) = compile(
+            let (expression, shape, estimate) = compile(
                 &roots_with_variables(&roots, &variable_shapes),
+                &variable_estimates,
                 &variable.expression,
                 format!("variables[{i}] ({})", variable.name.value),
             )?;
             variable_shapes.insert(variable.name.value.clone(), shape);
+            variable_estimates.insert(variable.name.value.clone(), estimate);
             variables.push((format!("variables.{}", variable.name.value), expression));
         }
         let roots = roots_with_variables(&roots, &variable_shapes);
@@ -343,8 +363,9 @@ impl CelPolicy {
                     description: validation.description.clone().unwrap_or_default(),
                 });
             }
-            let (expression, _) = compile(
+            let (expression, _, _) = compile(
                 &roots,
+                &variable_estimates,
                 &validation.expression,
                 format!("validations[{i}] ({}).expression", rule.value),
             )?;
@@ -354,10 +375,11 @@ impl CelPolicy {
                 .map(|m| {
                     compile(
                         &roots,
+                        &variable_estimates,
                         m,
                         format!("validations[{i}] ({}).messageExpression", rule.value),
                     )
-                    .map(|(e, _)| e)
+                    .map(|(e, _, _)| e)
                 })
                 .transpose()?;
             validations.push(CompiledValidation {
@@ -433,24 +455,43 @@ impl CelPolicy {
             params,
             now: CelTimestamp::from(now),
         };
-        value::budget::start(Instant::now() + limits.deadline);
+        value::budget::start(
+            Instant::now() + limits.deadline,
+            limits.cel_cost_budget,
+            limits.cel_memory_bytes,
+        );
         let result = self.run(&scope, limits);
-        if value::budget::finish() {
-            return Err(format!(
+        let spent = value::budget::spent();
+        match value::budget::finish() {
+            None => result,
+            Some(Exceeded::Deadline) => Err(format!(
                 "exceeded its {} ms deadline",
                 limits.deadline.as_millis()
-            ));
+            )),
+            Some(Exceeded::Cost) => Err(format!(
+                "exceeded the CEL cost budget of {} units (spent {spent})",
+                limits.cel_cost_budget
+            )),
+            Some(Exceeded::Memory) => Err(format!(
+                "exceeded the CEL memory limit of {} bytes",
+                limits.cel_memory_bytes
+            )),
         }
-        result
     }
 
     fn run(&self, scope: &Scope<'_>, limits: &Limits) -> Result<Vec<Finding>, String> {
+        // Between expressions, a passed limit stops the run (evaluate says which).
+        let within = || match value::budget::check() {
+            Some(_) => Err(String::new()),
+            None => Ok(()),
+        };
         let mut context = Context::with_env(Arc::clone(env().map_err(|e| e.to_string())?));
         context.set_variable_resolver(scope);
         for condition in &self.match_conditions {
-            if !run_bool(&condition.program, &context)
-                .map_err(|e| format!("{}: {e}", condition.place))?
-            {
+            let matched = run_bool(&condition.program, &context)
+                .map_err(|e| format!("{}: {e}", condition.place))?;
+            within()?;
+            if !matched {
                 return Ok(Vec::new());
             }
         }
@@ -458,7 +499,10 @@ impl CelPolicy {
             let value = Value::resolve_val(variable.program.expression(), &context)
                 .map_err(|e| format!("{}: {e}", variable.place))?
                 .into_owned();
-            // Iterating a variable's list counts against the budget too.
+            // What a variable holds counts against the memory limit, and
+            // iterating its list against the budget.
+            value::budget::hold(value::held_bytes(value.as_ref()));
+            within()?;
             let value = value::budgeted(value);
             context.add_variable_as_val(name.as_str(), value);
         }
@@ -466,10 +510,12 @@ impl CelPolicy {
         for validation in &self.validations {
             let passed = run_bool(&validation.expression.program, &context)
                 .map_err(|e| format!("{}: {e}", validation.expression.place))?;
+            within()?;
             if passed {
                 continue;
             }
             let mut message = self.message(validation, &context);
+            within()?;
             message.truncate(truncate(&message, limits.max_message_bytes).len());
             findings.push(Finding {
                 rule: validation.rule.clone(),
@@ -577,14 +623,17 @@ fn unwrap_parser_message(raw: &str) -> Option<&str> {
 }
 
 /// Compiles and checks one expression; errors point into the YAML file.
+#[allow(clippy::too_many_arguments)]
 fn compile_expression(
     env: &Arc<Env>,
     roots: &BTreeMap<String, Shape>,
+    variables: &BTreeMap<String, cost::Estimate>,
+    limits: &Limits,
     origin: &str,
     yaml: &str,
     source: &serde_saphyr::Spanned<String>,
     what: String,
-) -> Result<(Expression, Shape), Error> {
+) -> Result<(Expression, Shape, cost::Estimate), Error> {
     let text = &source.value;
     let at = |line: u64, column: u64| {
         let (line, column) = locate(yaml, source, line, column);
@@ -634,11 +683,34 @@ fn compile_expression(
             format!("{what}: {}", problem.message),
         ));
     }
+    let estimate = cost::Estimator::new(roots, variables).estimate(program.expression());
+    if estimate.cost > limits.cel_cost_budget {
+        return Err(cel_error(
+            &at(1, 1),
+            format!(
+                "{what} could cost {} units, more than the CEL cost budget of {} ({})",
+                estimate.cost,
+                limits.cel_cost_budget,
+                cost::ASSUMPTIONS
+            ),
+        ));
+    }
+    if estimate.size.bytes() > limits.cel_memory_bytes {
+        return Err(cel_error(
+            &at(1, 1),
+            format!(
+                "{what} could build a value of {} bytes, more than the CEL memory limit of {} ({})",
+                estimate.size.bytes(),
+                limits.cel_memory_bytes,
+                cost::ASSUMPTIONS
+            ),
+        ));
+    }
     let place = {
         let p = at(1, 1);
         format!("{}:{}:{} ({what})", p.origin, p.line, p.column)
     };
-    Ok((Expression { program, place }, shape))
+    Ok((Expression { program, place }, shape, estimate))
 }
 
 /// Maps a position in an expression to the YAML file: each line of the

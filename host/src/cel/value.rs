@@ -74,6 +74,36 @@ pub(crate) fn budgeted<'v>(value: Box<dyn Val + 'v>) -> Box<dyn Val + 'v> {
     }
 }
 
+/// Whether iterating `value` takes a step from the budget at each element
+/// (the facts' lists and objects, and lists held in variables).
+pub(crate) fn counts_steps(value: &dyn Val) -> bool {
+    value.downcast_ref::<Object>().is_some()
+        || value.as_any().is_some_and(|any| any.is::<CountsSteps>())
+}
+
+/// What a [`List`] gives as `as_any`: it borrows, so it cannot be `Any`
+/// itself, and the meter must tell it from the interpreter's lists.
+struct CountsSteps;
+static COUNTS_STEPS: CountsSteps = CountsSteps;
+
+/// About how many bytes a value holds: a string its length, a list or map
+/// [`super::cost::ELEMENT_BYTES`] an entry and what its strings hold.
+pub(crate) fn held_bytes(value: &dyn Val) -> u64 {
+    if let Some(text) = value.downcast_ref::<CelString>() {
+        return text.inner().len() as u64;
+    }
+    let entry = super::cost::ELEMENT_BYTES;
+    if let Some(list) = value.downcast_ref::<CelList>() {
+        return list
+            .inner()
+            .iter()
+            .map(|item| held_bytes(item.as_ref()).max(entry))
+            .fold(0u64, u64::saturating_add);
+    }
+    // Anything else (a facts list, a number) is borrowed or small.
+    entry
+}
+
 fn no_such_key(key: &dyn Val) -> ExecutionError {
     match key.downcast_ref::<CelString>() {
         Some(s) => ExecutionError::no_such_key(s.inner()),
@@ -271,6 +301,10 @@ impl<'w> Val for List<'w> {
     {
         Box::new(self.clone())
     }
+
+    fn as_any(&self) -> Option<&dyn Any> {
+        Some(&COUNTS_STEPS)
+    }
 }
 
 impl<'w> Indexer for List<'w> {
@@ -387,49 +421,106 @@ impl<'b, 'w> traits::Iterator<'b, 'w> for KeyIter<'b> {
     }
 }
 
-/// The budget of the CEL evaluation running on this thread: a deadline,
-/// checked every few hundred iterations of a facts list.
+/// The budget of the CEL evaluation running on this thread: a deadline, a
+/// cost budget and a memory limit (the units of [`super::cost`]). Iterating
+/// a facts or variable list spends one unit a step, customs' functions what
+/// they read, a variable its size; the clock is read every few hundred
+/// units. Once a limit is passed every further step fails, so a runaway
+/// expression stops early, and the evaluation is reported as failed.
 pub(crate) mod budget {
     use std::cell::Cell;
     use std::time::Instant;
 
-    /// Iterations between two looks at the clock.
-    const CHECK_EVERY: u32 = 256;
+    /// Units between two looks at the clock.
+    const CHECK_EVERY: u64 = 256;
+
+    /// The limit an evaluation passed.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(crate) enum Exceeded {
+        Deadline,
+        Cost,
+        Memory,
+    }
 
     thread_local! {
         static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
-        static EXCEEDED: Cell<bool> = const { Cell::new(false) };
-        static STEPS: Cell<u32> = const { Cell::new(0) };
+        static COST_LIMIT: Cell<u64> = const { Cell::new(u64::MAX) };
+        static MEMORY_LIMIT: Cell<u64> = const { Cell::new(u64::MAX) };
+        static SPENT: Cell<u64> = const { Cell::new(0) };
+        static HELD: Cell<u64> = const { Cell::new(0) };
+        static NEXT_CLOCK: Cell<u64> = const { Cell::new(0) };
+        static EXCEEDED: Cell<Option<Exceeded>> = const { Cell::new(None) };
     }
 
     /// Starts a budget for the evaluation about to run on this thread.
-    pub(crate) fn start(deadline: Instant) {
+    pub(crate) fn start(deadline: Instant, cost: u64, memory: u64) {
         DEADLINE.set(Some(deadline));
-        EXCEEDED.set(false);
-        STEPS.set(0);
+        COST_LIMIT.set(cost);
+        MEMORY_LIMIT.set(memory);
+        SPENT.set(0);
+        HELD.set(0);
+        NEXT_CLOCK.set(CHECK_EVERY);
+        EXCEEDED.set(None);
     }
 
-    /// Ends the budget; says whether it was exceeded.
-    pub(crate) fn finish() -> bool {
-        DEADLINE.set(None);
-        EXCEEDED.replace(false)
+    /// Ends the budget: the limit passed, if any, with the clock read once
+    /// more, so no run past its deadline gives a verdict.
+    pub(crate) fn finish() -> Option<Exceeded> {
+        let late = DEADLINE
+            .take()
+            .is_some_and(|deadline| Instant::now() >= deadline);
+        let exceeded = EXCEEDED.take();
+        exceeded.or(late.then_some(Exceeded::Deadline))
     }
 
-    /// Counts one iteration; false once the deadline has passed.
-    pub(crate) fn step() -> bool {
-        if EXCEEDED.get() {
+    /// The limit passed so far, if any, reading the clock.
+    pub(crate) fn check() -> Option<Exceeded> {
+        if EXCEEDED.get().is_none()
+            && DEADLINE
+                .get()
+                .is_some_and(|deadline| Instant::now() >= deadline)
+        {
+            EXCEEDED.set(Some(Exceeded::Deadline));
+        }
+        EXCEEDED.get()
+    }
+
+    /// Units spent so far.
+    pub(crate) fn spent() -> u64 {
+        SPENT.get()
+    }
+
+    /// Spends `units`; false once a limit has been passed.
+    pub(crate) fn spend(units: u64) -> bool {
+        if EXCEEDED.get().is_some() {
             return false;
         }
-        let steps = STEPS.get().wrapping_add(1);
-        STEPS.set(steps);
-        if steps.is_multiple_of(CHECK_EVERY)
-            && let Some(deadline) = DEADLINE.get()
-            && Instant::now() >= deadline
-        {
-            EXCEEDED.set(true);
+        let spent = SPENT.get().saturating_add(units);
+        SPENT.set(spent);
+        if spent > COST_LIMIT.get() {
+            EXCEEDED.set(Some(Exceeded::Cost));
             return false;
+        }
+        if spent >= NEXT_CLOCK.get() {
+            NEXT_CLOCK.set(spent.saturating_add(CHECK_EVERY));
+            return check().is_none();
         }
         true
+    }
+
+    /// Counts one iteration.
+    pub(crate) fn step() -> bool {
+        spend(1)
+    }
+
+    /// Counts `bytes` more held by the evaluation's values.
+    pub(crate) fn hold(bytes: u64) -> bool {
+        let held = HELD.get().saturating_add(bytes);
+        HELD.set(held);
+        if held > MEMORY_LIMIT.get() && EXCEEDED.get().is_none() {
+            EXCEEDED.set(Some(Exceeded::Memory));
+        }
+        spend(bytes)
     }
 }
 
