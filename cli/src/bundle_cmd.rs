@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use customs::signing::{SigningKey, generate_key_pair};
+use customs::text::escaped;
 use customs::{BundleFiles, Engine, EngineConfig, MANIFEST_FILE, Manifest};
 use customs_registry::Registry;
 
@@ -209,9 +210,14 @@ fn inspect(bundle: &str, trust: &TrustArgs, json: bool) -> Result<u8> {
         return Ok(0);
     }
     let mut out = std::io::stdout().lock();
-    writeln!(out, "bundle {} {}", manifest.name, manifest.version)?;
+    writeln!(
+        out,
+        "bundle {} {}",
+        escaped(&manifest.name),
+        escaped(&manifest.version)
+    )?;
     if !manifest.description.is_empty() {
-        writeln!(out, "  {}", manifest.description)?;
+        writeln!(out, "  {}", escaped(&manifest.description))?;
     }
     writeln!(
         out,
@@ -223,13 +229,18 @@ fn inspect(bundle: &str, trust: &TrustArgs, json: bool) -> Result<u8> {
         writeln!(
             out,
             "\n{}  {}  {}\n  sha256 {}",
-            policy.path,
+            escaped(&policy.path),
             policy.kind.as_str(),
             policy.enforcement.as_str(),
             policy.sha256
         )?;
         for (name, value) in &policy.params {
-            writeln!(out, "  param {name} = {}", value.as_param_text())?;
+            writeln!(
+                out,
+                "  param {} = {}",
+                escaped(name),
+                escaped(&value.as_param_text())
+            )?;
         }
     }
     Ok(0)

@@ -36,7 +36,7 @@ pub fn load(paths: &[PathBuf], format: Option<Format>) -> Result<Facts> {
     }
     let facts = Facts::merge_all(all)?;
     for warning in facts.import_warnings() {
-        eprintln!("warning: {warning}");
+        eprintln!("warning: {}", customs::text::escaped(&warning.to_string()));
     }
     Ok(facts)
 }

@@ -181,13 +181,15 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
-            eprintln!("error: {error:#}");
+            // The message can quote a policy or an input: shown escaped.
+            eprintln!("error: {}", customs::text::escaped(&format!("{error:#}")));
             ExitCode::from(EXIT_ERROR)
         }
     }
 }
 
 fn init_logging(verbose: u8, format: LogFormat) {
+    use tracing_subscriber::field::MakeExt;
     let default = match verbose {
         0 => "warn",
         1 => "info",
@@ -199,7 +201,22 @@ fn init_logging(verbose: u8, format: LogFormat) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     match format {
-        LogFormat::Text => builder.without_time().init(),
+        // Fields can quote a policy or an input: each is shown escaped, so
+        // none writes a line of its own or a terminal sequence.
+        LogFormat::Text => builder
+            .without_time()
+            .fmt_fields(
+                tracing_subscriber::fmt::format::debug_fn(|writer, field, value| {
+                    let text = format!("{value:?}");
+                    let text = customs::text::escaped(&text);
+                    match field.name() {
+                        "message" => write!(writer, "{text}"),
+                        name => write!(writer, "{name}={text}"),
+                    }
+                })
+                .delimited(" "),
+            )
+            .init(),
         // Collectors want the time and the fields as JSON.
         LogFormat::Json => builder.json().with_current_span(false).init(),
     }

@@ -3,6 +3,7 @@
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
+use customs::text::escaped;
 use customs_server::Store;
 use customs_server::sweep::{SweepOptions, SweepReport, sweep};
 
@@ -76,7 +77,11 @@ fn day(t: i64) -> String {
 }
 
 fn print_table(report: &SweepReport) {
-    println!("sweep at {} with bundle {}", day(report.now), report.bundle);
+    println!(
+        "sweep at {} with bundle {}",
+        day(report.now),
+        escaped(&report.bundle)
+    );
     println!("\nimages ({})", report.images.len());
     for image in &report.images {
         let change = if image.before == image.after {
@@ -87,12 +92,12 @@ fn print_table(report: &SweepReport) {
         println!(
             "  {:<6} {}{}{}",
             image.after,
-            image.digest,
+            escaped(&image.digest),
             change,
             if image.denied_rules.is_empty() {
                 String::new()
             } else {
-                format!(": {}", image.denied_rules.join(", "))
+                format!(": {}", escaped(&image.denied_rules.join(", ")))
             }
         );
     }
@@ -100,7 +105,7 @@ fn print_table(report: &SweepReport) {
     for stale in &report.stale {
         println!(
             "  {}  recorded {} ({} days ago): rescan it",
-            stale.digest,
+            escaped(&stale.digest),
             day(stale.recorded_at),
             stale.age_days
         );
@@ -109,21 +114,21 @@ fn print_table(report: &SweepReport) {
     for push in &report.unevaluated {
         println!(
             "  {}/{}{}@{}  pushed {} ({})",
-            push.registry,
-            push.repository,
+            escaped(&push.registry),
+            escaped(&push.repository),
             push.tag
                 .as_deref()
-                .map(|t| format!(":{t}"))
+                .map(|t| format!(":{}", escaped(t)))
                 .unwrap_or_default(),
-            push.digest,
+            escaped(&push.digest),
             day(push.pushed_at),
-            push.source
+            escaped(&push.source)
         );
     }
     if !report.errors.is_empty() {
         println!("\nerrors ({})", report.errors.len());
         for error in &report.errors {
-            println!("  {error}");
+            println!("  {}", escaped(error));
         }
     }
 }

@@ -23,6 +23,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
+use customs::text::escaped;
 use customs::{
     Bundle, Decision, Effect, Engine, EngineConfig, EvalOptions, Outcome, PreparedFacts,
 };
@@ -320,20 +321,25 @@ fn print_text(suites: &[SuiteResult]) -> Result<()> {
     let mut out = std::io::stdout().lock();
     let (mut passed, mut failed) = (0, 0);
     for suite in suites {
-        writeln!(out, "{} (bundle {})", suite.file.display(), suite.bundle)?;
+        writeln!(
+            out,
+            "{} (bundle {})",
+            escaped(&suite.file.display().to_string()),
+            escaped(&suite.bundle)
+        )?;
         for case in &suite.cases {
             match &case.outcome {
                 Ok(()) => {
                     passed += 1;
-                    writeln!(out, "  ok    {}", case.name)?;
+                    writeln!(out, "  ok    {}", escaped(&case.name))?;
                 }
                 Err(Failure::Mismatch(why)) => {
                     failed += 1;
-                    writeln!(out, "  FAIL  {}: {why}", case.name)?;
+                    writeln!(out, "  FAIL  {}: {}", escaped(&case.name), escaped(why))?;
                 }
                 Err(Failure::Error(why)) => {
                     failed += 1;
-                    writeln!(out, "  ERROR {}: {why}", case.name)?;
+                    writeln!(out, "  ERROR {}: {}", escaped(&case.name), escaped(why))?;
                 }
             }
         }

@@ -22,6 +22,7 @@ mod derive;
 pub mod import;
 mod merge;
 mod model;
+pub mod text;
 mod vex;
 
 pub use derive::{ReferenceParts, os_eol, split_image_reference, user_from_config};

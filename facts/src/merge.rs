@@ -120,6 +120,10 @@ impl Facts {
     /// Everything the inputs held that the facts do not use, one line each
     /// as `INPUT: what`: each importer's warnings, then the VEX statements
     /// that apply to no vulnerability. Ask once every input is merged.
+    ///
+    /// At most [`MAX_WARNINGS`] lines of at most [`MAX_WARNING_CHARS`]
+    /// characters each, then a count of the rest: an input cannot make the
+    /// diagnostics outgrow it.
     pub fn import_warnings(&self) -> Vec<String> {
         let from_importers = self.sources.iter().flat_map(|source| {
             let input = source.file.as_deref().unwrap_or(&source.format);
@@ -136,7 +140,16 @@ impl Facts {
                 statement.status.as_str()
             )
         });
-        from_importers.chain(unmatched_vex).collect()
+        let mut warnings: Vec<String> = from_importers
+            .chain(unmatched_vex)
+            .map(|warning| shortened(warning, MAX_WARNING_CHARS))
+            .collect();
+        if warnings.len() > MAX_WARNINGS {
+            let more = warnings.len() - MAX_WARNINGS;
+            warnings.truncate(MAX_WARNINGS);
+            warnings.push(format!("{more} more importer warnings not shown"));
+        }
+        warnings
     }
 
     fn check_same_image(&self, other: &Facts) -> Result<(), MergeError> {
@@ -265,6 +278,20 @@ fn merge_vulnerability(mine: &mut Vulnerability, other: Vulnerability) {
     fill(&mut mine.layer, other.layer);
     fill(&mut mine.purl, other.purl);
     fill(&mut mine.package_type, other.package_type);
+}
+
+/// The most importer warnings [`Facts::import_warnings`] lists.
+const MAX_WARNINGS: usize = 50;
+/// The longest importer warning, in characters.
+const MAX_WARNING_CHARS: usize = 512;
+
+/// `text` cut to `max` characters, with `…` when cut.
+fn shortened(mut text: String, max: usize) -> String {
+    if let Some((at, _)) = text.char_indices().nth(max) {
+        text.truncate(at);
+        text.push('…');
+    }
+    text
 }
 
 #[cfg(test)]

@@ -49,6 +49,7 @@ mod sandbox;
 pub mod signing;
 mod verdict;
 mod waivers;
+pub use customs_facts::text;
 
 pub use archive::{ArchiveLimits, MEDIA_TYPE as BUNDLE_MEDIA_TYPE};
 pub use bundle::{Bundle, BundleEntry};

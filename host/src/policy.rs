@@ -294,6 +294,31 @@ fn validate_info(origin: &str, info: &PolicyInfo) -> Result<(), Error> {
         reason,
     };
     check_id("policy name", &info.name).map_err(invalid)?;
+    // Metadata is printed as it is by `customs policies` and reports: a
+    // control character in it could only be meant to forge a line.
+    let texts = [
+        ("version", &info.version),
+        ("description", &info.description),
+    ]
+    .into_iter()
+    .chain(
+        info.rules
+            .iter()
+            .map(|r| ("a rule's description", &r.description)),
+    )
+    .chain(
+        info.params
+            .iter()
+            .map(|p| ("a parameter's description", &p.description)),
+    );
+    for (what, text) in texts {
+        if text.contains(crate::text::is_unsafe) {
+            return Err(invalid(format!(
+                "its {what} {} holds a control character",
+                crate::text::quoted_prefix(text, 64)
+            )));
+        }
+    }
     if info.rules.is_empty() {
         return Err(invalid("the policy declares no rules".to_owned()));
     }

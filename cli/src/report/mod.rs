@@ -8,10 +8,11 @@ use std::io::Write;
 
 use anyhow::Result;
 use customs::Bundle;
+use customs::text::escaped;
 
 pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, value)?;
+    customs::text::write_json_pretty(&mut out, value)?;
     writeln!(out)?;
     Ok(())
 }
@@ -19,26 +20,33 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
 /// Lists a bundle's policies, rules and parameters with their values.
 pub fn print_policies(bundle: &Bundle) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    writeln!(out, "bundle {}", bundle.name())?;
+    writeln!(out, "bundle {}", escaped(bundle.name()))?;
     for entry in bundle.entries() {
         let info = entry.policy().info();
         writeln!(
             out,
             "\n{} {}  {}  ({})",
-            info.name,
-            info.version,
+            escaped(&info.name),
+            escaped(&info.version),
             entry.policy().kind_name(),
-            entry.policy().origin()
+            escaped(entry.policy().origin())
         )?;
-        writeln!(out, "  {}", info.description)?;
+        writeln!(out, "  {}", escaped(&info.description))?;
         for rule in &info.rules {
-            writeln!(out, "  rule {}: {}", rule.id, rule.description)?;
+            writeln!(
+                out,
+                "  rule {}: {}",
+                escaped(&rule.id),
+                escaped(&rule.description)
+            )?;
         }
         for (param, (_, value)) in info.params.iter().zip(entry.params()) {
             writeln!(
                 out,
-                "  param {}={:?}  {}",
-                param.name, value, param.description
+                "  param {}={}  {}",
+                escaped(&param.name),
+                escaped(&format!("{value:?}")),
+                escaped(&param.description)
             )?;
         }
     }

@@ -112,7 +112,7 @@ pub fn print(decision: &Decision, bundle: &Bundle, inputs: &[String]) -> Result<
         .runs(vec![run])
         .build();
     let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, &sarif)?;
+    customs::text::write_json_pretty(&mut out, &sarif)?;
     writeln!(out)?;
     Ok(())
 }

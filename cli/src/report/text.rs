@@ -1,9 +1,13 @@
 //! Human-readable output, grouped by policy, colored when stdout is a terminal.
+//! Every string from a policy or an input is printed `escaped`, so none can
+//! start a line of its own or send the terminal a sequence; the colors are
+//! customs' own.
 
 use std::io::Write;
 
 use anstyle::{AnsiColor, Style};
 use anyhow::Result;
+use customs::text::escaped;
 use customs::{Bundle, Decision, Effect, Outcome, PolicyDecision, WaiverStatus};
 
 const RED: Style = AnsiColor::Red.on_default().bold();
@@ -19,13 +23,22 @@ pub fn print(decision: &Decision, bundle: &Bundle) -> Result<()> {
         Outcome::Allow => ("ALLOW", GREEN.bold()),
         Outcome::Deny => ("DENY", RED),
     };
-    writeln!(out, "{style}{word}{style:#} {BOLD}{image}{BOLD:#}")?;
+    writeln!(
+        out,
+        "{style}{word}{style:#} {BOLD}{}{BOLD:#}",
+        escaped(image)
+    )?;
     if let (Some(digest), Some(_)) = (&decision.image.digest, &decision.image.reference) {
-        writeln!(out, "  {DIM}{digest}{DIM:#}")?;
+        writeln!(out, "  {DIM}{}{DIM:#}", escaped(digest))?;
     }
     match bundle.version() {
-        Some(version) => writeln!(out, "{DIM}bundle {} {version}{DIM:#}", bundle.name())?,
-        None => writeln!(out, "{DIM}bundle {}{DIM:#}", bundle.name())?,
+        Some(version) => writeln!(
+            out,
+            "{DIM}bundle {} {}{DIM:#}",
+            escaped(bundle.name()),
+            escaped(version)
+        )?,
+        None => writeln!(out, "{DIM}bundle {}{DIM:#}", escaped(bundle.name()))?,
     }
     for policy in &decision.policies {
         let (mark, style) = match policy.decision {
@@ -43,7 +56,8 @@ pub fn print(decision: &Decision, bundle: &Bundle) -> Result<()> {
         writeln!(
             out,
             "\n{style}{mark} {}{style:#} {DIM}{}{DIM:#}  {style}{label}{style:#}",
-            policy.name, policy.version
+            escaped(&policy.name),
+            escaped(&policy.version)
         )?;
         for finding in &policy.findings {
             let style = match finding.effect {
@@ -53,27 +67,30 @@ pub fn print(decision: &Decision, bundle: &Bundle) -> Result<()> {
             let subject = finding
                 .subject
                 .as_deref()
-                .map(|s| format!("  {DIM}[{s}]{DIM:#}"))
+                .map(|s| format!("  {DIM}[{}]{DIM:#}", escaped(s)))
                 .unwrap_or_default();
             // A policy with several rules (a CEL file) names the rule of each finding.
             let rule = if finding.rule == policy.name {
                 String::new()
             } else {
-                format!("{}: ", finding.rule)
+                format!("{}: ", escaped(&finding.rule))
             };
             let (style, waiver) = match &finding.waiver {
                 Some(w) if finding.is_waived() => (
                     DIM,
                     format!(
                         "\n             {DIM}waived by {} until {}: {}{DIM:#}",
-                        w.owner, w.expires, w.reason
+                        escaped(&w.owner),
+                        escaped(&w.expires),
+                        escaped(&w.reason)
                     ),
                 ),
                 Some(w) => (
                     style,
                     format!(
                         "\n             {YELLOW}waiver by {} expired {}; it no longer applies{YELLOW:#}",
-                        w.owner, w.expires
+                        escaped(&w.owner),
+                        escaped(&w.expires)
                     ),
                 ),
                 None => (style, String::new()),
@@ -82,7 +99,7 @@ pub fn print(decision: &Decision, bundle: &Bundle) -> Result<()> {
                 out,
                 "    {style}{:<8}{style:#} {rule}{}{subject}{waiver}",
                 finding.severity.as_str(),
-                finding.message
+                escaped(&finding.message)
             )?;
         }
     }
@@ -95,12 +112,15 @@ pub fn print(decision: &Decision, bundle: &Bundle) -> Result<()> {
         let subject = waiver
             .subject
             .as_deref()
-            .map(|s| format!(" {s}"))
+            .map(|s| format!(" {}", escaped(s)))
             .unwrap_or_default();
         writeln!(
             out,
             "\n{YELLOW}waiver{YELLOW:#} {}{subject} for {} (owner {}, expires {}) {what}",
-            waiver.rule, waiver.image, waiver.owner, waiver.expires
+            escaped(&waiver.rule),
+            escaped(&waiver.image),
+            escaped(&waiver.owner),
+            escaped(&waiver.expires)
         )?;
     }
     let s = &decision.summary;

@@ -186,8 +186,18 @@ impl<'de> Visitor<'de> for KeysVisitor {
     }
 }
 
+/// The first few keys, each a short quoted prefix: the message stays a
+/// line long whatever the input holds.
 fn first_keys(keys: &TopLevelKeys) -> String {
-    let shown: Vec<&str> = keys.keys.iter().take(6).map(String::as_str).collect();
+    let mut shown: Vec<String> = keys
+        .keys
+        .iter()
+        .take(6)
+        .map(|key| crate::text::quoted_prefix(key, 40))
+        .collect();
+    if keys.keys.len() > 6 {
+        shown.push(format!("… {} more", keys.keys.len() - 6));
+    }
     shown.join(", ")
 }
 

@@ -245,6 +245,42 @@ pub(super) fn import(origin: &Origin, bytes: &[u8]) -> Result<Facts, ImportError
 struct Mapper {
     facts: Facts,
     warnings: Vec<String>,
+    /// Results of classes facts v1 has no place for, by class: told once
+    /// per class with counts, however many there are.
+    skipped: BTreeMap<String, Skipped>,
+}
+
+#[derive(Default)]
+struct Skipped {
+    results: usize,
+    entries: usize,
+    /// The first few targets, to say where to look.
+    targets: Vec<String>,
+}
+
+impl Skipped {
+    const TARGETS_SHOWN: usize = 3;
+
+    fn warning(&self, class: &str) -> String {
+        let mut targets: Vec<String> = self
+            .targets
+            .iter()
+            .map(|t| crate::text::quoted_prefix(t, 80))
+            .collect();
+        if self.results > targets.len() {
+            targets.push("…".to_owned());
+        }
+        let (results, them) = match self.results {
+            1 => ("a result".to_owned(), "it"),
+            n => (format!("{n} results"), "them"),
+        };
+        format!(
+            "skipped {results} of class {} ({} entries; target {}): facts v1 has no place for {them}",
+            crate::text::quoted_prefix(class, 40),
+            self.entries,
+            targets.join(", ")
+        )
+    }
 }
 
 impl Mapper {
@@ -271,6 +307,9 @@ impl Mapper {
         }
         for result in report.results.unwrap_or_default() {
             self.map_result(result);
+        }
+        for (class, skipped) in std::mem::take(&mut self.skipped) {
+            self.warnings.push(skipped.warning(&class));
         }
         self.facts.sources.push(Source {
             tool: "trivy".to_owned(),
@@ -397,10 +436,12 @@ impl Mapper {
             other => {
                 let count = result.licenses.as_ref().map_or(0, Vec::len)
                     + result.custom_resources.as_ref().map_or(0, Vec::len);
-                self.warnings.push(format!(
-                    "skipped a result of class {other:?} for target {:?} ({count} entries): facts v1 has no place for it",
-                    result.target
-                ));
+                let skipped = self.skipped.entry(other.to_owned()).or_default();
+                skipped.results += 1;
+                skipped.entries += count;
+                if skipped.targets.len() < Skipped::TARGETS_SHOWN {
+                    skipped.targets.push(result.target.clone());
+                }
             }
         }
     }
