@@ -249,7 +249,10 @@ pub(crate) fn decide(enforcement: Enforcement, findings: &[Finding]) -> PolicyDe
 /// The rule id of the finding that stands for a failed policy.
 pub const POLICY_ERROR_RULE: &str = "policy-error";
 
-/// A failed policy: deny, with a finding that names the failure.
+/// A failed policy, with a finding that names the failure: it denies when
+/// the policy is enforced, and only warns in `warn` or `audit` enforcement,
+/// as its findings would, so every reader of the findings agrees with the
+/// decision.
 pub(crate) fn failed(
     name: &str,
     version: &str,
@@ -264,7 +267,11 @@ pub(crate) fn failed(
         duration,
         findings: vec![Finding {
             rule: POLICY_ERROR_RULE.to_owned(),
-            effect: Effect::Deny,
+            effect: if enforcement == Enforcement::Enforce {
+                Effect::Deny
+            } else {
+                Effect::Warn
+            },
             severity: Severity::High,
             message: error.clone(),
             subject: Some(name.to_owned()),

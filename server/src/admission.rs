@@ -18,6 +18,7 @@ use serde_json::json;
 
 use crate::AppState;
 use crate::api::{ApiError, check_digest, decide};
+use crate::config::StaleFacts;
 use crate::metrics::DecisionLabels;
 
 /// The admission "policy" whose rules the webhook applies before the bundle.
@@ -164,6 +165,36 @@ async fn judge_image(
             return;
         }
     };
+    let missing: Vec<&str> = state
+        .config
+        .admission_requires
+        .iter()
+        .filter(|part| !part.is_in(&facts))
+        .map(|part| part.name())
+        .collect();
+    if !missing.is_empty() {
+        verdict.denials.push(format!(
+            "{image}: {POLICY}/incomplete-facts: the facts recorded for {digest} lack {}; \
+             record the scanner's report for this digest",
+            missing.join(", ")
+        ));
+        return;
+    }
+    let age_days = (now_secs() - record.recorded_at) / 86_400;
+    if age_days > state.config.stale_after_days {
+        let line = format!(
+            "{image}: {POLICY}/stale-facts: the facts for {digest} were recorded {age_days} days ago, \
+             more than stale_after_days ({}); rescan the image",
+            state.config.stale_after_days
+        );
+        match state.config.admission_stale {
+            StaleFacts::Deny => {
+                verdict.denials.push(line);
+                return;
+            }
+            StaleFacts::Warn => verdict.warnings.push(line),
+        }
+    }
     // The containers that run this image, with their security contexts.
     facts.workload = Some(Workload {
         containers: workload
@@ -195,6 +226,12 @@ async fn judge_image(
             .denials
             .push(format!("{image}: denied by the bundle"));
     }
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 fn answer(uid: &str, verdict: &Verdict) -> serde_json::Value {

@@ -14,6 +14,8 @@
 //! sweep_interval_secs: 3600                 # 0: no periodic sweep
 //! stale_after_days: 7
 //! reload_interval_secs: 30                  # also reloads on SIGHUP
+//! admission_requires: [vulnerabilities, config]   # facts an admitted image needs
+//! admission_stale: deny                     # or warn: facts older than stale_after_days
 //! ```
 
 use std::net::SocketAddr;
@@ -71,6 +73,67 @@ pub struct ServerConfig {
     pub reload_interval_secs: u64,
     /// Evaluations at once; further requests wait (default: twice the cores).
     pub max_concurrent_evaluations: usize,
+    /// The facts an image's record must hold to be admitted: a record
+    /// without one (an SBOM alone, a bare digest) is denied by
+    /// `admission/incomplete-facts`, since every policy that reads a
+    /// missing fact could only warn.
+    pub admission_requires: Vec<RequiredFact>,
+    /// What facts older than `stale_after_days` do at admission.
+    pub admission_stale: StaleFacts,
+}
+
+/// A part of the facts admission can require.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequiredFact {
+    /// A vulnerability scan (an empty list counts: a clean scan).
+    Vulnerabilities,
+    /// The image config (user, entrypoint, labels).
+    Config,
+    /// A secret scan.
+    Secrets,
+    /// A package list (an SBOM or a scanner's package list).
+    Packages,
+    /// Signature checks.
+    Signatures,
+    /// Attestation checks.
+    Attestations,
+}
+
+impl RequiredFact {
+    pub fn name(self) -> &'static str {
+        match self {
+            RequiredFact::Vulnerabilities => "a vulnerability scan",
+            RequiredFact::Config => "the image config",
+            RequiredFact::Secrets => "a secret scan",
+            RequiredFact::Packages => "a package list",
+            RequiredFact::Signatures => "signature checks",
+            RequiredFact::Attestations => "attestation checks",
+        }
+    }
+
+    /// Whether `facts` hold this part.
+    pub fn is_in(self, facts: &customs_facts::Facts) -> bool {
+        match self {
+            RequiredFact::Vulnerabilities => facts.vulnerabilities.is_some(),
+            RequiredFact::Config => facts.config.is_some(),
+            RequiredFact::Secrets => facts.secrets.is_some(),
+            RequiredFact::Packages => facts.packages.is_some(),
+            RequiredFact::Signatures => facts.signatures.is_some(),
+            RequiredFact::Attestations => facts.attestations.is_some(),
+        }
+    }
+}
+
+/// What stale facts do at admission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StaleFacts {
+    /// Deny by `admission/stale-facts`: the image needs a rescan.
+    #[default]
+    Deny,
+    /// Admit with an `admission/stale-facts` warning.
+    Warn,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -99,6 +162,8 @@ impl Default for ServerConfig {
             reload_interval_secs: 0,
             max_concurrent_evaluations: 2 * std::thread::available_parallelism()
                 .map_or(1, std::num::NonZeroUsize::get),
+            admission_requires: vec![RequiredFact::Vulnerabilities, RequiredFact::Config],
+            admission_stale: StaleFacts::Deny,
         }
     }
 }

@@ -536,6 +536,21 @@ async fn admission_admits_only_pinned_images_with_pipeline_facts_that_pass() {
         "{message}"
     );
 
+    // `kubectl debug` adds an ephemeral container through the
+    // pods/ephemeralcontainers subresource: its image is judged too.
+    let mut debug = pod(&pinned, Some(true));
+    debug["request"]["operation"] = json!("UPDATE");
+    debug["request"]["subResource"] = json!("ephemeralcontainers");
+    debug["request"]["object"]["spec"]["ephemeralContainers"] =
+        json!([{ "name": "debugger", "image": "busybox:latest" }]);
+    let answer = admit(&server, &debug).await;
+    assert_eq!(answer["allowed"], false);
+    let message = answer["status"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("busybox:latest: admission/digest-pinned"),
+        "{message}"
+    );
+
     // A review of something that carries no pod is denied, not admitted.
     let mut config_map = pod(&pinned, Some(true));
     config_map["request"]["kind"]["kind"] = json!("ConfigMap");
@@ -548,6 +563,109 @@ async fn admission_admits_only_pinned_images_with_pipeline_facts_that_pass() {
             .contains("carries no pod")
     );
     server.stop().await;
+}
+
+/// A record without a vulnerability scan or the image config (a bare
+/// digest, an SBOM alone) is denied, not admitted on warnings; facts older
+/// than stale_after_days deny, or warn when configured to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admission_denies_incomplete_and_stale_facts() {
+    let server = Running::start(baseline(), |_| {}).await;
+    let bare = digest('3');
+    let response = server
+        .record(
+            &bare,
+            json!({"schema_version": "1", "image": {"digest": bare}})
+                .to_string()
+                .into_bytes(),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let answer = admit(
+        &server,
+        &pod(&format!("ghcr.io/acme/api@{bare}"), Some(true)),
+    )
+    .await;
+    assert_eq!(answer["allowed"], false, "{answer}");
+    let message = answer["status"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("admission/incomplete-facts")
+            && message.contains("lack a vulnerability scan, the image config"),
+        "{message}"
+    );
+    server.stop().await;
+
+    for (stale, allowed) in [
+        (customs_server::config::StaleFacts::Deny, false),
+        (customs_server::config::StaleFacts::Warn, true),
+    ] {
+        let mut bundle = Bundle::new("stale-test");
+        bundle
+            .add(
+                engine()
+                    .load_cel_policy("run-as-non-root.yaml", RUN_AS_NON_ROOT)
+                    .unwrap(),
+            )
+            .unwrap();
+        // Facts recorded now are 0 days old: older than -1 days.
+        let server = Running::start(bundle, |config| {
+            config.stale_after_days = -1;
+            config.admission_stale = stale;
+        })
+        .await;
+        let response = server
+            .record(&digest('4'), report("trivy/alpine-310.json"))
+            .await;
+        assert_eq!(response.status(), 200);
+        let image = format!("ghcr.io/acme/api@{}", digest('4'));
+        let answer = admit(&server, &pod(&image, Some(true))).await;
+        assert_eq!(answer["allowed"], allowed, "{stale:?}: {answer}");
+        assert!(
+            answer.to_string().contains("admission/stale-facts"),
+            "{answer}"
+        );
+        server.stop().await;
+    }
+}
+
+/// A policy that always fails at run time (a type error).
+const ALWAYS_FAILS: &str =
+    "name: always-fails\nvalidations:\n  - rule: broken\n    expression: image.digest + 1 == 2\n";
+
+/// Admission reads the library's decision: a failing policy in `warn`
+/// enforcement warns there as in `customs eval` and `/v1/evaluate`, and
+/// denies only when enforced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admission_follows_enforcement_for_a_failing_policy() {
+    for (enforcement, allowed) in [
+        (customs::Enforcement::Warn, true),
+        (customs::Enforcement::Enforce, false),
+    ] {
+        let mut bundle = Bundle::new("enforcement-test");
+        bundle
+            .add(
+                engine()
+                    .load_cel_policy("fails.yaml", ALWAYS_FAILS)
+                    .unwrap(),
+            )
+            .unwrap();
+        bundle.set_enforcement("always-fails", enforcement).unwrap();
+        let server = Running::start(bundle, |_| {}).await;
+        let response = server
+            .record(&digest('1'), report("trivy/alpine-310.json"))
+            .await;
+        assert_eq!(response.status(), 200);
+        let image = format!("ghcr.io/acme/api@{}", digest('1'));
+        let answer = admit(&server, &pod(&image, Some(true))).await;
+        assert_eq!(answer["allowed"], allowed, "{enforcement:?}: {answer}");
+        let said = if allowed {
+            answer["warnings"].to_string()
+        } else {
+            answer["status"]["message"].to_string()
+        };
+        assert!(said.contains("always-fails/policy-error"), "{said}");
+        server.stop().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
