@@ -377,7 +377,7 @@ fn bad_inputs_exit_2_with_a_clear_message() {
     let cases: Vec<(PathBuf, &str)> = vec![
         (write("truncated.json", b"{\"SchemaVersion\": 2, \"Results\": ["), "not valid JSON at line 1"),
         (write("empty.json", b""), "the input is empty"),
-        (write("unknown.json", b"{\"hello\": 1}"), "unknown input format (top-level keys: hello)"),
+        (write("unknown.json", b"{\"hello\": 1}"), "unknown input format (top-level keys: \"hello\")"),
         (write("array.json", b"[1, 2]"), "a JSON array at the top level"),
         (write("v1.json", b"{\"SchemaVersion\": 1, \"Results\": []}"), "trivy-json version 1 is not supported"),
         (

@@ -152,7 +152,9 @@ impl BundleFiles {
                 )));
             }
             check_relative_path(&path).map_err(|reason| error(format!("{path:?}: {reason}")))?;
-            let size = entry.header().size().unwrap_or(u64::MAX);
+            // The size the reader will read: a PAX `size` record overrides
+            // the header's, so the header alone would let a larger file by.
+            let size = entry.size();
             if size > MAX_ENTRY_BYTES {
                 return Err(error(format!(
                     "{path} is {size} bytes, more than the limit of {MAX_ENTRY_BYTES}"
@@ -166,9 +168,15 @@ impl BundleFiles {
                 )));
             }
             let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-            entry
+            (&mut entry)
+                .take(MAX_ENTRY_BYTES + 1)
                 .read_to_end(&mut data)
                 .map_err(|e| error(format!("{path}: {e}")))?;
+            if data.len() as u64 > MAX_ENTRY_BYTES {
+                return Err(error(format!(
+                    "{path} is more than the limit of {MAX_ENTRY_BYTES} bytes"
+                )));
+            }
             if files.insert(path.clone(), data).is_some() {
                 return Err(error(format!("{path} appears twice")));
             }

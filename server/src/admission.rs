@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::AppState;
-use crate::api::{ApiError, check_digest, decide};
+use crate::api::{ApiError, Lane, check_digest, decide};
 use crate::config::StaleFacts;
 use crate::metrics::DecisionLabels;
 
@@ -156,36 +156,12 @@ async fn judge_image(
             return;
         }
     };
-    let mut facts: Facts = match serde_json::from_value(record.facts) {
-        Ok(facts) => facts,
-        Err(e) => {
-            verdict.denials.push(format!(
-                "{image}: {POLICY}/pipeline-facts: the stored facts for {digest} do not read as facts v1: {e}"
-            ));
-            return;
-        }
-    };
-    let missing: Vec<&str> = state
-        .config
-        .admission_requires
-        .iter()
-        .filter(|part| !part.is_in(&facts))
-        .map(|part| part.name())
-        .collect();
-    if !missing.is_empty() {
-        verdict.denials.push(format!(
-            "{image}: {POLICY}/incomplete-facts: the facts recorded for {digest} lack {}; \
-             record the scanner's report for this digest",
-            missing.join(", ")
-        ));
-        return;
-    }
     let age_days = (now_secs() - record.recorded_at) / 86_400;
-    if age_days > state.config.stale_after_days {
+    let stale_after_days = state.config.stale_after_days;
+    if age_days > stale_after_days {
         let line = format!(
             "{image}: {POLICY}/stale-facts: the facts for {digest} were recorded {age_days} days ago, \
-             more than stale_after_days ({}); rescan the image",
-            state.config.stale_after_days
+             more than stale_after_days ({stale_after_days}); rescan the image"
         );
         match state.config.admission_stale {
             StaleFacts::Deny => {
@@ -195,8 +171,9 @@ async fn judge_image(
             StaleFacts::Warn => verdict.warnings.push(line),
         }
     }
+    let required = state.config.admission_requires.clone();
     // The containers that run this image, with their security contexts.
-    facts.workload = Some(Workload {
+    let workload = Workload {
         containers: workload
             .containers
             .iter()
@@ -204,9 +181,33 @@ async fn judge_image(
             .cloned()
             .collect(),
         ..workload.clone()
-    });
-    let decision = match decide(state, facts, None, "admission-image").await {
-        Ok((decision, _)) => decision,
+    };
+    let at_digest = digest.to_owned();
+    // Reading the stored facts is CPU work too: inside the admission lane.
+    let decided = decide(state, Lane::Admission, "admission-image", None, false, move || {
+        let mut facts: Facts = serde_json::from_value(record.facts).map_err(|e| {
+            ApiError::bad_request(format!(
+                "{POLICY}/pipeline-facts: the stored facts for {at_digest} do not read as facts v1: {e}"
+            ))
+        })?;
+        let missing: Vec<&str> = required
+            .iter()
+            .filter(|part| !part.is_in(&facts))
+            .map(|part| part.name())
+            .collect();
+        if !missing.is_empty() {
+            return Err(ApiError::bad_request(format!(
+                "{POLICY}/incomplete-facts: the facts recorded for {at_digest} lack {}; \
+                 record the scanner's report for this digest",
+                missing.join(", ")
+            )));
+        }
+        facts.workload = Some(workload);
+        Ok(facts)
+    })
+    .await;
+    let decision = match decided {
+        Ok(decided) => decided.decision,
         Err(e) => {
             verdict.denials.push(format!("{image}: {}", e.message));
             return;

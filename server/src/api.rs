@@ -290,31 +290,65 @@ pub fn import(inputs: Vec<(String, Vec<u8>)>, format: Option<Format>) -> Result<
     Facts::merge_all(all).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
-/// Evaluates on a blocking thread (policies run up to their deadline, which
-/// must not hold up the threads that answer other requests), and counts it.
+/// Which share of the evaluation slots a request waits for: admission has
+/// its own, so decision-API traffic cannot starve the webhook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    Api,
+    Admission,
+}
+
+/// What [`decide`] answers.
+pub struct Decided {
+    pub decision: Decision,
+    /// The bundle that decided (a reload meanwhile does not change it).
+    pub active: Arc<Active>,
+    /// The importers' warnings ([`Facts::import_warnings`]).
+    pub warnings: Vec<String>,
+    /// The facts, as stored.
+    pub facts: Option<serde_json::Value>,
+}
+
+/// Makes the facts (`facts`: import, merge, VEX matching, reading a stored
+/// record) and evaluates them, all on a blocking thread inside an evaluation
+/// slot of `lane`: CPU work never runs on the threads that answer other
+/// requests (`/healthz`, admission), and at most the slots' count of it runs
+/// at once. `keep_facts` also answers the facts as JSON, for the store.
 pub async fn decide(
     state: &Arc<AppState>,
-    facts: Facts,
-    now: Option<i64>,
+    lane: Lane,
     endpoint: &'static str,
-) -> Result<(Decision, Arc<Active>), ApiError> {
-    let _turn = state.evaluations.acquire().await.map_err(|_| {
+    now: Option<i64>,
+    keep_facts: bool,
+    facts: impl FnOnce() -> Result<Facts, ApiError> + Send + 'static,
+) -> Result<Decided, ApiError> {
+    let slots = match lane {
+        Lane::Api => &state.evaluations,
+        Lane::Admission => &state.admissions,
+    };
+    let _turn = slots.acquire().await.map_err(|_| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "the server is shutting down",
         )
     })?;
     let worker = state.clone();
-    // The bundle serving now; a reload meanwhile does not change this evaluation.
     let active = state.active.load_full();
     let bundle = active.clone();
-    let started = Instant::now();
-    let decision = tokio::task::spawn_blocking(move || {
+    let (decision, warnings, facts, took) = tokio::task::spawn_blocking(move || {
+        let facts = facts()?;
+        let warnings = facts.import_warnings();
+        let stored = keep_facts
+            .then(|| serde_json::to_value(&facts))
+            .transpose()
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
         let mut options = EvalOptions::default();
         options.now = now;
-        worker
+        let started = Instant::now();
+        let decision = worker
             .engine
-            .evaluate(&bundle.bundle, &PreparedFacts::new(facts), &options)
+            .evaluate(&bundle.bundle, &PreparedFacts::new(facts), &options);
+        Ok::<_, ApiError>((decision, warnings, stored, started.elapsed()))
     })
     .await
     .map_err(|_| {
@@ -322,13 +356,15 @@ pub async fn decide(
             StatusCode::INTERNAL_SERVER_ERROR,
             "the evaluation did not finish",
         )
-    })?;
-    state
-        .metrics
-        .evaluation_seconds
-        .observe(started.elapsed().as_secs_f64());
+    })??;
+    state.metrics.evaluation_seconds.observe(took.as_secs_f64());
     state.metrics.record(endpoint, &decision);
-    Ok((decision, active))
+    Ok(Decided {
+        decision,
+        active,
+        warnings,
+        facts,
+    })
 }
 
 fn decision_json(decision: &Decision) -> Result<serde_json::Value, ApiError> {
@@ -347,10 +383,15 @@ async fn evaluate(
 ) -> Result<(HeaderMap, Json<serde_json::Value>), ApiError> {
     let format = query.format()?;
     let now = query.now()?;
-    let facts = import(read_inputs(&state, request).await?, format)?;
-    let warnings = warning_headers(&facts);
-    let (decision, _) = decide(&state, facts, now, "evaluate").await?;
-    Ok((warnings, Json(decision_json(&decision)?)))
+    let inputs = read_inputs(&state, request).await?;
+    let decided = decide(&state, Lane::Api, "evaluate", now, false, move || {
+        import(inputs, format)
+    })
+    .await?;
+    Ok((
+        warning_headers(decided.warnings),
+        Json(decision_json(&decided.decision)?),
+    ))
 }
 
 /// The most importer warnings answered as headers; the rest are counted.
@@ -361,9 +402,8 @@ const MAX_WARNING_TEXT: usize = 512;
 /// What the importers skipped, as `Warning: 299 customs "INPUT: TEXT"`
 /// headers (the form the Kubernetes API server uses), so a client learns
 /// what `customs eval` prints on stderr while the body stays the same JSON.
-pub fn warning_headers(facts: &Facts) -> HeaderMap {
+pub fn warning_headers(all: Vec<String>) -> HeaderMap {
     let mut headers = HeaderMap::new();
-    let all = facts.import_warnings();
     for warning in &all {
         tracing::info!("import: {warning}");
     }
@@ -447,20 +487,25 @@ async fn put_facts(
     check_digest(&digest)?;
     let format = query.format()?;
     let now = query.now()?;
-    let mut facts = import(read_inputs(&state, request).await?, format)?;
-    match facts.image.digest.as_deref() {
-        Some(found) if found != digest => {
-            return Err(ApiError::bad_request(format!(
-                "the facts are about {found}, not {digest}"
-            )));
+    let inputs = read_inputs(&state, request).await?;
+    let named = digest.clone();
+    let decided = decide(&state, Lane::Api, "facts", now, true, move || {
+        let mut facts = import(inputs, format)?;
+        match facts.image.digest.as_deref() {
+            Some(found) if found != named => {
+                return Err(ApiError::bad_request(format!(
+                    "the facts are about {found}, not {named}"
+                )));
+            }
+            Some(_) => {}
+            None => facts.image.digest = Some(named),
         }
-        Some(_) => {}
-        None => facts.image.digest = Some(digest.clone()),
-    }
-    let facts_json = serde_json::to_value(&facts)
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    let warnings = warning_headers(&facts);
-    let (decision, active) = decide(&state, facts, now, "facts").await?;
+        Ok(facts)
+    })
+    .await?;
+    let (decision, active) = (decided.decision, decided.active);
+    let facts_json = decided.facts.unwrap_or_default();
+    let warnings = warning_headers(decided.warnings);
     let at = chrono::Utc::now().timestamp();
     let record = ImageRecord {
         digest,

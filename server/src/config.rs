@@ -11,6 +11,7 @@
 //! max_body_bytes: 16777216
 //! request_timeout_ms: 10000
 //! shutdown_grace_ms: 10000
+//! header_read_timeout_ms: 10000             # a connection's first request and every header block
 //! sweep_interval_secs: 3600                 # 0: no periodic sweep
 //! stale_after_days: 7
 //! reload_interval_secs: 30                  # also reloads on SIGHUP
@@ -65,6 +66,9 @@ pub struct ServerConfig {
     pub request_timeout_ms: u64,
     /// How long requests in flight may finish after a shutdown signal.
     pub shutdown_grace_ms: u64,
+    /// How long a connection may take to send its first request, and any
+    /// request its headers; then it is closed.
+    pub header_read_timeout_ms: u64,
     /// Seconds between the server's sweeps (0: none).
     pub sweep_interval_secs: u64,
     /// Facts recorded longer ago than this are stale: the image needs a rescan.
@@ -156,6 +160,7 @@ impl Default for ServerConfig {
             // The admission webhook's own default timeout is 10 s.
             request_timeout_ms: 10_000,
             shutdown_grace_ms: 10_000,
+            header_read_timeout_ms: 10_000,
             sweep_interval_secs: 3_600,
             // Scanner databases change daily; a week-old scan misses a week of CVEs.
             stale_after_days: 7,

@@ -17,10 +17,16 @@ use crate::AppState;
 use crate::api::{ApiError, authorize, check_digest};
 use crate::store::Push;
 
+/// The events are read one by one: one the server cannot read is skipped
+/// and reported, not allowed to reject the batch (which the registry would
+/// send again, forever).
 #[derive(Deserialize)]
 struct Envelope {
-    events: Vec<DistributionEvent>,
+    events: Vec<Value>,
 }
+
+/// Most skipped events described in an answer; the rest are counted.
+const MAX_PROBLEMS_SHOWN: usize = 10;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -119,8 +125,12 @@ async fn record(
     state: &AppState,
     pushes: Vec<Push>,
     ignored: usize,
+    problems: Vec<String>,
 ) -> Result<Json<Value>, ApiError> {
     let recorded = pushes.len();
+    for problem in &problems {
+        tracing::warn!(problem = %problem, "registry event skipped");
+    }
     for push in &pushes {
         state
             .store
@@ -129,7 +139,14 @@ async fn record(
             .map_err(|e| ApiError::store(state, e))?;
         tracing::info!(repository = %push.repository, digest = %push.digest, source = push.source, "push recorded");
     }
-    Ok(Json(json!({ "recorded": recorded, "ignored": ignored })))
+    let skipped = problems.len();
+    let shown: Vec<&String> = problems.iter().take(MAX_PROBLEMS_SHOWN).collect();
+    Ok(Json(json!({
+        "recorded": recorded,
+        "ignored": ignored,
+        "skipped": skipped,
+        "problems": shown,
+    })))
 }
 
 pub async fn distribution(
@@ -140,7 +157,15 @@ pub async fn distribution(
     let now = chrono::Utc::now().timestamp();
     let mut pushes = Vec::new();
     let mut ignored = 0;
-    for event in envelope.events {
+    let mut problems = Vec::new();
+    for (i, event) in envelope.events.into_iter().enumerate() {
+        let event: DistributionEvent = match serde_json::from_value(event) {
+            Ok(event) => event,
+            Err(e) => {
+                problems.push(format!("events[{i}]: not a Distribution event: {e}"));
+                continue;
+            }
+        };
         let target = event.target;
         let digest = match target.digest {
             Some(digest) if event.action == "push" && is_manifest(&target.media_type) => digest,
@@ -149,7 +174,10 @@ pub async fn distribution(
                 continue;
             }
         };
-        check_digest(&digest)?;
+        if let Err(e) = check_digest(&digest) {
+            problems.push(format!("events[{i}]: {}", e.message));
+            continue;
+        }
         let registry = event
             .request
             .and_then(|r| r.host)
@@ -169,7 +197,7 @@ pub async fn distribution(
             pushed_at,
         });
     }
-    record(&state, pushes, ignored).await
+    record(&state, pushes, ignored, problems).await
 }
 
 pub async fn harbor(
@@ -178,15 +206,19 @@ pub async fn harbor(
 ) -> Result<Json<Value>, ApiError> {
     let event: HarborEvent = body_json(&state, request, "Harbor webhook event").await?;
     if event.kind != "PUSH_ARTIFACT" {
-        return record(&state, Vec::new(), 1).await;
+        return record(&state, Vec::new(), 1, Vec::new()).await;
     }
     let pushed_at = event
         .occur_at
         .unwrap_or_else(|| chrono::Utc::now().timestamp());
     let repository = event.event_data.repository.repo_full_name;
     let mut pushes = Vec::new();
-    for resource in event.event_data.resources {
-        check_digest(&resource.digest)?;
+    let mut problems = Vec::new();
+    for (i, resource) in event.event_data.resources.into_iter().enumerate() {
+        if let Err(e) = check_digest(&resource.digest) {
+            problems.push(format!("event_data.resources[{i}]: {}", e.message));
+            continue;
+        }
         pushes.push(Push {
             repository: repository.clone(),
             digest: resource.digest,
@@ -200,7 +232,7 @@ pub async fn harbor(
             pushed_at,
         });
     }
-    record(&state, pushes, 0).await
+    record(&state, pushes, 0, problems).await
 }
 
 #[cfg(test)]

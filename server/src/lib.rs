@@ -75,6 +75,8 @@ pub(crate) struct AppState {
     /// Evaluations running at once; more wait their turn (within the
     /// request timeout) rather than pile up threads and instances.
     pub evaluations: tokio::sync::Semaphore,
+    /// Admission's own slots, so decision-API traffic cannot starve it.
+    pub admissions: tokio::sync::Semaphore,
     pub store: Store,
     pub metrics: metrics::Metrics,
     pub config: ServerConfig,
@@ -105,6 +107,7 @@ impl Server {
                 loader: std::sync::Mutex::new(None),
                 reloading: tokio::sync::Mutex::new(()),
                 evaluations: tokio::sync::Semaphore::new(config.max_concurrent_evaluations.max(1)),
+                admissions: tokio::sync::Semaphore::new(config.max_concurrent_evaluations.max(1)),
                 store,
                 metrics,
                 config,
@@ -156,6 +159,9 @@ impl Server {
     ) -> Result<(), ServerError> {
         let config = &self.state.config;
         let grace = Duration::from_millis(config.shutdown_grace_ms);
+        // A client that opens connections and sends nothing, or a byte a
+        // minute, loses them after this.
+        let header_limit = Duration::from_millis(config.header_read_timeout_ms);
         let addr = listener
             .local_addr()
             .map_err(|source| ServerError::Listen {
@@ -204,19 +210,27 @@ impl Server {
         let result = match rustls {
             Some(rustls) => {
                 tracing::info!(%addr, "serving HTTPS");
-                axum_server::from_tcp_rustls(listener, rustls)
+                let mut server = axum_server::from_tcp_rustls(listener, rustls)
                     .map_err(ServerError::Serve)?
                     .handle(handle)
-                    .serve(app)
-                    .await
+                    .first_request_timeout(header_limit);
+                server
+                    .http_builder()
+                    .http1()
+                    .header_read_timeout(header_limit);
+                server.serve(app).await
             }
             None => {
                 tracing::info!(%addr, "serving HTTP");
-                axum_server::from_tcp(listener)
+                let mut server = axum_server::from_tcp(listener)
                     .map_err(ServerError::Serve)?
                     .handle(handle)
-                    .serve(app)
-                    .await
+                    .first_request_timeout(header_limit);
+                server
+                    .http_builder()
+                    .http1()
+                    .header_read_timeout(header_limit);
+                server.serve(app).await
             }
         };
         for task in [sweeper, poller].into_iter().flatten() {

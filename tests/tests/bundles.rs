@@ -294,7 +294,7 @@ fn hostile_archive(entries: &[(&str, tar::EntryType, &[u8], Option<&str>)]) -> V
 
 #[test]
 fn hostile_archives_are_refused() {
-    use tar::EntryType::{Directory, Link, Regular, Symlink};
+    use tar::EntryType::{Directory, Link, Regular, Symlink, XHeader};
     let manifest: &[u8] = b"name: x\nversion: 0.1.0\npolicies: []\n";
     let zeros = vec![0u8; 2 << 20];
     let cases: Vec<(&str, Vec<u8>, ArchiveLimits, &str)> = vec![
@@ -348,6 +348,18 @@ fn hostile_archives_are_refused() {
             hostile_archive(&[("customs-bundle.yaml", Regular, &zeros, None)]),
             ArchiveLimits::default().with_max_unpacked_bytes(1 << 20),
             "exceed the limit",
+        ),
+        (
+            // The ustar header says 10 bytes; a PAX record says 34 MB, which
+            // is what a reader reads: the per-file limit must see that.
+            "pax size",
+            hostile_archive(&[
+                ("customs-bundle.yaml", Regular, manifest, None),
+                ("PaxHeaders/p.wasm", XHeader, b"17 size=34000000\n", None),
+                ("p.wasm", Regular, b"0123456789", None),
+            ]),
+            ArchiveLimits::default(),
+            "p.wasm is 34000000 bytes, more than the limit",
         ),
         (
             "many entries",
