@@ -1,10 +1,11 @@
 //! The Kubernetes validating admission webhook: an AdmissionReview v1 for a
 //! Pod or a pod-bearing workload is admitted only when every container image
-//! is pinned by digest, the pipeline recorded facts for that digest, and
-//! those facts with the workload's security context pass the bundle.
-//! Anything else is denied with the reason in the message: a tag without a
-//! digest, an unknown digest (an image that skipped the pipeline), a store
-//! that does not answer, a review customs cannot read.
+//! is pinned by digest, the pipeline recorded complete and fresh facts for
+//! that digest, and those facts with the workload's security context pass
+//! the bundle. Anything else is denied with the reason in the message: a tag
+//! without a digest, an unknown digest (an image that skipped the pipeline),
+//! facts without a vulnerability scan or older than `stale_after_days`, a
+//! store that does not answer, a review customs cannot read.
 
 use std::sync::Arc;
 
@@ -156,7 +157,7 @@ async fn judge_image(
             return;
         }
     };
-    let age_days = (now_secs() - record.recorded_at) / 86_400;
+    let age_days = (chrono::Utc::now().timestamp() - record.recorded_at) / 86_400;
     let stale_after_days = state.config.stale_after_days;
     if age_days > stale_after_days {
         let line = format!(
@@ -227,12 +228,6 @@ async fn judge_image(
             .denials
             .push(format!("{image}: denied by the bundle"));
     }
-}
-
-fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 fn answer(uid: &str, verdict: &Verdict) -> serde_json::Value {
