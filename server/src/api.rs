@@ -242,6 +242,11 @@ async fn read_inputs(
         .await
         .map_err(|e| multipart_error(state, &e.body_text(), e.status()))?
     {
+        if inputs.len() == MAX_PARTS {
+            return Err(ApiError::bad_request(format!(
+                "the multipart body has more than {MAX_PARTS} parts; one image's tool outputs fit in fewer"
+            )));
+        }
         let name = field
             .file_name()
             .or(field.name())
@@ -257,6 +262,9 @@ async fn read_inputs(
     }
     Ok(inputs)
 }
+
+/// Most parts (tool outputs) one multipart request may carry.
+const MAX_PARTS: usize = 64;
 
 fn too_large(state: &AppState) -> ApiError {
     ApiError::new(

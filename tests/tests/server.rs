@@ -784,6 +784,41 @@ async fn heavy_requests_do_not_stall_the_server() {
     server.stop().await;
 }
 
+/// Requests that would make the server do unbounded work are refused with
+/// the cap named: a multipart body of 65 parts, a review of 257 containers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caps_on_parts_and_containers() {
+    let server = Running::start(baseline(), |_| {}).await;
+    let mut form = reqwest::multipart::Form::new();
+    for i in 0..65 {
+        form = form.part(
+            format!("p{i}"),
+            reqwest::multipart::Part::bytes(b"{}".to_vec()).file_name(format!("p{i}.json")),
+        );
+    }
+    let response = client()
+        .post(format!("{}/v1/evaluate", server.url))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let text = response.text().await.unwrap();
+    assert!(text.contains("more than 64 parts"), "{text}");
+
+    let mut review = pod(&format!("ghcr.io/acme/api@{}", digest('1')), Some(true));
+    let container = review["request"]["object"]["spec"]["containers"][0].clone();
+    review["request"]["object"]["spec"]["containers"] = json!(vec![container; 257]);
+    let answer = admit(&server, &review).await;
+    assert_eq!(answer["allowed"], false);
+    let message = answer["status"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("257 containers, more than the 256"),
+        "{message}"
+    );
+    server.stop().await;
+}
+
 /// A policy that always fails at run time (a type error).
 const ALWAYS_FAILS: &str =
     "name: always-fails\nvalidations:\n  - rule: broken\n    expression: image.digest + 1 == 2\n";

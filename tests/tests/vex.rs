@@ -220,3 +220,26 @@ fn an_unknown_vex_context_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn a_document_of_more_than_100000_statements_is_refused() {
+    let statements: Vec<serde_json::Value> = (0..100_001)
+        .map(|i| serde_json::json!({"vulnerability": {"name": format!("CVE-2024-{i}")}, "status": "not_affected"}))
+        .collect();
+    let document = serde_json::json!({
+        "@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.com/vex",
+        "author": "test", "timestamp": "2026-01-01T00:00:00Z", "version": 1,
+        "statements": statements,
+    });
+    let error = customs_facts::import::import_bytes(
+        &customs_facts::import::Origin::named("big.openvex.json"),
+        document.to_string().as_bytes(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("big.openvex.json")
+            && error.contains("100001 statements, more than the 100000"),
+        "{error}"
+    );
+}

@@ -14,6 +14,10 @@ use serde::Deserialize;
 use super::{Format, ImportError, Origin, parse_typed, plain_source, schema_error};
 use crate::model::{Container, Facts, SecurityContext, Workload};
 
+/// Most containers (init, app and ephemeral) one review may name: far above
+/// real pods, and a bound on the work of judging one.
+const MAX_CONTAINERS: usize = 256;
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Review {
@@ -202,6 +206,16 @@ pub(super) fn import(origin: &Origin, bytes: &[u8]) -> Result<Facts, ImportError
     let object_meta: ObjectMeta =
         serde_json::from_value(object["metadata"].clone()).unwrap_or_default();
 
+    let count =
+        spec.init_containers.len() + spec.containers.len() + spec.ephemeral_containers.len();
+    if count > MAX_CONTAINERS {
+        return Err(schema_error(
+            origin,
+            Format::AdmissionReview,
+            &format!("request.object.{}", spec_path.join(".")),
+            format!("{count} containers, more than the {MAX_CONTAINERS} a review may name"),
+        ));
+    }
     let pod_context = spec.security_context.clone().unwrap_or_default();
     let containers = spec
         .init_containers

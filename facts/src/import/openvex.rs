@@ -67,6 +67,10 @@ impl Product {
 
 const CONTEXTS: [&str; 2] = ["https://openvex.dev/ns", "https://openvex.dev/ns/v0.2.0"];
 
+/// Most statements one document may hold: ten times the largest real VEX
+/// feeds, and a bound on what matching them costs.
+const MAX_STATEMENTS: usize = 100_000;
+
 pub(super) fn import(origin: &Origin, bytes: &[u8]) -> Result<Facts, ImportError> {
     let document: Document = parse_typed(origin, bytes, Format::OpenVex)?;
     if !CONTEXTS.contains(&document.context.as_str()) {
@@ -76,6 +80,17 @@ pub(super) fn import(origin: &Origin, bytes: &[u8]) -> Result<Facts, ImportError
             found: document.context,
             supported: "https://openvex.dev/ns and https://openvex.dev/ns/v0.2.0",
         });
+    }
+    if document.statements.len() > MAX_STATEMENTS {
+        return Err(super::schema_error(
+            origin,
+            Format::OpenVex,
+            "statements",
+            format!(
+                "{} statements, more than the {MAX_STATEMENTS} one document may hold",
+                document.statements.len()
+            ),
+        ));
     }
     let mut warnings = Vec::new();
     let mut facts = Facts::default();
