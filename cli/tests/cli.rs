@@ -165,6 +165,7 @@ fn json_output_follows_the_contract() {
             "duration_us",
             "findings",
             "error",
+            "failure",
         ] {
             assert!(policy.get(key).is_some(), "policy lacks {key}: {policy}");
         }

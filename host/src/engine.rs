@@ -16,7 +16,9 @@ use crate::limits::{Limits, truncate};
 use crate::policy::{ParamInfo, PolicyInfo, PolicyKind, RuleInfo};
 use crate::prepared::{PreparedFacts, severity_from_wit};
 use crate::sandbox::{StoreState, linker};
-use crate::verdict::{self, Decision, Effect, Finding, ImageRef, PolicyReport};
+use crate::verdict::{
+    self, Decision, Effect, Failure, FailureKind, Finding, ImageRef, PolicyReport,
+};
 
 /// How to build an [`Engine`].
 #[derive(Debug, Clone)]
@@ -259,7 +261,7 @@ impl Engine {
             .and_then(|instance| instance.call_metadata(&mut store));
         let info = result.map_err(|e| Error::Metadata {
             origin: origin.to_owned(),
-            reason: self.describe_failure(&store, &e),
+            reason: self.describe_failure(&store, &e).message,
         })?;
         let field = self.0.limits.max_field_bytes;
         let text = self.0.limits.max_message_bytes;
@@ -357,14 +359,15 @@ impl Engine {
                 elapsed,
                 findings,
             ),
-            Err(reason) => {
-                tracing::warn!(policy = %info.name, "policy failed: {reason}");
+            Err(Failure { kind, message }) => {
+                tracing::warn!(policy = %info.name, "policy failed: {message}");
                 verdict::failed(
                     &info.name,
                     &info.version,
                     entry.enforcement,
                     elapsed,
-                    format!("policy {} {reason}", info.name),
+                    kind,
+                    format!("policy {} {message}", info.name),
                 )
             }
         }
@@ -376,14 +379,14 @@ impl Engine {
         entry: &BundleEntry,
         facts: &PreparedFacts,
         now: i64,
-    ) -> Result<Vec<Finding>, String> {
+    ) -> Result<Vec<Finding>, Failure> {
         let pre = match &entry.policy.0.kind {
             PolicyKind::Wasm(pre) => pre,
             PolicyKind::Cel(program) => {
                 let params = entry
                     .cel_params
                     .as_ref()
-                    .ok_or_else(|| "has no parameters set up".to_owned())?;
+                    .ok_or_else(|| Failure::new(FailureKind::Host, "has no parameters set up"))?;
                 return program.evaluate(facts.inner().cel(), params, now, &self.0.limits);
             }
         };
@@ -403,51 +406,64 @@ impl Engine {
             tracing::debug!(policy = %entry.policy.name(), "policy output: {output}");
         }
         match run {
-            Ok(Ok(findings)) => self.check_findings(entry, findings),
-            Ok(Err(message)) => Err(format!(
-                "returned an error: {}",
-                truncate(&message, self.0.limits.max_message_bytes)
+            Ok(Ok(findings)) => self
+                .check_findings(entry, findings)
+                .map_err(|message| Failure::new(FailureKind::InvalidVerdict, message)),
+            Ok(Err(message)) => Err(Failure::new(
+                FailureKind::PolicyError,
+                format!(
+                    "returned an error: {}",
+                    truncate(&message, self.0.limits.max_message_bytes)
+                ),
             )),
             Err(e) => Err(self.describe_failure(&store, &e)),
         }
     }
 
     /// Names the cause of a failed call in words a user can act on.
-    fn describe_failure(&self, store: &Store<StoreState>, error: &wasmtime::Error) -> String {
+    fn describe_failure(&self, store: &Store<StoreState>, error: &wasmtime::Error) -> Failure {
         let limits = &self.0.limits;
         if store.data().memory_exceeded {
-            return format!(
-                "exceeded its memory limit of {} MiB",
-                limits.memory_bytes >> 20
+            return Failure::new(
+                FailureKind::Memory,
+                format!(
+                    "exceeded its memory limit of {} MiB",
+                    limits.memory_bytes >> 20
+                ),
             );
         }
         match error.downcast_ref::<Trap>() {
-            Some(Trap::Interrupt) => {
-                format!("exceeded its {} ms deadline", limits.deadline.as_millis())
-            }
+            Some(Trap::Interrupt) => Failure::new(
+                FailureKind::Deadline,
+                format!("exceeded its {} ms deadline", limits.deadline.as_millis()),
+            ),
             Some(trap) => {
                 // One line, so a panic's message ("panicked at src/lib.rs:4:5:\n
                 // <message>") stays readable in logs and reports.
                 let output = store.data().guest_output();
                 let printed = output.split_whitespace().collect::<Vec<_>>().join(" ");
-                if printed.is_empty() {
+                let message = if printed.is_empty() {
                     format!("failed with a {trap}")
                 } else {
                     format!(
                         "failed with a {trap}; it printed: {}",
                         truncate(&printed, 1024)
                     )
-                }
+                };
+                Failure::new(FailureKind::Trap, message)
             }
             None => {
                 if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
                     // exit(0) is not an allow: a verdict is what `evaluate` returns.
-                    return format!("called exit({}) instead of returning a verdict", exit.0);
+                    return Failure::new(
+                        FailureKind::Exit,
+                        format!("called exit({}) instead of returning a verdict", exit.0),
+                    );
                 }
                 // The root cause names what went wrong; the wasm backtrace
                 // around it is for the policy's author, at debug level.
                 tracing::debug!("policy failure: {error:?}");
-                format!("failed: {}", error.root_cause())
+                Failure::new(FailureKind::Host, format!("failed: {}", error.root_cause()))
             }
         }
     }

@@ -65,7 +65,7 @@ pub use policy::{ParamInfo, Policy, PolicyInfo, RuleInfo, is_id as is_valid_name
 pub use prepared::PreparedFacts;
 pub use rollback::{ACCEPTED_VERSIONS_FILE, Acceptance, AcceptedVersion, AcceptedVersions};
 pub use verdict::{
-    Decision, Effect, Enforcement, Finding, ImageRef, Outcome, POLICY_ERROR_RULE, PolicyDecision,
-    PolicyReport, Severity, Summary,
+    Decision, Effect, Enforcement, FailureKind, Finding, ImageRef, Outcome, POLICY_ERROR_RULE,
+    PolicyDecision, PolicyReport, Severity, Summary,
 };
 pub use waivers::{Waiver, WaiverMark, WaiverOutcome, WaiverStatus, Waivers};

@@ -92,7 +92,51 @@ pub struct PolicyReport {
     pub findings: Vec<Finding>,
     /// Why the policy failed, when it did.
     pub error: Option<String>,
+    /// What kind of failure it was, when it failed: for programs that act
+    /// on a failure (retry a deadline, page on a trap) without parsing text.
+    pub failure: Option<FailureKind>,
     pub enforcement: Enforcement,
+}
+
+/// How a policy failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// It ran past its deadline.
+    Deadline,
+    /// It tried to use more memory than its limit (linear memory, or the
+    /// values a CEL policy builds).
+    Memory,
+    /// A CEL policy spent its cost budget.
+    CostBudget,
+    /// The component trapped (a panic, `unreachable`, a bad memory access).
+    Trap,
+    /// It called `exit` instead of returning a verdict.
+    Exit,
+    /// It returned an error, or a CEL expression failed (a type error).
+    PolicyError,
+    /// Its verdict broke the rules: too many findings, an undeclared rule,
+    /// an oversized field.
+    InvalidVerdict,
+    /// The host could not run it (it could not be instantiated).
+    Host,
+}
+
+/// A failed run: what kind, and the words for people.
+#[derive(Debug, Clone)]
+pub(crate) struct Failure {
+    pub(crate) kind: FailureKind,
+    pub(crate) message: String,
+}
+
+impl Failure {
+    pub(crate) fn new(kind: FailureKind, message: impl Into<String>) -> Failure {
+        Failure {
+            kind,
+            message: message.into(),
+        }
+    }
 }
 
 fn micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -228,6 +272,7 @@ pub(crate) fn report(
         duration,
         findings,
         error: None,
+        failure: None,
         enforcement,
     }
 }
@@ -258,6 +303,7 @@ pub(crate) fn failed(
     version: &str,
     enforcement: Enforcement,
     duration: Duration,
+    kind: FailureKind,
     error: String,
 ) -> PolicyReport {
     PolicyReport {
@@ -278,6 +324,7 @@ pub(crate) fn failed(
             waiver: None,
         }],
         error: Some(error),
+        failure: Some(kind),
         enforcement,
     }
 }

@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 
 use common::{facts, guest_path, rss_kib};
 use customs::{
-    Bundle, Engine, EngineConfig, Error, EvalOptions, Limits, POLICY_ERROR_RULE, Policy,
-    PolicyDecision, PolicyReport, PreparedFacts,
+    Bundle, Engine, EngineConfig, Error, EvalOptions, FailureKind, Limits, POLICY_ERROR_RULE,
+    Policy, PolicyDecision, PolicyReport, PreparedFacts,
 };
 
 /// Long enough that, on a loaded machine, a policy that grows memory reaches
@@ -298,6 +298,30 @@ fn check(name: &str, expect: &Expect, report: &PolicyReport) -> String {
                 causes.iter().any(|cause| error.contains(cause)),
                 "{name}: none of {causes:?} in {error:?}"
             );
+            // Its kind agrees with its words.
+            let kind = report
+                .failure
+                .unwrap_or_else(|| panic!("{name}: no failure kind"));
+            let expected = if error.contains("ms deadline") {
+                Some(FailureKind::Deadline)
+            } else if error.contains("exceeded its memory limit") {
+                Some(FailureKind::Memory)
+            } else if error.contains("instead of returning a verdict") {
+                Some(FailureKind::Exit)
+            } else if error.contains("returned an error") {
+                Some(FailureKind::PolicyError)
+            } else if error.contains("findings, more than the limit")
+                || error.contains("does not declare")
+            {
+                Some(FailureKind::InvalidVerdict)
+            } else if error.contains("failed with a") {
+                Some(FailureKind::Trap)
+            } else {
+                None
+            };
+            if let Some(expected) = expected {
+                assert_eq!(kind, expected, "{name}: {error}");
+            }
             // The failure is a deny finding that names it.
             assert_eq!(report.findings.len(), 1, "{name}");
             assert_eq!(report.findings[0].rule, POLICY_ERROR_RULE);

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use assert_cmd::Command;
 use customs::{
-    Bundle, Decision, Effect, Engine, EngineConfig, Error, EvalOptions, Limits, PolicyDecision,
-    PreparedFacts,
+    Bundle, Decision, Effect, Engine, EngineConfig, Error, EvalOptions, FailureKind, Limits,
+    PolicyDecision, PreparedFacts,
 };
 use customs_facts::import::import_file;
 use customs_facts::{Facts, Package, Severity, Vulnerability};
@@ -139,6 +139,7 @@ fn a_run_time_type_error_fails_the_policy_closed_naming_the_rule() {
             && error.contains("no matching overload"),
         "{error}"
     );
+    assert_eq!(report.failure, Some(FailureKind::PolicyError));
 }
 
 #[test]
@@ -209,6 +210,7 @@ fn a_run_over_the_cost_budget_denies_naming_it() {
         error.contains("exceeded the CEL cost budget of 10000000 units"),
         "{error}"
     );
+    assert_eq!(decision.policies[0].failure, Some(FailureKind::CostBudget));
     // The same count of 64-byte names fits.
     assert!(run(packages(2_000, 64)).is_allowed());
 }
@@ -253,6 +255,7 @@ fn runs_into_the_deadline(policy: &str, facts: &Facts) {
     assert!(!decision.is_allowed());
     let error = decision.policies[0].error.as_deref().unwrap();
     assert!(error.contains("exceeded its 50 ms deadline"), "{error}");
+    assert_eq!(decision.policies[0].failure, Some(FailureKind::Deadline));
 }
 
 #[test]

@@ -26,7 +26,7 @@ use cel::{Context, Env, Program, Value};
 use crate::error::Error;
 use crate::limits::{Limits, truncate};
 use crate::policy::{ParamInfo, PolicyInfo, RuleInfo, check_id};
-use crate::verdict::{Effect, Finding, Severity};
+use crate::verdict::{Effect, Failure, FailureKind, Finding, Severity};
 
 use check::Checker;
 use file::{NamedExpression, ParamValue, PolicyFile};
@@ -446,7 +446,7 @@ impl CelPolicy {
         params: &Object,
         now: i64,
         limits: &Limits,
-    ) -> Result<Vec<Finding>, String> {
+    ) -> Result<Vec<Finding>, Failure> {
         let now = chrono::DateTime::from_timestamp(now, 0)
             .unwrap_or_default()
             .fixed_offset();
@@ -463,18 +463,24 @@ impl CelPolicy {
         let result = self.run(&scope, limits);
         let spent = value::budget::spent();
         match value::budget::finish() {
-            None => result,
-            Some(Exceeded::Deadline) => Err(format!(
-                "exceeded its {} ms deadline",
-                limits.deadline.as_millis()
+            None => result.map_err(|message| Failure::new(FailureKind::PolicyError, message)),
+            Some(Exceeded::Deadline) => Err(Failure::new(
+                FailureKind::Deadline,
+                format!("exceeded its {} ms deadline", limits.deadline.as_millis()),
             )),
-            Some(Exceeded::Cost) => Err(format!(
-                "exceeded the CEL cost budget of {} units (spent {spent})",
-                limits.cel_cost_budget
+            Some(Exceeded::Cost) => Err(Failure::new(
+                FailureKind::CostBudget,
+                format!(
+                    "exceeded the CEL cost budget of {} units (spent {spent})",
+                    limits.cel_cost_budget
+                ),
             )),
-            Some(Exceeded::Memory) => Err(format!(
-                "exceeded the CEL memory limit of {} bytes",
-                limits.cel_memory_bytes
+            Some(Exceeded::Memory) => Err(Failure::new(
+                FailureKind::Memory,
+                format!(
+                    "exceeded the CEL memory limit of {} bytes",
+                    limits.cel_memory_bytes
+                ),
             )),
         }
     }
