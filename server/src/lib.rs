@@ -160,7 +160,7 @@ impl Server {
         let config = &self.state.config;
         let grace = Duration::from_millis(config.shutdown_grace_ms);
         // A client that opens connections and sends nothing, or a byte a
-        // minute, loses them after this.
+        // minute, loses them after this (see `with_timeouts`).
         let header_limit = Duration::from_millis(config.header_read_timeout_ms);
         let addr = listener
             .local_addr()
@@ -210,27 +210,17 @@ impl Server {
         let result = match rustls {
             Some(rustls) => {
                 tracing::info!(%addr, "serving HTTPS");
-                let mut server = axum_server::from_tcp_rustls(listener, rustls)
+                let server = axum_server::from_tcp_rustls(listener, rustls)
                     .map_err(ServerError::Serve)?
-                    .handle(handle)
-                    .first_request_timeout(header_limit);
-                server
-                    .http_builder()
-                    .http1()
-                    .header_read_timeout(header_limit);
-                server.serve(app).await
+                    .handle(handle);
+                with_timeouts(server, header_limit).serve(app).await
             }
             None => {
                 tracing::info!(%addr, "serving HTTP");
-                let mut server = axum_server::from_tcp(listener)
+                let server = axum_server::from_tcp(listener)
                     .map_err(ServerError::Serve)?
-                    .handle(handle)
-                    .first_request_timeout(header_limit);
-                server
-                    .http_builder()
-                    .http1()
-                    .header_read_timeout(header_limit);
-                server.serve(app).await
+                    .handle(handle);
+                with_timeouts(server, header_limit).serve(app).await
             }
         };
         for task in [sweeper, poller].into_iter().flatten() {
@@ -239,6 +229,16 @@ impl Server {
         store.close().await;
         result.map_err(ServerError::Serve)
     }
+}
+
+/// A listener's connection timeouts: its first request, and every request's
+/// headers, must arrive within `limit`.
+fn with_timeouts<A: axum_server::Address, Acc>(
+    mut server: axum_server::Server<A, Acc>,
+    limit: Duration,
+) -> axum_server::Server<A, Acc> {
+    server.http_builder().http1().header_read_timeout(limit);
+    server.first_request_timeout(limit)
 }
 
 /// The server's sweep: every `interval`, re-evaluate the store against the
