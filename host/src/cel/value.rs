@@ -423,8 +423,9 @@ impl<'b, 'w> traits::Iterator<'b, 'w> for KeyIter<'b> {
 
 /// The budget of the CEL evaluation running on this thread: a deadline, a
 /// cost budget and a memory limit (the units of [`super::cost`]). Iterating
-/// a facts or variable list spends one unit a step, customs' functions what
-/// they read, a variable its size; the clock is read every few hundred
+/// a facts or variable list spends one unit a step, a comprehension over any
+/// other list its length up front (see [`super::macros`]), customs'
+/// functions what they read, a variable its size; the clock is read every few hundred
 /// units. Once a limit is passed every further step fails, so a runaway
 /// expression stops early, and the evaluation is reported as failed.
 pub(crate) mod budget {
