@@ -94,6 +94,17 @@ impl Running {
             .unwrap()
     }
 
+    /// `POST /v1/events/{source}` (distribution, harbor) with the token.
+    async fn post_event(&self, source: &str, event: &Value) -> reqwest::Response {
+        client()
+            .post(format!("{}/v1/events/{source}", self.url))
+            .bearer_auth(TOKEN)
+            .json(event)
+            .send()
+            .await
+            .unwrap()
+    }
+
     async fn get(&self, path: &str) -> reqwest::Response {
         client()
             .get(format!("{}{path}", self.url))
@@ -674,13 +685,7 @@ async fn a_bad_event_is_skipped_not_the_batch() {
         }
     });
     let batch = json!({"events": [bad_digest, {"action": "push"}, good]});
-    let response = client()
-        .post(format!("{}/v1/events/distribution", server.url))
-        .bearer_auth(TOKEN)
-        .json(&batch)
-        .send()
-        .await
-        .unwrap();
+    let response = server.post_event("distribution", &batch).await;
     assert_eq!(response.status(), 200);
     let answer: Value = response.json().await.unwrap();
     assert_eq!(answer["recorded"], 1, "{answer}");
@@ -1123,13 +1128,9 @@ async fn registry_pushes_and_sweeps(store: Option<String>) {
         .await
         .unwrap();
     assert_eq!(unauthorized.status(), 401);
-    let recorded: Value = client()
-        .post(format!("{}/v1/events/harbor", server.url))
-        .bearer_auth(TOKEN)
-        .json(&harbor)
-        .send()
+    let recorded: Value = server
+        .post_event("harbor", &harbor)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -1538,13 +1539,7 @@ async fn the_periodic_sweep_publishes_unevaluated_pushes() {
             "repository": {"repo_full_name": "library/app"}
         }
     });
-    let response = client()
-        .post(format!("{}/v1/events/harbor", server.url))
-        .bearer_auth(TOKEN)
-        .json(&harbor)
-        .send()
-        .await
-        .unwrap();
+    let response = server.post_event("harbor", &harbor).await;
     assert_eq!(response.status(), 200);
     let mut metrics = String::new();
     for _ in 0..60 {

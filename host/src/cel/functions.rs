@@ -120,11 +120,19 @@ fn meter<'b, 'v>(mut args: Args<'b, 'v>) -> Answer<'b, 'v> {
         .ok_or_else(|| fail(super::macros::METER, "no range"))?;
     if !super::value::counts_steps(range.as_ref()) {
         let len = range.as_sizer().map_or(0, |s| *s.size().inner()).max(0) as u64;
-        if !super::value::budget::spend(len) {
-            return Err(fail("a comprehension", "the evaluation's budget is spent"));
-        }
+        spend("a comprehension", len)?;
     }
     Ok(range)
+}
+
+/// Spends `units` of the evaluation's budget for `function`, or fails it
+/// once a limit is passed (the evaluation then says which).
+fn spend(function: &str, units: u64) -> Result<(), ExecutionError> {
+    if super::value::budget::spend(units) {
+        Ok(())
+    } else {
+        Err(fail(function, "the evaluation's budget is spent"))
+    }
 }
 
 fn fail(function: &str, message: impl ToString) -> ExecutionError {
@@ -142,12 +150,7 @@ fn string_arg<'a>(
         .and_then(|v| v.downcast_ref::<CelString>())
         .map(|s| s.inner())
         .ok_or_else(|| fail(function, format!("argument {} must be a string", at + 1)))?;
-    if !super::value::budget::spend(text.len() as u64 + 1) {
-        return Err(fail(
-            function,
-            "the evaluation's budget is spent".to_owned(),
-        ));
-    }
+    spend(function, text.len() as u64 + 1)?;
     Ok(text)
 }
 
@@ -241,13 +244,13 @@ fn matches_regex<'b, 'v>(args: Args<'b, 'v>) -> Answer<'b, 'v> {
     bool_answer(regex.is_match(text))
 }
 
-/// Compiled regexes by pattern, failures included, so a policy that tests
-/// one pattern against every package compiles it once.
 /// Compiles `pattern` as `matches` would (cached), or says why it cannot be.
 pub(crate) fn compiled_regex(pattern: &str) -> Result<(), String> {
     regex_cache::compiled(pattern).map(drop)
 }
 
+/// Compiled regexes by pattern, failures included, so a policy that tests
+/// one pattern against every package compiles it once.
 mod regex_cache {
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -279,12 +282,12 @@ mod regex_cache {
             .build()
             .map(Arc::new)
             .map_err(|e| {
-                let shown: String = pattern.chars().take(64).collect();
+                let shown = crate::text::quoted_prefix(pattern, 64);
                 match e {
                     regex::Error::CompiledTooBig(_) => format!(
-                        "the pattern {shown:?} compiles to more than {MAX_PROGRAM_BYTES} bytes"
+                        "the pattern {shown} compiles to more than {MAX_PROGRAM_BYTES} bytes"
                     ),
-                    other => format!("{shown:?} is not a valid regex: {other}"),
+                    other => format!("{shown} is not a valid regex: {other}"),
                 }
             });
         let mut cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
