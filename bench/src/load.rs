@@ -1,8 +1,10 @@
-//! The server under load: `customs serve`'s decision API (the library the
-//! CLI runs, in this process) on 127.0.0.1, driven by wrk (Debian's package)
-//! with small facts, the whole baseline deciding each request. Reports
-//! decisions per second, latency percentiles, errors, and the process's
-//! resident memory before and after the run.
+//! The server under load: `customs serve` (the library the CLI runs, in this
+//! process) on 127.0.0.1, driven by wrk (Debian's package), the whole
+//! baseline deciding each request: the decision API with small facts in the
+//! body, and the admission webhook judging a Pod whose image's small facts
+//! are in the store (read, judged and the decision recorded per request).
+//! Reports decisions per second, latency percentiles, errors, and the
+//! process's resident memory before and after the run.
 
 use std::path::Path;
 use std::process::Command;
@@ -13,8 +15,19 @@ use customs::Engine;
 use customs_server::{Server, ServerConfig};
 use serde::Serialize;
 
+/// Which endpoint the load drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Endpoint {
+    /// `POST /v1/evaluate` with the facts as the body.
+    Evaluate,
+    /// `POST /v1/admission` with a Pod review; the facts are stored first.
+    Admission,
+}
+
 #[derive(Debug, Serialize)]
 pub struct Load {
+    pub endpoint: Endpoint,
     pub seconds: u64,
     pub connections: u32,
     pub facts_bytes: usize,
@@ -29,34 +42,53 @@ pub struct Load {
 }
 
 const SCRIPT: &str = r#"
-local f = assert(io.open(os.getenv("CUSTOMS_LOAD_FACTS"), "rb"))
+local f = assert(io.open(os.getenv("CUSTOMS_LOAD_BODY"), "rb"))
 wrk.method = "POST"
 wrk.body = f:read("*a")
 f:close()
 wrk.headers["Content-Type"] = "application/json"
 "#;
 
+/// The digest the admission load's Pod runs.
+const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
 /// Runs wrk against a server on a free loopback port for `seconds` (after a
 /// one-second warm-up that is not counted).
-pub fn run(engine: &Engine, facts_json: &[u8], seconds: u64, work: &Path) -> Result<Load> {
+pub fn run(
+    engine: &Engine,
+    facts_json: &[u8],
+    endpoint: Endpoint,
+    seconds: u64,
+    work: &Path,
+) -> Result<Load> {
     if Command::new("wrk").arg("--version").output().is_err() {
         bail!("wrk is not installed (apt-get install wrk; .ci/run does)");
     }
-    let facts_path = work.join("load-facts.json");
+    let body_path = work.join("load-body.json");
     let script_path = work.join("load.lua");
-    std::fs::write(&facts_path, facts_json)?;
     std::fs::write(&script_path, SCRIPT)?;
+    let store = format!("sqlite:{}", work.join("load.db").display());
+    let _ = std::fs::remove_file(work.join("load.db"));
     let config = ServerConfig {
-        store: format!("sqlite:{}", work.join("load.db").display()),
+        store: store.clone(),
         sweep_interval_secs: 0,
         ..ServerConfig::default()
     };
     let bundle = engine.baseline()?;
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    let url = format!("http://{}/v1/evaluate", listener.local_addr()?);
+    let address = listener.local_addr()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    let (path, body) = match endpoint {
+        Endpoint::Evaluate => ("/v1/evaluate", facts_json.to_vec()),
+        Endpoint::Admission => {
+            runtime.block_on(store_facts(&store, facts_json))?;
+            ("/v1/admission", review().to_string().into_bytes())
+        }
+    };
+    std::fs::write(&body_path, &body)?;
+    let url = format!("http://{address}{path}");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = runtime.block_on(Server::start(engine.clone(), bundle, config))?;
     let serving = runtime.spawn(server.serve_on(listener, async {
@@ -75,7 +107,7 @@ pub fn run(engine: &Engine, facts_json: &[u8], seconds: u64, work: &Path) -> Res
             ])
             .arg(&script_path)
             .arg(&url)
-            .env("CUSTOMS_LOAD_FACTS", &facts_path)
+            .env("CUSTOMS_LOAD_BODY", &body_path)
             .output()
             .context("cannot run wrk")?;
         if !output.status.success() {
@@ -83,6 +115,9 @@ pub fn run(engine: &Engine, facts_json: &[u8], seconds: u64, work: &Path) -> Res
         }
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     };
+    if endpoint == Endpoint::Admission {
+        check_admission(address, &body)?;
+    }
     wrk(1)?;
     let rss_before_kib = crate::status_kib("VmRSS")?;
     let text = wrk(seconds)?;
@@ -92,12 +127,90 @@ pub fn run(engine: &Engine, facts_json: &[u8], seconds: u64, work: &Path) -> Res
         let _ = tokio::time::timeout(Duration::from_secs(15), serving).await;
     });
     let mut load = parse(&text).with_context(|| format!("unexpected wrk output:\n{text}"))?;
+    load.endpoint = endpoint;
     load.seconds = seconds;
     load.connections = connections;
     load.facts_bytes = facts_json.len();
     load.rss_before_kib = rss_before_kib;
     load.rss_after_kib = rss_after_kib;
     Ok(load)
+}
+
+/// Records the facts for [`DIGEST`] as a pipeline would, now.
+async fn store_facts(store: &str, facts_json: &[u8]) -> Result<()> {
+    let mut facts: serde_json::Value = serde_json::from_slice(facts_json)?;
+    facts["image"]["digest"] = serde_json::json!(DIGEST);
+    let store = customs_server::Store::open(store).await?;
+    let now = chrono::Utc::now().timestamp();
+    store
+        .put(&customs_server::ImageRecord {
+            digest: DIGEST.to_owned(),
+            facts,
+            recorded_at: now,
+            decision: "allow".to_owned(),
+            result: serde_json::json!({}),
+            evaluated_at: now,
+            bundle: "bench".to_owned(),
+            facts_digest: None,
+        })
+        .await?;
+    store.close().await;
+    Ok(())
+}
+
+/// A Pod running the stored image as non-root.
+fn review() -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": "7f0b2e2c-bench",
+            "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "operation": "CREATE",
+            "namespace": "default",
+            "object": {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": "bench", "namespace": "default"},
+                "spec": {"containers": [{
+                    "name": "app",
+                    "image": format!("ghcr.io/acme/app@{DIGEST}"),
+                    "securityContext": {"runAsNonRoot": true}
+                }]}
+            }
+        }
+    })
+}
+
+/// One review before timing: it must reach the bundle (not stop at a
+/// missing or incomplete record), or the figures would time something else.
+fn check_admission(address: std::net::SocketAddr, body: &[u8]) -> Result<()> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        stream,
+        "POST /v1/admission HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )?;
+    stream.write_all(body)?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    if !answer.starts_with("HTTP/1.1 200") || !answer.contains("\"decision\"") {
+        bail!("the admission review was not judged: {answer}");
+    }
+    for early in [
+        "pipeline-facts",
+        "incomplete-facts",
+        "stale-facts",
+        "digest-pinned",
+    ] {
+        if answer.contains(early) {
+            bail!("the admission review stopped before the bundle ({early}): {answer}");
+        }
+    }
+    Ok(())
 }
 
 /// Milliseconds of a wrk duration ("850.00us", "3.01ms", "1.02s").
@@ -116,6 +229,7 @@ fn millis(text: &str) -> Option<f64> {
 
 fn parse(text: &str) -> Option<Load> {
     let mut load = Load {
+        endpoint: Endpoint::Evaluate,
         seconds: 0,
         connections: 0,
         facts_bytes: 0,

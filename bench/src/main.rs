@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use customs::{Bundle, Engine, EngineConfig, EvalOptions, PreparedFacts};
+use customs_bench::load::Endpoint;
 use customs_bench::naive_cel::NaiveCel;
 use customs_bench::rego::{RegoBaseline, RegoInput};
 use customs_bench::{Verdict, generate, guest_path, status_kib};
@@ -128,7 +129,8 @@ struct Report {
     throughput: Throughput,
     memory: Vec<Memory>,
     soak: Option<Soak>,
-    load: Option<customs_bench::load::Load>,
+    /// The server under wrk: the decision API, then admission.
+    loads: Vec<customs_bench::load::Load>,
     targets: Vec<Target>,
     not_measured: Vec<String>,
 }
@@ -323,14 +325,14 @@ fn main() -> Result<()> {
             None
         }
     };
-    let load = match load_figures(&engine, if quick { 2 } else { 10 }) {
-        Ok(load) => Some(load),
-        Err(e) => {
-            not_measured.push(format!("server load: {e:#}"));
-            None
+    let mut loads = Vec::new();
+    for endpoint in [Endpoint::Evaluate, Endpoint::Admission] {
+        match load_figures(&engine, endpoint, if quick { 2 } else { 10 }) {
+            Ok(load) => loads.push(load),
+            Err(e) => not_measured.push(format!("server load ({endpoint:?}): {e:#}")),
         }
-    };
-    let targets = targets(&latency, import.as_ref(), &noop, &throughput, load.as_ref());
+    }
+    let targets = targets(&latency, import.as_ref(), &noop, &throughput, &loads);
     let report = Report {
         machine: machine(),
         mode: match (quick, cfg!(debug_assertions)) {
@@ -346,7 +348,7 @@ fn main() -> Result<()> {
         throughput,
         memory,
         soak,
-        load,
+        loads,
         targets,
         not_measured,
     };
@@ -606,8 +608,12 @@ fn soak_figure(engine: &Engine, evaluations: usize) -> Result<Soak> {
     })
 }
 
-/// The decision API under wrk, with small facts (the generator's "small").
-fn load_figures(engine: &Engine, seconds: u64) -> Result<customs_bench::load::Load> {
+/// The server under wrk, with small facts (the generator's "small").
+fn load_figures(
+    engine: &Engine,
+    endpoint: Endpoint,
+    seconds: u64,
+) -> Result<customs_bench::load::Load> {
     let (_, packages, vulnerabilities) = generate::SIZES
         .iter()
         .find(|(name, _, _)| *name == "small")
@@ -616,7 +622,7 @@ fn load_figures(engine: &Engine, seconds: u64) -> Result<customs_bench::load::Lo
     let json = serde_json::to_vec(&facts)?;
     let work = tempfile_dir()?.join("load");
     std::fs::create_dir_all(&work)?;
-    let load = customs_bench::load::run(engine, &json, seconds, &work);
+    let load = customs_bench::load::run(engine, &json, endpoint, seconds, &work);
     let _ = std::fs::remove_dir_all(&work);
     load
 }
@@ -626,7 +632,7 @@ fn targets(
     import: Option<&ImportFigures>,
     noop: &NoopFigures,
     throughput: &Throughput,
-    load: Option<&customs_bench::load::Load>,
+    loads: &[customs_bench::load::Load],
 ) -> Vec<Target> {
     let mut targets = Vec::new();
     let mut add = |name: &str, target: &str, value: f64, unit: &str, met: bool| {
@@ -686,23 +692,27 @@ fn targets(
             throughput.speedup >= 1.8,
         );
     }
-    if let Some(load) = load {
+    for load in loads {
+        let what = match load.endpoint {
+            Endpoint::Evaluate => "server",
+            Endpoint::Admission => "admission webhook (stored facts, recorded decisions)",
+        };
         add(
-            "server: decisions per second, small facts (wrk on this machine)",
+            &format!("{what}: decisions per second, small facts (wrk on this machine)"),
             ">= 3000",
             load.decisions_per_s,
             "/s",
             load.decisions_per_s >= 3000.0,
         );
         add(
-            "server: p99 latency under that load",
+            &format!("{what}: p99 latency under that load"),
             "< 10 ms",
             load.p99_ms,
             " ms",
             load.p99_ms < 10.0,
         );
         add(
-            "server: errors under load",
+            &format!("{what}: errors under load"),
             "0",
             load.errors as f64,
             "",
@@ -710,7 +720,7 @@ fn targets(
         );
         let growth = load.rss_after_kib.saturating_sub(load.rss_before_kib) as f64 / 1024.0;
         add(
-            "server: memory growth over the run",
+            &format!("{what}: memory growth over the run"),
             "<= 8 MiB (flat)",
             growth,
             " MiB",
@@ -808,9 +818,15 @@ fn markdown(report: &Report) -> String {
             soak.rss_after_kib
         ));
     }
-    if let Some(load) = &report.load {
+    for load in &report.loads {
+        let what = match load.endpoint {
+            Endpoint::Evaluate => "POST /v1/evaluate",
+            Endpoint::Admission => {
+                "POST /v1/admission (facts read from the store, decision recorded)"
+            }
+        };
         md.push_str(&format!(
-            "| server under wrk ({} connections, {} s, {}-byte facts, whole baseline): decisions per s, p50 / p99, errors | {:.0} per s, {:.2} / {:.2} ms, {} errors of {} requests |\n",
+            "| server under wrk, {what} ({} connections, {} s, {}-byte facts, whole baseline): decisions per s, p50 / p99, errors | {:.0} per s, {:.2} / {:.2} ms, {} errors of {} requests |\n",
             load.connections,
             load.seconds,
             load.facts_bytes,
@@ -821,7 +837,7 @@ fn markdown(report: &Report) -> String {
             load.requests
         ));
         md.push_str(&format!(
-            "| server RSS before / after the load | {} / {} KiB |\n",
+            "| server RSS before / after the load, {what} | {} / {} KiB |\n",
             load.rss_before_kib, load.rss_after_kib
         ));
     }

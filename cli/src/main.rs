@@ -5,6 +5,7 @@ mod bundle_cmd;
 mod component_cmd;
 mod inputs;
 mod new_cmd;
+mod replay_cmd;
 mod report;
 mod serve_cmd;
 mod sources;
@@ -79,6 +80,10 @@ enum Command {
     /// Re-evaluate the server's facts store against a bundle; list stale
     /// facts and pushed digests that never got facts (exit 1 if any, or any deny).
     Sweep(sweep_cmd::SweepArgs),
+    /// Evaluate decisions the server recorded again, from the facts they
+    /// were made on, with a bundle: the same bundle must decide the same; a
+    /// new one shows what changes (exit 1 if any decision differs).
+    Replay(replay_cmd::ReplayArgs),
 }
 
 #[derive(Args)]
@@ -246,6 +251,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Componentize(args) => component_cmd::componentize(args),
         Command::Serve(args) => serve_cmd::run(args),
         Command::Sweep(args) => sweep_cmd::run(args),
+        Command::Replay(args) => replay_cmd::run(args),
     }
 }
 

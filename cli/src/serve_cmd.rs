@@ -64,7 +64,13 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         config.token_file = Some(path);
     }
     if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
-        config.tls = Some(customs_server::config::TlsConfig { cert, key });
+        // The flags name the certificate; a client_ca from the file stays.
+        let client_ca = config.tls.take().and_then(|tls| tls.client_ca);
+        config.tls = Some(customs_server::config::TlsConfig {
+            cert,
+            key,
+            client_ca,
+        });
     }
     if let Some(secs) = args.reload_interval {
         config.reload_interval_secs = secs;
@@ -78,9 +84,9 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         }
         config.token = Some(token);
     }
-    if config.token.is_none() {
+    if config.token.is_none() && config.scoped_tokens.is_empty() {
         tracing::warn!(
-            "no token: the facts store refuses writes (set token_file or CUSTOMS_SERVER_TOKEN)"
+            "no token: the facts store refuses writes (set token_file, tokens or CUSTOMS_SERVER_TOKEN)"
         );
     }
     // Loaded before the server's runtime starts: pulling an oci:// bundle

@@ -8,22 +8,25 @@
 //! store that does not answer, a review customs cannot read.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::Json;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use customs_facts::import::{Format, Origin, import_as};
-use customs_facts::{Facts, Workload};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::AppState;
-use crate::api::{ApiError, Lane, check_digest, decide};
-use crate::config::StaleFacts;
+use crate::api::{ApiError, Lane, in_lane};
+use crate::decisions::{Found, judge_image, new_id, outcome, pinned};
 use crate::metrics::DecisionLabels;
+use crate::store::{
+    AdmissionSettings, DecidedImage, DecisionContext, DecisionKind, DecisionRecord, Reasons,
+};
+use crate::{AppState, client_auth};
 
 /// The admission "policy" whose rules the webhook applies before the bundle.
-pub const POLICY: &str = "admission";
+pub const POLICY: &str = crate::decisions::ADMISSION;
 /// Kubernetes shows the message to the user; keep it readable.
 const MAX_MESSAGE: usize = 4096;
 const MAX_WARNINGS: usize = 20;
@@ -39,6 +42,13 @@ struct ReviewRequest {
 }
 
 pub async fn review(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    // With a client CA configured, only a caller with a certificate it
+    // signed (the API server) gets an answer at all.
+    let caller = match client_auth::require_client_certificate(&state.config, request.extensions())
+    {
+        Ok(caller) => caller,
+        Err(error) => return error.into_response(),
+    };
     let body = match axum::body::to_bytes(request.into_body(), state.config.max_body_bytes).await {
         Ok(body) => body,
         Err(_) => {
@@ -65,12 +75,16 @@ pub async fn review(State(state): State<Arc<AppState>>, request: Request) -> Res
             return ApiError::bad_request(format!("not an AdmissionReview: {e}")).into_response();
         }
     };
-    let verdict = judge(&state, &body).await;
-    let outcome = if verdict.denials.is_empty() {
-        "allow"
-    } else {
-        "deny"
-    };
+    let record = judge(&state, uid.clone(), &body).await;
+    let id = record.id.clone();
+    let mut reasons = record.reasons.clone();
+    if let Err(error) = state.recorder.record(record).await {
+        state.metrics.store_errors.inc();
+        reasons.denials.push(format!(
+            "{POLICY}/decision-record: the decision could not be recorded, so none is given: {error}"
+        ));
+    }
+    let outcome = outcome(reasons.denials.is_empty());
     state
         .metrics
         .decisions
@@ -79,162 +93,176 @@ pub async fn review(State(state): State<Arc<AppState>>, request: Request) -> Res
             decision: outcome,
         })
         .inc();
-    Json(answer(&uid, &verdict)).into_response()
+    Json(answer(&uid, &id, &reasons, caller.is_some())).into_response()
 }
 
-#[derive(Default)]
-struct Verdict {
-    denials: Vec<String>,
-    warnings: Vec<String>,
-}
-
-async fn judge(state: &Arc<AppState>, body: &[u8]) -> Verdict {
-    let mut verdict = Verdict::default();
-    let review = match import_as(
+/// Judges a review: every image it runs, from the facts the store holds.
+async fn judge(state: &Arc<AppState>, uid: String, body: &[u8]) -> DecisionRecord {
+    let now = chrono::Utc::now().timestamp();
+    let active = state.active.load_full();
+    let settings = AdmissionSettings {
+        requires: state.config.admission_requires.clone(),
+        stale: state.config.admission_stale,
+        stale_after_days: state.config.stale_after_days,
+    };
+    let mut record = DecisionRecord {
+        id: new_id(),
+        kind: DecisionKind::Admission,
+        uid: Some(uid),
+        namespace: None,
+        workload: None,
+        decision: String::new(),
+        reasons: Reasons::default(),
+        bundle: active.id.clone(),
+        decided_at: now,
+        images: Vec::new(),
+        context: DecisionContext {
+            workload: None,
+            admission: Some(settings.clone()),
+        },
+    };
+    let workload = match import_as(
         &Origin::named("AdmissionReview"),
         body,
         Format::AdmissionReview,
     ) {
-        Ok(facts) => facts,
+        Ok(facts) => facts.workload,
         Err(e) => {
-            verdict.denials.push(format!("{POLICY}: {e}"));
-            return verdict;
+            record.reasons.denials.push(format!("{POLICY}: {e}"));
+            None
         }
     };
-    let Some(workload) = review.workload else {
-        verdict
-            .denials
-            .push(format!("{POLICY}: the review carries no workload"));
-        return verdict;
+    let Some(workload) = workload else {
+        if record.reasons.denials.is_empty() {
+            record
+                .reasons
+                .denials
+                .push(format!("{POLICY}: the review carries no workload"));
+        }
+        record.decision = outcome(false).to_owned();
+        return record;
     };
-    // Each image once, in the order the containers name them.
-    let mut images: Vec<&str> = Vec::new();
+    record.namespace = workload.namespace.clone();
+    record.workload = match (&workload.kind, &workload.name) {
+        (Some(kind), Some(name)) => Some(format!("{kind}/{name}")),
+        (None, Some(name)) => Some(name.clone()),
+        _ => None,
+    };
+    // Each image once, in the order the containers name them; what the store
+    // holds for it is read first (I/O), then all is judged in one slot (CPU).
+    let mut images: Vec<String> = Vec::new();
     for container in &workload.containers {
-        if !images.contains(&container.image.as_str()) {
-            images.push(&container.image);
+        if !images.contains(&container.image) {
+            images.push(container.image.clone());
         }
     }
+    let mut lookups = Vec::with_capacity(images.len());
     for image in images {
-        judge_image(state, &workload, image, &mut verdict).await;
+        let (decided, found) = look_up(state, &image).await;
+        record.images.push(decided);
+        lookups.push((image, found));
     }
-    verdict
+    let worker = state.clone();
+    let context_workload = workload.clone();
+    let judged = in_lane(state, Lane::Admission, move || {
+        let mut reasons = Reasons::default();
+        let mut decisions = Vec::new();
+        for (image, found) in lookups {
+            let Some((digest, found)) = found else {
+                if let Err(line) = pinned(&image) {
+                    reasons.denials.push(line);
+                }
+                continue;
+            };
+            let started = Instant::now();
+            if let Some(decision) = judge_image(
+                &worker.engine,
+                &active.bundle,
+                &settings,
+                now,
+                &workload,
+                &image,
+                &digest,
+                found,
+                &mut reasons,
+            ) {
+                decisions.push((decision, started.elapsed()));
+            }
+        }
+        (reasons, decisions)
+    })
+    .await;
+    match judged {
+        Ok((reasons, decisions)) => {
+            for (decision, took) in &decisions {
+                state.metrics.evaluation_seconds.observe(took.as_secs_f64());
+                state.metrics.record("admission-image", decision);
+            }
+            record.reasons = reasons;
+        }
+        Err(error) => record
+            .reasons
+            .denials
+            .push(format!("{POLICY}: {}", error.message)),
+    }
+    record.context.workload = Some(context_workload);
+    record.decision = outcome(record.reasons.denials.is_empty()).to_owned();
+    record
 }
 
-async fn judge_image(
-    state: &Arc<AppState>,
-    workload: &Workload,
-    image: &str,
-    verdict: &mut Verdict,
-) {
-    let Some(digest) = image.split_once('@').map(|(_, d)| d) else {
-        verdict.denials.push(format!(
-            "{image}: {POLICY}/digest-pinned: the image is not pinned by digest; \
-             admission needs IMAGE@sha256:... so that the pipeline's facts apply"
-        ));
-        return;
+/// What the store holds for an image: `None` when it is not pinned by a
+/// digest (nothing to look up), else the digest and the facts.
+async fn look_up(state: &AppState, image: &str) -> (DecidedImage, Option<(String, Found)>) {
+    let mut decided = DecidedImage {
+        image: image.to_owned(),
+        digest: None,
+        facts_digest: None,
+        recorded_at: None,
     };
-    if check_digest(digest).is_err() {
-        verdict.denials.push(format!(
-            "{image}: {POLICY}/digest-pinned: {digest:?} is not a sha256 manifest digest"
-        ));
-        return;
-    }
-    let record = match state.store.get(digest).await {
-        Ok(Some(record)) => record,
-        Ok(None) => {
-            verdict.denials.push(format!(
-                "{image}: {POLICY}/pipeline-facts: no facts were recorded for {digest}; \
-                 the image did not go through the pipeline (POST /v1/images/{digest}/facts)"
-            ));
-            return;
+    let Ok(digest) = pinned(image) else {
+        return (decided, None);
+    };
+    decided.digest = Some(digest.to_owned());
+    let found = match state.store.facts_of(digest).await {
+        Ok(Some(stored)) => {
+            decided.recorded_at = Some(stored.recorded_at);
+            decided.facts_digest = Some(stored.facts_digest);
+            Found::Facts {
+                facts: stored.text,
+                recorded_at: stored.recorded_at,
+            }
         }
+        Ok(None) => Found::Missing,
         Err(e) => {
             state.metrics.store_errors.inc();
             tracing::error!(error = %e, "facts store, at admission");
-            verdict
-                .denials
-                .push(format!("{image}: {POLICY}/pipeline-facts: {e}"));
-            return;
+            Found::Unavailable(e.to_string())
         }
     };
-    let age_days = (chrono::Utc::now().timestamp() - record.recorded_at) / 86_400;
-    let stale_after_days = state.config.stale_after_days;
-    if age_days > stale_after_days {
-        let line = format!(
-            "{image}: {POLICY}/stale-facts: the facts for {digest} were recorded {age_days} days ago, \
-             more than stale_after_days ({stale_after_days}); rescan the image"
-        );
-        match state.config.admission_stale {
-            StaleFacts::Deny => {
-                verdict.denials.push(line);
-                return;
-            }
-            StaleFacts::Warn => verdict.warnings.push(line),
-        }
-    }
-    let required = state.config.admission_requires.clone();
-    // The containers that run this image, with their security contexts.
-    let workload = Workload {
-        containers: workload
-            .containers
-            .iter()
-            .filter(|c| c.image == image)
-            .cloned()
-            .collect(),
-        ..workload.clone()
-    };
-    let at_digest = digest.to_owned();
-    // Reading the stored facts is CPU work too: inside the admission lane.
-    let decided = decide(state, Lane::Admission, "admission-image", None, false, move || {
-        let mut facts: Facts = serde_json::from_value(record.facts).map_err(|e| {
-            ApiError::bad_request(format!(
-                "{POLICY}/pipeline-facts: the stored facts for {at_digest} do not read as facts v1: {e}"
-            ))
-        })?;
-        let missing: Vec<&str> = required
-            .iter()
-            .filter(|part| !part.is_in(&facts))
-            .map(|part| part.name())
-            .collect();
-        if !missing.is_empty() {
-            return Err(ApiError::bad_request(format!(
-                "{POLICY}/incomplete-facts: the facts recorded for {at_digest} lack {}; \
-                 record the scanner's report for this digest",
-                missing.join(", ")
-            )));
-        }
-        facts.workload = Some(workload);
-        Ok(facts)
-    })
-    .await;
-    let decision = match decided {
-        Ok(decided) => decided.decision,
-        Err(e) => {
-            verdict.denials.push(format!("{image}: {}", e.message));
-            return;
-        }
-    };
-    for (policy, finding) in decision.findings() {
-        let line = format!("{image}: {policy}/{}: {}", finding.rule, finding.message);
-        if finding.denies() {
-            verdict.denials.push(line);
-        } else if !finding.is_waived() {
-            verdict.warnings.push(line);
-        }
-    }
-    if !decision.is_allowed() && !verdict.denials.iter().any(|d| d.starts_with(image)) {
-        // Denied without a denying finding cannot happen today; never admit on it.
-        verdict
-            .denials
-            .push(format!("{image}: denied by the bundle"));
-    }
+    (decided, Some((digest.to_owned(), found)))
 }
 
-fn answer(uid: &str, verdict: &Verdict) -> serde_json::Value {
-    let allowed = verdict.denials.is_empty();
-    let mut response = json!({ "uid": uid, "allowed": allowed });
+/// The AdmissionReview answer. The decision record's id goes in the audit
+/// annotations and the message. A caller that did not authenticate with a
+/// client certificate learns which rules denied, not what they found (the
+/// findings are in the record, behind a token).
+fn answer(uid: &str, id: &str, reasons: &Reasons, authenticated: bool) -> serde_json::Value {
+    let allowed = reasons.denials.is_empty();
+    let shown = |line: &String| {
+        if authenticated {
+            line.clone()
+        } else {
+            withheld(line)
+        }
+    };
+    let mut response = json!({
+        "uid": uid,
+        "allowed": allowed,
+        "auditAnnotations": { "decision": id },
+    });
     if !allowed {
-        let mut message = verdict.denials.join("; ");
+        let lines: Vec<String> = reasons.denials.iter().map(shown).collect();
+        let mut message = lines.join("; ");
         if message.len() > MAX_MESSAGE {
             let mut end = MAX_MESSAGE;
             while !message.is_char_boundary(end) {
@@ -243,14 +271,16 @@ fn answer(uid: &str, verdict: &Verdict) -> serde_json::Value {
             message.truncate(end);
             message.push_str(" ...");
         }
+        message.push_str(&format!(" (customs decision {id})"));
         response["status"] = json!({ "code": 403, "reason": "Forbidden", "message": message });
     }
-    if !verdict.warnings.is_empty() {
+    if !reasons.warnings.is_empty() {
         response["warnings"] = json!(
-            verdict
+            reasons
                 .warnings
                 .iter()
                 .take(MAX_WARNINGS)
+                .map(shown)
                 .collect::<Vec<_>>()
         );
     }
@@ -259,4 +289,16 @@ fn answer(uid: &str, verdict: &Verdict) -> serde_json::Value {
         "kind": "AdmissionReview",
         "response": response,
     })
+}
+
+/// `IMAGE: policy/rule: message` without the message; lines of another
+/// shape stay (they carry no findings).
+fn withheld(line: &str) -> String {
+    let mut parts = line.splitn(3, ": ");
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(image), Some(rule), Some(_)) if rule.contains('/') && !rule.starts_with(POLICY) => {
+            format!("{image}: {rule} (details in the decision record)")
+        }
+        _ => line.to_owned(),
+    }
 }

@@ -18,6 +18,7 @@ use customs_facts::import::{Format, Origin, import_as, import_bytes};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::config::{FactsWithoutDigest, Scope, ScopedToken};
 use crate::metrics::RequestLabels;
 use crate::reload::Active;
 use crate::store::{ImageRecord, StoreError};
@@ -32,6 +33,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/evaluate"),
     ("post", "/v1/images/{digest}/facts"),
     ("get", "/v1/images/{digest}"),
+    ("get", "/v1/decisions"),
+    ("get", "/v1/decisions/{id}"),
     ("post", "/v1/admission"),
     ("post", "/v1/events/distribution"),
     ("post", "/v1/events/harbor"),
@@ -51,6 +54,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/evaluate", post(evaluate))
         .route("/v1/images/{digest}/facts", post(put_facts))
         .route("/v1/images/{digest}", get(get_image))
+        .route("/v1/decisions", get(list_decisions))
+        .route("/v1/decisions/{id}", get(get_decision))
         .route("/v1/admission", post(admission::review))
         .route("/v1/events/distribution", post(events::distribution))
         .route("/v1/events/harbor", post(events::harbor))
@@ -330,20 +335,10 @@ pub async fn decide(
     keep_facts: bool,
     facts: impl FnOnce() -> Result<Facts, ApiError> + Send + 'static,
 ) -> Result<Decided, ApiError> {
-    let slots = match lane {
-        Lane::Api => &state.evaluations,
-        Lane::Admission => &state.admissions,
-    };
-    let _turn = slots.acquire().await.map_err(|_| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the server is shutting down",
-        )
-    })?;
     let worker = state.clone();
     let active = state.active.load_full();
     let bundle = active.clone();
-    let (decision, warnings, facts, took) = tokio::task::spawn_blocking(move || {
+    let (decision, warnings, facts, took) = in_lane(state, lane, move || {
         let facts = facts()?;
         let warnings = facts.import_warnings();
         let stored = keep_facts
@@ -358,13 +353,7 @@ pub async fn decide(
             .evaluate(&bundle.bundle, &PreparedFacts::new(facts), &options);
         Ok::<_, ApiError>((decision, warnings, stored, started.elapsed()))
     })
-    .await
-    .map_err(|_| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the evaluation did not finish",
-        )
-    })??;
+    .await??;
     state.metrics.evaluation_seconds.observe(took.as_secs_f64());
     state.metrics.record(endpoint, &decision);
     Ok(Decided {
@@ -372,6 +361,31 @@ pub async fn decide(
         active,
         warnings,
         facts,
+    })
+}
+
+/// Runs CPU work on a blocking thread inside an evaluation slot of `lane`
+/// (see [`decide`]).
+pub async fn in_lane<T: Send + 'static>(
+    state: &Arc<AppState>,
+    lane: Lane,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    let slots = match lane {
+        Lane::Api => &state.evaluations,
+        Lane::Admission => &state.admissions,
+    };
+    let _turn = slots.acquire().await.map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server is shutting down",
+        )
+    })?;
+    tokio::task::spawn_blocking(work).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the evaluation did not finish",
+        )
     })
 }
 
@@ -459,29 +473,67 @@ pub fn check_digest(digest: &str) -> Result<(), ApiError> {
     }
 }
 
-/// The facts-store endpoints need `Authorization: Bearer TOKEN`.
-pub(crate) fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+/// The facts-store, events and read endpoints need `Authorization: Bearer
+/// TOKEN` with a token that has `scope`; answers the token.
+pub(crate) fn authorize<'s>(
+    state: &'s AppState,
+    headers: &HeaderMap,
+    scope: Scope,
+) -> Result<&'s ScopedToken, ApiError> {
     use subtle::ConstantTimeEq;
-    let Some(token) = &state.config.token else {
+    if state.tokens.is_empty() {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "the facts store takes no writes: the server has no token configured (token_file)",
+            "the facts store takes no requests: the server has no token configured (token_file, tokens)",
         ));
-    };
-    let given = headers
+    }
+    let Some(given) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match given {
-        Some(given) if bool::from(given.as_bytes().ct_eq(token.as_bytes())) => Ok(()),
-        Some(_) => Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "wrong bearer token",
-        )),
-        None => Err(ApiError::new(
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "missing bearer token (Authorization: Bearer TOKEN)",
-        )),
+        ));
+    };
+    // Every token is compared, in constant time each.
+    let mut found = None;
+    for token in &state.tokens {
+        if bool::from(given.as_bytes().ct_eq(token.secret.as_bytes())) {
+            found = Some(token);
+        }
+    }
+    let Some(token) = found else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "wrong bearer token",
+        ));
+    };
+    if !token.allows(scope) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "token {:?} may not {}",
+                token.name,
+                match scope {
+                    Scope::Facts => "record facts",
+                    Scope::Events => "post registry events",
+                    Scope::Read => "read the store",
+                }
+            ),
+        ));
+    }
+    Ok(token)
+}
+
+/// `registry/repository` of the image the facts are about, when they say.
+fn repository_of(facts: &Facts) -> Option<String> {
+    let image = &facts.image;
+    match (&image.registry, &image.repository) {
+        (Some(registry), Some(repository)) => Some(format!("{registry}/{repository}")),
+        (None, Some(repository)) => Some(repository.clone()),
+        _ => None,
     }
 }
 
@@ -491,46 +543,106 @@ async fn put_facts(
     Query(query): Query<EvalQuery>,
     request: Request,
 ) -> Result<(HeaderMap, Json<serde_json::Value>), ApiError> {
-    authorize(&state, request.headers())?;
+    let writer = authorize(&state, request.headers(), Scope::Facts)?.clone();
     check_digest(&digest)?;
     let format = query.format()?;
     let now = query.now()?;
     let inputs = read_inputs(&state, request).await?;
     let named = digest.clone();
+    let without_digest = state.config.facts_without_digest;
     let decided = decide(&state, Lane::Api, "facts", now, true, move || {
         let mut facts = import(inputs, format)?;
-        match facts.image.digest.as_deref() {
-            Some(found) if found != named => {
+        match (facts.image.digest.as_deref(), without_digest) {
+            (Some(found), _) if found != named => {
                 return Err(ApiError::bad_request(format!(
                     "the facts are about {found}, not {named}"
                 )));
             }
-            Some(_) => {}
-            None => facts.image.digest = Some(named),
+            (Some(_), _) => {}
+            (None, FactsWithoutDigest::Url) => facts.image.digest = Some(named.clone()),
+            (None, FactsWithoutDigest::Refuse) => {
+                return Err(ApiError::bad_request(format!(
+                    "the facts name no image digest, so nothing ties them to {named}: scan the image \
+                     by digest (trivy image REPO@{named}), or add a part naming it \
+                     ({{\"schema_version\":\"1\",\"image\":{{\"digest\":\"{named}\"}}}}); \
+                     facts_without_digest: url files them under the URL on the writer's word"
+                )));
+            }
+        }
+        // An index stands for every platform: the facts of one cannot admit it.
+        if facts.image.index_digest.as_deref() == Some(named.as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "{named} is an image index (a multi-platform manifest list) and these facts are of \
+                 one of its platforms{}: record them under that platform manifest's digest, and \
+                 deploy by it",
+                facts
+                    .image
+                    .digest
+                    .as_deref()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default()
+            )));
+        }
+        let repository = repository_of(&facts);
+        if !writer.may_record(repository.as_deref()) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "token {:?} may record facts for {}, not for {}",
+                    writer.name,
+                    writer.facts.join(", "),
+                    repository.as_deref().unwrap_or("facts that name no repository")
+                ),
+            ));
         }
         Ok(facts)
     })
     .await?;
     let (decision, active) = (decided.decision, decided.active);
     let facts_json = decided.facts.unwrap_or_default();
-    let warnings = warning_headers(decided.warnings);
+    let mut warnings = warning_headers(decided.warnings);
     let at = chrono::Utc::now().timestamp();
-    let record = ImageRecord {
+    let decided_at = now.unwrap_or(at);
+    let mut record = ImageRecord {
         digest,
         facts: facts_json,
         recorded_at: at,
         decision: outcome(&decision).to_owned(),
         result: decision_json(&decision)?,
-        evaluated_at: now.unwrap_or(at),
+        evaluated_at: decided_at,
         bundle: active.id.clone(),
+        facts_digest: None,
     };
-    state
+    let facts_digest = state
         .store
         .put(&record)
         .await
         .map_err(|e| ApiError::store(&state, e))?;
+    let decided = crate::decisions::facts_record(
+        &record.digest,
+        &facts_digest,
+        decided_at,
+        at,
+        &active.id,
+        &decision,
+    );
+    let id = decided.id.clone();
+    state.recorder.record(decided).await.map_err(|error| {
+        state.metrics.store_errors.inc();
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the facts are stored but their decision could not be recorded: {error}"),
+        )
+    })?;
+    if let Ok(value) = header::HeaderValue::from_str(&id) {
+        warnings.insert(DECISION_HEADER, value);
+    }
+    record.facts_digest = Some(facts_digest);
     Ok((warnings, Json(record.result)))
 }
+
+/// The response header naming a facts write's decision record.
+pub const DECISION_HEADER: &str = "customs-decision";
 
 pub fn outcome(decision: &Decision) -> &'static str {
     if decision.is_allowed() {
@@ -545,7 +657,7 @@ async fn get_image(
     Path(digest): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<ImageRecord>, ApiError> {
-    authorize(&state, &headers)?;
+    authorize(&state, &headers, Scope::Read)?;
     check_digest(&digest)?;
     match state.store.get(&digest).await {
         Ok(Some(record)) => Ok(Json(record)),
@@ -555,4 +667,73 @@ async fn get_image(
         )),
         Err(e) => Err(ApiError::store(&state, e)),
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionsQuery {
+    /// Decisions made at or after this time (RFC 3339 or Unix seconds); all by default.
+    since: Option<String>,
+    /// Only decisions about this manifest digest.
+    digest: Option<String>,
+    /// At most this many (default 100, at most 1000).
+    limit: Option<i64>,
+}
+
+/// The most decisions one `GET /v1/decisions` answers.
+const MAX_DECISIONS: i64 = 1000;
+
+async fn list_decisions(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<DecisionsQuery>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    authorize(&state, &headers, Scope::Read)?;
+    let since = match query.since.as_deref() {
+        None => 0,
+        Some(text) => parse_time(text).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "since={text:?} is neither an RFC 3339 time nor Unix seconds"
+            ))
+        })?,
+    };
+    if let Some(digest) = &query.digest {
+        check_digest(digest)?;
+    }
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=MAX_DECISIONS).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "limit={limit} is outside 1..={MAX_DECISIONS}"
+        )));
+    }
+    let decisions = state
+        .store
+        .decisions(since, query.digest.as_deref(), limit)
+        .await
+        .map_err(|e| ApiError::store(&state, e))?;
+    Ok(Json(json!({ "decisions": decisions })))
+}
+
+async fn get_decision(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<crate::store::DecisionRecord>, ApiError> {
+    authorize(&state, &headers, Scope::Read)?;
+    match state.store.decision(&id).await {
+        Ok(record) => Ok(Json(record)),
+        Err(StoreError::NoDecision(_)) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no decision {id:?} is recorded"),
+        )),
+        Err(e) => Err(ApiError::store(&state, e)),
+    }
+}
+
+/// RFC 3339, or Unix seconds.
+pub fn parse_time(text: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.timestamp())
+        .ok()
+        .or_else(|| text.parse().ok())
 }

@@ -4,15 +4,28 @@
 //! ```yaml
 //! listen: 127.0.0.1:8443
 //! store: sqlite:/var/lib/customs/facts.db   # or postgres://user@host/db
-//! token_file: /etc/customs/token            # bearer token for the facts store
+//! token_file: /etc/customs/token            # bearer token with every scope below
+//! tokens:                                   # named tokens, each with its scopes
+//!   - name: ci-acme
+//!     file: /etc/customs/tokens/ci-acme
+//!     facts: ["ghcr.io/acme/*"]             # may record facts for these repositories
+//!   - name: registry
+//!     file: /etc/customs/tokens/registry
+//!     events: true                          # may post registry notifications
+//!   - name: audit
+//!     file: /etc/customs/tokens/audit
+//!     read: true                            # may read images and decision records
+//! facts_without_digest: refuse              # or url: file them under the URL's digest
 //! tls:
 //!   cert: /etc/customs/tls.crt
 //!   key: /etc/customs/tls.key
+//!   client_ca: /etc/customs/client-ca.crt   # CAs of the client certificates (the API server's)
 //! max_body_bytes: 16777216
 //! request_timeout_ms: 10000
 //! shutdown_grace_ms: 10000
 //! header_read_timeout_ms: 10000             # a connection's first request and every header block
-//! sweep_interval_secs: 3600                 # 0: no periodic sweep
+//! sweep_interval_secs: 3600                 # 0: no periodic sweep; once per period across replicas
+//! decision_retention_days: 365              # 0: keep decision records forever
 //! stale_after_days: 7
 //! reload_interval_secs: 30                  # also reloads on SIGHUP
 //! admission_requires: [vulnerabilities, config]   # facts an admitted image needs
@@ -22,7 +35,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -56,8 +69,17 @@ pub struct ServerConfig {
     #[serde(skip)]
     pub token: Option<String>,
     /// A file holding the token (first line), so it stays out of the config
-    /// and of process listings.
+    /// and of process listings. It has every scope.
     pub token_file: Option<PathBuf>,
+    /// Named tokens, each limited to what it is for: a pipeline records facts
+    /// for its repositories, a registry posts events, an auditor reads.
+    pub tokens: Vec<TokenConfig>,
+    /// The tokens in force (`token_file`'s and `tokens`'), read at start-up.
+    #[serde(skip)]
+    pub scoped_tokens: Vec<ScopedToken>,
+    /// Facts that name no image digest, posted to /v1/images/{digest}/facts:
+    /// refused (default), or filed under the URL's digest on the writer's word.
+    pub facts_without_digest: FactsWithoutDigest,
     /// HTTPS with a certificate and key from PEM files.
     pub tls: Option<TlsConfig>,
     /// Requests with a larger body are refused with 413.
@@ -69,8 +91,12 @@ pub struct ServerConfig {
     /// How long a connection may take to send its first request, and any
     /// request its headers; then it is closed.
     pub header_read_timeout_ms: u64,
-    /// Seconds between the server's sweeps (0: none).
+    /// Seconds between sweeps (0: none); replicas sharing a store sweep
+    /// once per period between them.
     pub sweep_interval_secs: u64,
+    /// Decision records older than this many days are forgotten by the
+    /// sweep (0: kept forever).
+    pub decision_retention_days: i64,
     /// Facts recorded longer ago than this are stale: the image needs a rescan.
     pub stale_after_days: i64,
     /// Seconds between attempts to reload the bundle (0: only on SIGHUP).
@@ -86,8 +112,85 @@ pub struct ServerConfig {
     pub admission_stale: StaleFacts,
 }
 
+/// One named token in the configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    /// Shown in logs and decision records, never the token.
+    pub name: String,
+    /// The file holding the token (first line, 16 characters or more).
+    pub file: PathBuf,
+    /// Repository globs (`ghcr.io/acme/*`) this token may record facts for.
+    #[serde(default)]
+    pub facts: Vec<String>,
+    /// May post registry notifications.
+    #[serde(default)]
+    pub events: bool,
+    /// May read stored images and decision records.
+    #[serde(default)]
+    pub read: bool,
+}
+
+/// A token read from its file, with its scopes.
+#[derive(Clone)]
+pub struct ScopedToken {
+    pub name: String,
+    pub secret: String,
+    /// Repository globs for facts writes; `*` matches every repository and
+    /// facts that name none.
+    pub facts: Vec<String>,
+    pub events: bool,
+    pub read: bool,
+}
+
+impl std::fmt::Debug for ScopedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScopedToken")
+            .field("name", &self.name)
+            .field("facts", &self.facts)
+            .field("events", &self.events)
+            .field("read", &self.read)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a token is used for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Facts,
+    Events,
+    Read,
+}
+
+impl ScopedToken {
+    pub fn allows(&self, scope: Scope) -> bool {
+        match scope {
+            Scope::Facts => !self.facts.is_empty(),
+            Scope::Events => self.events,
+            Scope::Read => self.read,
+        }
+    }
+
+    /// Whether this token may record facts about `repository`
+    /// (`registry/path`; `None` when the facts name none).
+    pub fn may_record(&self, repository: Option<&str>) -> bool {
+        self.facts.iter().any(|glob| {
+            glob == "*" || repository.is_some_and(|r| wildmatch::WildMatch::new(glob).matches(r))
+        })
+    }
+}
+
+/// See [`ServerConfig::facts_without_digest`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FactsWithoutDigest {
+    #[default]
+    Refuse,
+    Url,
+}
+
 /// A part of the facts admission can require.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RequiredFact {
     /// A vulnerability scan (an empty list counts: a clean scan).
@@ -130,7 +233,7 @@ impl RequiredFact {
 }
 
 /// What stale facts do at admission.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StaleFacts {
     /// Deny by `admission/stale-facts`: the image needs a rescan.
@@ -145,6 +248,14 @@ pub enum StaleFacts {
 pub struct TlsConfig {
     pub cert: PathBuf,
     pub key: PathBuf,
+    /// CA certificates (a PEM bundle) that sign the client certificates the
+    /// server accepts, typically the one the Kubernetes API server presents
+    /// to the admission webhook. A client that presents a certificate must
+    /// present one these signed, or its handshake fails; clients without one
+    /// still connect (probes, pipelines with a bearer token), but the
+    /// admission webhook does not take them for the API server.
+    #[serde(default)]
+    pub client_ca: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -154,6 +265,9 @@ impl Default for ServerConfig {
             store: "sqlite:customs-facts.db".to_owned(),
             token: None,
             token_file: None,
+            tokens: Vec::new(),
+            scoped_tokens: Vec::new(),
+            facts_without_digest: FactsWithoutDigest::Refuse,
             tls: None,
             // Scanner reports of large images reach a few MiB.
             max_body_bytes: 16 << 20,
@@ -162,6 +276,8 @@ impl Default for ServerConfig {
             shutdown_grace_ms: 10_000,
             header_read_timeout_ms: 10_000,
             sweep_interval_secs: 3_600,
+            // A year: audits ask about the last one.
+            decision_retention_days: 365,
             // Scanner databases change daily; a week-old scan misses a week of CVEs.
             stale_after_days: 7,
             reload_interval_secs: 0,
@@ -187,23 +303,59 @@ impl ServerConfig {
         })
     }
 
-    /// Reads `token_file` into `token` when a file is named.
+    /// Reads `token_file` into `token` when a file is named, and every named
+    /// token's file; then makes the list of tokens in force.
     pub fn load_token(&mut self) -> Result<(), ConfigError> {
-        let Some(path) = &self.token_file else {
-            return Ok(());
-        };
-        let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Token {
-            path: shown.clone(),
-            source,
-        })?;
-        let token = text.lines().next().unwrap_or("").trim().to_owned();
-        if token.len() < 16 {
-            return Err(ConfigError::WeakToken { path: shown });
+        if let Some(path) = &self.token_file {
+            self.token = Some(read_token(path)?);
         }
-        self.token = Some(token);
+        self.scoped_tokens.clear();
+        for named in &self.tokens {
+            let secret = read_token(&named.file)?;
+            if !named.facts.is_empty() || named.events || named.read {
+                self.scoped_tokens.push(ScopedToken {
+                    name: named.name.clone(),
+                    secret,
+                    facts: named.facts.clone(),
+                    events: named.events,
+                    read: named.read,
+                });
+            } else {
+                return Err(ConfigError::Invalid {
+                    path: named.file.display().to_string(),
+                    message: format!("token {:?} has no scope (facts, events, read)", named.name),
+                });
+            }
+        }
         Ok(())
     }
+
+    /// The tokens in force: the named ones and `token` (every scope).
+    pub fn all_tokens(&self) -> impl Iterator<Item = ScopedToken> + '_ {
+        self.token
+            .iter()
+            .map(|secret| ScopedToken {
+                name: "token_file".to_owned(),
+                secret: secret.clone(),
+                facts: vec!["*".to_owned()],
+                events: true,
+                read: true,
+            })
+            .chain(self.scoped_tokens.iter().cloned())
+    }
+}
+
+fn read_token(path: &Path) -> Result<String, ConfigError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Token {
+        path: shown.clone(),
+        source,
+    })?;
+    let token = text.lines().next().unwrap_or("").trim().to_owned();
+    if token.len() < 16 {
+        return Err(ConfigError::WeakToken { path: shown });
+    }
+    Ok(token)
 }
 
 #[cfg(test)]

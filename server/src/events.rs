@@ -106,7 +106,7 @@ async fn body_json<T: serde::de::DeserializeOwned>(
     request: Request,
     what: &str,
 ) -> Result<T, ApiError> {
-    authorize(state, request.headers())?;
+    authorize(state, request.headers(), crate::config::Scope::Events)?;
     let body = axum::body::to_bytes(request.into_body(), state.config.max_body_bytes)
         .await
         .map_err(|_| {

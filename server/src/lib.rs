@@ -22,7 +22,9 @@
 
 mod admission;
 mod api;
+mod client_auth;
 pub mod config;
+pub mod decisions;
 mod events;
 mod metrics;
 mod reload;
@@ -36,7 +38,7 @@ use std::time::Duration;
 
 use customs::{Bundle, Engine};
 
-pub use api::ROUTES;
+pub use api::{ROUTES, parse_time};
 pub use config::ServerConfig;
 pub use reload::{BundleLoader, ReloadHandle, Reloaded};
 pub use store::{ImageRecord, Store, StoreError};
@@ -61,6 +63,12 @@ pub enum ServerError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot use the client CA bundle {path} (tls.client_ca): {source}")]
+    ClientCa {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("the server stopped: {0}")]
     Serve(#[source] std::io::Error),
 }
@@ -78,7 +86,11 @@ pub(crate) struct AppState {
     /// Admission's own slots, so decision-API traffic cannot starve it.
     pub admissions: tokio::sync::Semaphore,
     pub store: Store,
+    /// Writes every admission and facts-store decision to the store.
+    pub recorder: decisions::Recorder,
     pub metrics: metrics::Metrics,
+    /// The bearer tokens in force, with their scopes.
+    pub tokens: Vec<config::ScopedToken>,
     pub config: ServerConfig,
 }
 
@@ -108,8 +120,10 @@ impl Server {
                 reloading: tokio::sync::Mutex::new(()),
                 evaluations: tokio::sync::Semaphore::new(config.max_concurrent_evaluations.max(1)),
                 admissions: tokio::sync::Semaphore::new(config.max_concurrent_evaluations.max(1)),
+                recorder: decisions::Recorder::start(store.clone()),
                 store,
                 metrics,
+                tokens: config.all_tokens().collect(),
                 config,
             }),
         })
@@ -174,7 +188,7 @@ impl Server {
         // Certificates first: a bad one fails before any background task starts.
         let rustls = match &config.tls {
             Some(tls) => Some(axum_server::tls_rustls::RustlsConfig::from_config(
-                Arc::new(tls_config(&tls.cert, &tls.key)?),
+                Arc::new(tls_config(&tls.cert, &tls.key, tls.client_ca.as_deref())?),
             )),
             None => None,
         };
@@ -210,8 +224,11 @@ impl Server {
         let result = match rustls {
             Some(rustls) => {
                 tracing::info!(%addr, "serving HTTPS");
+                // Requests on a connection whose client certificate rustls
+                // verified (tls.client_ca) carry a `ClientCertificate`.
                 let server = axum_server::from_tcp_rustls(listener, rustls)
                     .map_err(ServerError::Serve)?
+                    .map(client_auth::ClientCertAcceptor::new)
                     .handle(handle);
                 with_timeouts(server, header_limit).serve(app).await
             }
@@ -241,61 +258,110 @@ fn with_timeouts<A: axum_server::Address, Acc>(
     server.first_request_timeout(limit)
 }
 
-/// The server's sweep: every `interval`, re-evaluate the store against the
-/// bundle (writing the new decisions), and publish the stale and unevaluated
-/// counts as metrics. A failed sweep is logged and counted; the next one runs.
+/// The server's sweep: once per `interval` across every replica sharing the
+/// store (see [`Store::begin_sweep`]), re-evaluate the store against the
+/// bundle (writing the new decisions), publish the stale and unevaluated
+/// counts as metrics, and forget decision records past their retention.
+/// Replicas look every tenth of the interval (1 s to 60 s) whether a sweep is
+/// due, so one that dies mid-sweep is taken over within that. A failed sweep
+/// is logged and counted; the next look runs it again.
 async fn sweep_periodically(state: Arc<AppState>, interval: Duration) {
-    let mut ticker = tokio::time::interval(interval);
+    let look_every = (interval / 10).clamp(Duration::from_secs(1), Duration::from_secs(60));
+    let period = i64::try_from(interval.as_secs()).unwrap_or(i64::MAX);
+    let replica = format!(
+        "{}/{}",
+        std::env::var("HOSTNAME").unwrap_or_else(|_| "customs".to_owned()),
+        std::process::id()
+    );
+    let mut ticker = tokio::time::interval(look_every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        let worker = state.clone();
-        let handle = tokio::runtime::Handle::current();
-        // Evaluation is CPU work: on a blocking thread, not a request worker.
-        let outcome = tokio::task::spawn_blocking(move || {
-            let options = sweep::SweepOptions {
-                stale_after_secs: worker.config.stale_after_days.saturating_mul(86_400),
-                now: chrono::Utc::now().timestamp(),
-                update: true,
-            };
-            let active = worker.active.load_full();
-            handle.block_on(sweep::sweep(
-                &worker.engine,
-                &active.bundle,
-                &active.id,
-                &worker.store,
-                &options,
-            ))
-        })
-        .await;
-        match outcome {
-            Ok(Ok(report)) => {
-                state.metrics.stale_images.set(report.stale.len() as i64);
-                state
-                    .metrics
-                    .unevaluated_images
-                    .set(report.unevaluated.len() as i64);
-                tracing::info!(
-                    images = report.images.len(),
-                    stale = report.stale.len(),
-                    unevaluated = report.unevaluated.len(),
-                    "sweep done"
-                );
-            }
-            Ok(Err(error)) => {
+        let now = chrono::Utc::now().timestamp();
+        let lease = match state.store.begin_sweep(&replica, now, period).await {
+            Ok(Some(lease)) => lease,
+            Ok(None) => continue,
+            Err(error) => {
                 state.metrics.store_errors.inc();
-                tracing::error!(%error, "sweep failed");
+                tracing::error!(%error, "cannot tell whether a sweep is due");
+                continue;
             }
-            Err(error) => tracing::error!(%error, "sweep did not finish"),
+        };
+        let finished = sweep_once(&state, now).await;
+        if let Err(error) = state.store.end_sweep(lease, finished).await {
+            state.metrics.store_errors.inc();
+            tracing::error!(%error, "cannot record the sweep's end");
         }
     }
 }
 
+/// One sweep; the time it finished, or `None` when it failed.
+async fn sweep_once(state: &Arc<AppState>, now: i64) -> Option<i64> {
+    let worker = state.clone();
+    let handle = tokio::runtime::Handle::current();
+    // Evaluation is CPU work: on a blocking thread, not a request worker.
+    let outcome = tokio::task::spawn_blocking(move || {
+        let options = sweep::SweepOptions {
+            stale_after_secs: worker.config.stale_after_days.saturating_mul(86_400),
+            now,
+            update: true,
+        };
+        let active = worker.active.load_full();
+        handle.block_on(sweep::sweep(
+            &worker.engine,
+            &active.bundle,
+            &active.id,
+            &worker.store,
+            &options,
+        ))
+    })
+    .await;
+    let report = match outcome {
+        Ok(Ok(report)) => report,
+        Ok(Err(error)) => {
+            state.metrics.store_errors.inc();
+            tracing::error!(%error, "sweep failed");
+            return None;
+        }
+        Err(error) => {
+            tracing::error!(%error, "sweep did not finish");
+            return None;
+        }
+    };
+    state.metrics.stale_images.set(report.stale.len() as i64);
+    state
+        .metrics
+        .unevaluated_images
+        .set(report.unevaluated.len() as i64);
+    tracing::info!(
+        images = report.images.len(),
+        stale = report.stale.len(),
+        unevaluated = report.unevaluated.len(),
+        "sweep done"
+    );
+    let retention = state.config.decision_retention_days;
+    if retention > 0 {
+        let before = now.saturating_sub(retention.saturating_mul(86_400));
+        match state.store.prune_decisions(before).await {
+            Ok(0) => {}
+            Ok(gone) => tracing::info!(gone, "decision records past their retention forgotten"),
+            Err(error) => {
+                state.metrics.store_errors.inc();
+                tracing::error!(%error, "cannot forget old decision records");
+            }
+        }
+    }
+    Some(chrono::Utc::now().timestamp())
+}
+
 /// A rustls server configuration from PEM files, with the aws-lc-rs provider
 /// (chosen here rather than installed process-wide, so embedders keep theirs).
+/// With `client_ca`, client certificates are asked for and verified against
+/// it, but not required (see `client_auth`).
 fn tls_config(
     cert: &std::path::Path,
     key: &std::path::Path,
+    client_ca: Option<&std::path::Path>,
 ) -> Result<rustls::ServerConfig, ServerError> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -313,14 +379,17 @@ fn tls_config(
         ));
     }
     let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| error(format!("key: {e}")))?;
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| error(e.to_string()))?
-    .with_no_client_auth()
-    .with_single_cert(chain, key_der)
-    .map_err(|e| error(e.to_string()))?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| error(e.to_string()))?;
+    let builder = match client_ca {
+        Some(path) => builder.with_client_cert_verifier(client_auth::verifier(path, provider)?),
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder
+        .with_single_cert(chain, key_der)
+        .map_err(|e| error(e.to_string()))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
 }

@@ -6,7 +6,8 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, Row};
@@ -15,6 +16,12 @@ use sqlx::{AnyPool, Row};
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "images", include_str!("../migrations/0001_images.sql")),
     (2, "pushes", include_str!("../migrations/0002_pushes.sql")),
+    (
+        3,
+        "decisions",
+        include_str!("../migrations/0003_decisions.sql"),
+    ),
+    (4, "sweeps", include_str!("../migrations/0004_sweeps.sql")),
 ];
 
 /// The migrations above, as sqlx reads a migrations directory.
@@ -58,6 +65,10 @@ pub enum StoreError {
     Migrate(#[source] sqlx::migrate::MigrateError),
     #[error("the stored record for {digest} is damaged: {reason}")]
     Damaged { digest: String, reason: String },
+    #[error("no decision {0} is recorded")]
+    NoDecision(String),
+    #[error("cannot encode a decision record: {0}")]
+    Encode(String),
 }
 
 /// One image's record.
@@ -75,6 +86,111 @@ pub struct ImageRecord {
     pub evaluated_at: i64,
     /// The bundle that evaluation ran (name and digest).
     pub bundle: String,
+    /// The SHA-256 of the facts as stored (`sha256:...`), by which decision
+    /// records name them; set by [`Store::put`].
+    pub facts_digest: Option<String>,
+}
+
+/// The PostgreSQL advisory lock key of the sweep ("customs" in ASCII).
+const SWEEP_LOCK: i64 = 0x0063_7573_746f_6d73;
+
+/// This replica's turn to sweep (see [`Store::begin_sweep`]).
+pub struct SweepLease {
+    connection: sqlx::AnyConnection,
+    id: String,
+}
+
+/// What a decision was made by: the admission webhook or a facts write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionKind {
+    Admission,
+    Facts,
+}
+
+impl DecisionKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            DecisionKind::Admission => "admission",
+            DecisionKind::Facts => "facts",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<DecisionKind> {
+        match name {
+            "admission" => Some(DecisionKind::Admission),
+            "facts" => Some(DecisionKind::Facts),
+            _ => None,
+        }
+    }
+}
+
+/// Why: the lines a decision answered with.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reasons {
+    pub denials: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// One image a decision was about, and the facts it read for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecidedImage {
+    /// The image as the workload named it (the digest, for a facts write).
+    pub image: String,
+    pub digest: Option<String>,
+    /// The facts the decision read ([`facts_digest`]); `None` when there were none.
+    pub facts_digest: Option<String>,
+    /// When the pipeline recorded those facts (Unix seconds).
+    pub recorded_at: Option<i64>,
+}
+
+/// What a replay needs besides the facts and the bundle.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DecisionContext {
+    /// The workload under review (admission).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<customs_facts::Workload>,
+    /// The admission settings in force (admission).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admission: Option<AdmissionSettings>,
+}
+
+/// The server settings an admission decision depends on besides the bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdmissionSettings {
+    pub requires: Vec<crate::config::RequiredFact>,
+    pub stale: crate::config::StaleFacts,
+    pub stale_after_days: i64,
+}
+
+/// A decision as recorded: who asked, about which images and facts, under
+/// which bundle and settings, what was answered and why.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DecisionRecord {
+    pub id: String,
+    pub kind: DecisionKind,
+    /// The AdmissionReview's request uid.
+    pub uid: Option<String>,
+    pub namespace: Option<String>,
+    /// "Kind/name" of the workload under review.
+    pub workload: Option<String>,
+    /// "allow" or "deny".
+    pub decision: String,
+    pub reasons: Reasons,
+    /// The bundle identity ([`crate::bundle_id`]).
+    pub bundle: String,
+    /// The time the decision was made and the policies saw (Unix seconds).
+    pub decided_at: i64,
+    pub images: Vec<DecidedImage>,
+    pub context: DecisionContext,
+}
+
+/// An image's facts as stored, for admission.
+#[derive(Debug, Clone)]
+pub struct StoredFacts {
+    pub text: String,
+    pub recorded_at: i64,
+    pub facts_digest: String,
 }
 
 /// A manifest a registry said was pushed.
@@ -103,6 +219,13 @@ pub struct ImageSummary {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    backend: Backend,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
 }
 
 impl Store {
@@ -124,7 +247,12 @@ impl Store {
             .connect(&url)
             .await
             .map_err(StoreError::Unavailable)?;
-        let store = Store { pool };
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        };
+        let store = Store { pool, backend };
         store.migrate().await?;
         Ok(store)
     }
@@ -147,31 +275,47 @@ impl Store {
             .map_err(StoreError::Unavailable)
     }
 
-    /// Records (or replaces) an image's facts and decision, in one statement.
-    pub async fn put(&self, record: &ImageRecord) -> Result<(), StoreError> {
+    /// Records (or replaces) an image's facts and decision, and keeps the
+    /// facts by their digest for the decisions that will name them; one
+    /// transaction. Returns the facts' digest.
+    pub async fn put(&self, record: &ImageRecord) -> Result<String, StoreError> {
+        let text = record.facts.to_string();
+        let facts_digest = facts_digest(&text);
+        let mut tx = self.pool.begin().await.map_err(StoreError::Unavailable)?;
         sqlx::query(
-            "INSERT INTO images (digest, facts, recorded_at, decision, result, evaluated_at, bundle) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+            "INSERT INTO facts_blobs (digest, facts) VALUES ($1, $2) ON CONFLICT (digest) DO NOTHING",
+        )
+        .bind(&facts_digest)
+        .bind(&text)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::Unavailable)?;
+        sqlx::query(
+            "INSERT INTO images (digest, facts, recorded_at, decision, result, evaluated_at, bundle, facts_digest) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
              ON CONFLICT (digest) DO UPDATE SET facts = excluded.facts, \
              recorded_at = excluded.recorded_at, decision = excluded.decision, \
-             result = excluded.result, evaluated_at = excluded.evaluated_at, bundle = excluded.bundle",
+             result = excluded.result, evaluated_at = excluded.evaluated_at, bundle = excluded.bundle, \
+             facts_digest = excluded.facts_digest",
         )
         .bind(&record.digest)
-        .bind(record.facts.to_string())
+        .bind(&text)
         .bind(record.recorded_at)
         .bind(&record.decision)
         .bind(record.result.to_string())
         .bind(record.evaluated_at)
         .bind(&record.bundle)
-        .execute(&self.pool)
+        .bind(&facts_digest)
+        .execute(&mut *tx)
         .await
-        .map(|_| ())
-        .map_err(StoreError::Unavailable)
+        .map_err(StoreError::Unavailable)?;
+        tx.commit().await.map_err(StoreError::Unavailable)?;
+        Ok(facts_digest)
     }
 
     pub async fn get(&self, digest: &str) -> Result<Option<ImageRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT digest, facts, recorded_at, decision, result, evaluated_at, bundle \
+            "SELECT digest, facts, recorded_at, decision, result, evaluated_at, bundle, facts_digest \
              FROM images WHERE digest = $1",
         )
         .bind(digest)
@@ -179,6 +323,42 @@ impl Store {
         .await
         .map_err(StoreError::Unavailable)?;
         row.map(|row| record_of(&row)).transpose()
+    }
+
+    /// What admission reads of an image's record: the facts as stored (not
+    /// parsed: the caller reads them straight into facts), their time and
+    /// digest. A record from before decisions were recorded gets its facts
+    /// kept by digest now.
+    pub async fn facts_of(&self, digest: &str) -> Result<Option<StoredFacts>, StoreError> {
+        let row =
+            sqlx::query("SELECT facts, recorded_at, facts_digest FROM images WHERE digest = $1")
+                .bind(digest)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(StoreError::Unavailable)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let text: String = row.try_get("facts").map_err(StoreError::Unavailable)?;
+        let recorded_at: i64 = row
+            .try_get("recorded_at")
+            .map_err(StoreError::Unavailable)?;
+        let kept: Option<String> = row
+            .try_get("facts_digest")
+            .map_err(StoreError::Unavailable)?;
+        let facts_digest = match kept {
+            Some(kept) => kept,
+            None => {
+                let computed = facts_digest(&text);
+                self.put_facts_blob(&computed, &text).await?;
+                computed
+            }
+        };
+        Ok(Some(StoredFacts {
+            text,
+            recorded_at,
+            facts_digest,
+        }))
     }
 
     /// Records a push (the latest tag and time win for a repository and digest).
@@ -273,6 +453,269 @@ impl Store {
         .map_err(StoreError::Unavailable)
     }
 
+    /// Writes decision records, all in one transaction (the recorder
+    /// batches what arrives while the previous batch commits).
+    pub async fn put_decisions(&self, records: &[DecisionRecord]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(StoreError::Unavailable)?;
+        for record in records {
+            sqlx::query(
+                "INSERT INTO decisions (id, kind, uid, namespace, workload, decision, reasons, bundle, decided_at, context) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(&record.id)
+            .bind(record.kind.name())
+            .bind(&record.uid)
+            .bind(&record.namespace)
+            .bind(&record.workload)
+            .bind(&record.decision)
+            .bind(json_text(&record.reasons)?)
+            .bind(&record.bundle)
+            .bind(record.decided_at)
+            .bind(json_text(&record.context)?)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::Unavailable)?;
+            for image in &record.images {
+                sqlx::query(
+                    "INSERT INTO decision_images (decision_id, image, digest, facts_digest, recorded_at) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (decision_id, image) DO NOTHING",
+                )
+                .bind(&record.id)
+                .bind(&image.image)
+                .bind(&image.digest)
+                .bind(&image.facts_digest)
+                .bind(image.recorded_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::Unavailable)?;
+            }
+        }
+        tx.commit().await.map_err(StoreError::Unavailable)
+    }
+
+    /// Decisions made at or after `since` (Unix seconds), oldest first, at
+    /// most `limit`; only those about `digest` when one is given.
+    pub async fn decisions(
+        &self,
+        since: i64,
+        digest: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<DecisionRecord>, StoreError> {
+        let rows = match digest {
+            Some(digest) => {
+                sqlx::query(
+                    "SELECT id, kind, uid, namespace, workload, decision, reasons, bundle, decided_at, context \
+                     FROM decisions WHERE decided_at >= $1 AND id IN \
+                     (SELECT decision_id FROM decision_images WHERE digest = $2) \
+                     ORDER BY decided_at, id LIMIT $3",
+                )
+                .bind(since)
+                .bind(digest)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+            }
+            None => {
+                sqlx::query(
+                    "SELECT id, kind, uid, namespace, workload, decision, reasons, bundle, decided_at, context \
+                     FROM decisions WHERE decided_at >= $1 ORDER BY decided_at, id LIMIT $2",
+                )
+                .bind(since)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+            }
+        }
+        .map_err(StoreError::Unavailable)?;
+        let mut records = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let mut record = decision_of(row)?;
+            record.images = self.decision_images(&record.id).await?;
+            records.push(record);
+        }
+        Ok(records)
+    }
+
+    /// One decision by its id.
+    pub async fn decision(&self, id: &str) -> Result<DecisionRecord, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, kind, uid, namespace, workload, decision, reasons, bundle, decided_at, context \
+             FROM decisions WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::Unavailable)?
+        .ok_or_else(|| StoreError::NoDecision(id.to_owned()))?;
+        let mut record = decision_of(&row)?;
+        record.images = self.decision_images(&record.id).await?;
+        Ok(record)
+    }
+
+    async fn decision_images(&self, id: &str) -> Result<Vec<DecidedImage>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT image, digest, facts_digest, recorded_at FROM decision_images \
+             WHERE decision_id = $1 ORDER BY image",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::Unavailable)?;
+        rows.iter()
+            .map(|row| {
+                Ok(DecidedImage {
+                    image: row.try_get("image")?,
+                    digest: row.try_get("digest")?,
+                    facts_digest: row.try_get("facts_digest")?,
+                    recorded_at: row.try_get("recorded_at")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::Unavailable)
+    }
+
+    /// A facts document by its digest, as a decision named it.
+    pub async fn facts_blob(&self, digest: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT facts FROM facts_blobs WHERE digest = $1")
+            .bind(digest)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::Unavailable)?;
+        row.map(|row| row.try_get("facts"))
+            .transpose()
+            .map_err(StoreError::Unavailable)
+    }
+
+    /// Keeps a facts document by its digest (records written before
+    /// decisions were recorded have none yet).
+    pub async fn put_facts_blob(&self, digest: &str, text: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO facts_blobs (digest, facts) VALUES ($1, $2) ON CONFLICT (digest) DO NOTHING",
+        )
+        .bind(digest)
+        .bind(text)
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+        .map_err(StoreError::Unavailable)
+    }
+
+    /// Forgets decisions made before `before` (Unix seconds), and the facts
+    /// documents that neither a remaining decision nor an image names.
+    /// Returns how many decisions went.
+    pub async fn prune_decisions(&self, before: i64) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(StoreError::Unavailable)?;
+        sqlx::query(
+            "DELETE FROM decision_images WHERE decision_id IN \
+             (SELECT id FROM decisions WHERE decided_at < $1)",
+        )
+        .bind(before)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::Unavailable)?;
+        let gone = sqlx::query("DELETE FROM decisions WHERE decided_at < $1")
+            .bind(before)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::Unavailable)?
+            .rows_affected();
+        sqlx::query(
+            "DELETE FROM facts_blobs WHERE digest NOT IN \
+             (SELECT facts_digest FROM images WHERE facts_digest IS NOT NULL) \
+             AND digest NOT IN \
+             (SELECT facts_digest FROM decision_images WHERE facts_digest IS NOT NULL)",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::Unavailable)?;
+        tx.commit().await.map_err(StoreError::Unavailable)?;
+        Ok(gone)
+    }
+
+    /// Takes the store's sweep lease when a sweep is due: no other replica
+    /// is sweeping (a PostgreSQL advisory lock, held on a connection of its
+    /// own, so a replica that dies lets go with its connection) and none
+    /// started one that finished within `period_secs`. `None`: not this one's turn.
+    pub async fn begin_sweep(
+        &self,
+        replica: &str,
+        now: i64,
+        period_secs: i64,
+    ) -> Result<Option<SweepLease>, StoreError> {
+        let mut connection = self
+            .pool
+            .acquire()
+            .await
+            .map_err(StoreError::Unavailable)?
+            .detach();
+        if self.backend == Backend::Postgres {
+            let locked: bool = sqlx::query("SELECT pg_try_advisory_lock($1)")
+                .bind(SWEEP_LOCK)
+                .fetch_one(&mut connection)
+                .await
+                .and_then(|row| row.try_get(0))
+                .map_err(StoreError::Unavailable)?;
+            if !locked {
+                let _ = sqlx::Connection::close(connection).await;
+                return Ok(None);
+            }
+        }
+        let last: Option<i64> =
+            sqlx::query("SELECT MAX(started_at) FROM sweeps WHERE finished_at IS NOT NULL")
+                .fetch_one(&mut connection)
+                .await
+                .and_then(|row| row.try_get(0))
+                .map_err(StoreError::Unavailable)?;
+        if last.is_some_and(|last| now - last < period_secs) {
+            let _ = sqlx::Connection::close(connection).await; // ends the lock too
+            return Ok(None);
+        }
+        let id = uuid::Uuid::now_v7().to_string();
+        sqlx::query("INSERT INTO sweeps (id, replica, started_at) VALUES ($1, $2, $3)")
+            .bind(&id)
+            .bind(replica)
+            .bind(now)
+            .execute(&mut connection)
+            .await
+            .map_err(StoreError::Unavailable)?;
+        Ok(Some(SweepLease { connection, id }))
+    }
+
+    /// Ends a sweep: records it finished (when it did) and lets go of the lease.
+    pub async fn end_sweep(
+        &self,
+        mut lease: SweepLease,
+        finished_at: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let recorded = match finished_at {
+            Some(at) => sqlx::query("UPDATE sweeps SET finished_at = $1 WHERE id = $2")
+                .bind(at)
+                .bind(&lease.id)
+                .execute(&mut lease.connection)
+                .await
+                .map(|_| ())
+                .map_err(StoreError::Unavailable),
+            None => Ok(()),
+        };
+        // Closing the connection releases the advisory lock.
+        let _ = sqlx::Connection::close(lease.connection).await;
+        recorded
+    }
+
+    /// The sweeps on record, oldest first (replica, started, finished).
+    pub async fn sweeps(&self) -> Result<Vec<(String, i64, Option<i64>)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT replica, started_at, finished_at FROM sweeps ORDER BY started_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::Unavailable)?;
+        rows.iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::Unavailable)
+    }
+
     /// How many images the store holds (a metric).
     pub async fn count(&self) -> Result<i64, StoreError> {
         let row = sqlx::query("SELECT COUNT(*) FROM images")
@@ -307,8 +750,48 @@ fn record_of(row: &sqlx::any::AnyRow) -> Result<ImageRecord, StoreError> {
             .try_get("evaluated_at")
             .map_err(StoreError::Unavailable)?,
         bundle: row.try_get("bundle").map_err(StoreError::Unavailable)?,
+        facts_digest: row
+            .try_get("facts_digest")
+            .map_err(StoreError::Unavailable)?,
         digest,
     })
+}
+
+fn decision_of(row: &sqlx::any::AnyRow) -> Result<DecisionRecord, StoreError> {
+    let id: String = row.try_get("id").map_err(StoreError::Unavailable)?;
+    let damaged = |reason: String| StoreError::Damaged {
+        digest: format!("decision {id}"),
+        reason,
+    };
+    let text = |column: &str| -> Result<String, StoreError> {
+        row.try_get(column).map_err(StoreError::Unavailable)
+    };
+    let kind = text("kind")?;
+    Ok(DecisionRecord {
+        kind: DecisionKind::from_name(&kind)
+            .ok_or_else(|| damaged(format!("unknown kind {kind:?}")))?,
+        uid: row.try_get("uid").map_err(StoreError::Unavailable)?,
+        namespace: row.try_get("namespace").map_err(StoreError::Unavailable)?,
+        workload: row.try_get("workload").map_err(StoreError::Unavailable)?,
+        decision: text("decision")?,
+        reasons: serde_json::from_str(&text("reasons")?)
+            .map_err(|e| damaged(format!("reasons: {e}")))?,
+        bundle: text("bundle")?,
+        decided_at: row.try_get("decided_at").map_err(StoreError::Unavailable)?,
+        context: serde_json::from_str(&text("context")?)
+            .map_err(|e| damaged(format!("context: {e}")))?,
+        images: Vec::new(),
+        id,
+    })
+}
+
+fn json_text(value: &impl Serialize) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Encode(e.to_string()))
+}
+
+/// `sha256:` and the hex SHA-256 of a facts document's stored text.
+pub fn facts_digest(text: &str) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(text.as_bytes())))
 }
 
 /// `sqlite:PATH` (created if missing), `postgres://...`; a bare path is SQLite.
@@ -344,6 +827,7 @@ mod tests {
             result: serde_json::json!({}),
             evaluated_at: 1,
             bundle: "b".into(),
+            facts_digest: None,
         };
         store.put(&record).await.unwrap();
         store.close().await;
@@ -364,6 +848,69 @@ mod tests {
             store.get(&record.digest).await.unwrap().unwrap().decision,
             "allow"
         );
+    }
+
+    #[tokio::test]
+    async fn pruning_forgets_old_decisions_and_the_facts_only_they_named() {
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        let image = |n: char| ImageRecord {
+            digest: format!("sha256:{}", n.to_string().repeat(64)),
+            facts: serde_json::json!({"schema_version": "1", "n": n.to_string()}),
+            recorded_at: 1,
+            decision: "allow".into(),
+            result: serde_json::json!({}),
+            evaluated_at: 1,
+            bundle: "b".into(),
+            facts_digest: None,
+        };
+        let kept_facts = store.put(&image('a')).await.unwrap();
+        let old_facts = store.put(&image('b')).await.unwrap();
+        // The pipeline records newer facts for b: its old ones are named only
+        // by the old decision.
+        let mut newer = image('b');
+        newer.facts = serde_json::json!({"schema_version": "1", "n": "b2"});
+        store.put(&newer).await.unwrap();
+        let decision = |id: &str, at: i64, facts: &str| DecisionRecord {
+            id: id.into(),
+            kind: DecisionKind::Facts,
+            uid: None,
+            namespace: None,
+            workload: None,
+            decision: "allow".into(),
+            reasons: Reasons::default(),
+            bundle: "b".into(),
+            decided_at: at,
+            images: vec![DecidedImage {
+                image: "x".into(),
+                digest: None,
+                facts_digest: Some(facts.into()),
+                recorded_at: Some(1),
+            }],
+            context: DecisionContext::default(),
+        };
+        store
+            .put_decisions(&[
+                decision("old", 100, &old_facts),
+                decision("new", 200, &kept_facts),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(store.prune_decisions(150).await.unwrap(), 1);
+        assert!(matches!(
+            store.decision("old").await,
+            Err(StoreError::NoDecision(_))
+        ));
+        assert_eq!(store.decision("new").await.unwrap().images.len(), 1);
+        assert!(store.facts_blob(&old_facts).await.unwrap().is_none());
+        assert!(store.facts_blob(&kept_facts).await.unwrap().is_some());
+        let remaining: Vec<String> = store
+            .decisions(0, None, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| d.id)
+            .collect();
+        assert_eq!(remaining, ["new"]);
     }
 
     #[test]

@@ -83,12 +83,27 @@ impl Running {
         (running, reload)
     }
 
-    /// `POST /v1/images/{digest}/facts` with the token.
+    /// `POST /v1/images/{digest}/facts` with the token: the tool output and
+    /// a part naming the digest (the corpus reports name none).
     async fn record(&self, digest: &str, body: Vec<u8>) -> reqwest::Response {
+        self.record_as(TOKEN, digest, body).await
+    }
+
+    async fn record_as(&self, token: &str, digest: &str, body: Vec<u8>) -> reqwest::Response {
+        let form = reqwest::multipart::Form::new()
+            .part("report", reqwest::multipart::Part::bytes(body))
+            .part(
+                "digest",
+                reqwest::multipart::Part::bytes(
+                    json!({"schema_version": "1", "image": {"digest": digest}})
+                        .to_string()
+                        .into_bytes(),
+                ),
+            );
         client()
             .post(format!("{}/v1/images/{digest}/facts", self.url))
-            .bearer_auth(TOKEN)
-            .body(body)
+            .bearer_auth(token)
+            .multipart(form)
             .send()
             .await
             .unwrap()
@@ -385,14 +400,33 @@ async fn the_facts_store_keeps_what_the_pipeline_recorded_behind_its_token() {
         .unwrap();
     assert_eq!(missing.status(), 404);
 
-    let recorded = client()
+    // A report that names no digest is not filed under the URL's.
+    let unbound = client()
         .post(&url)
         .bearer_auth(TOKEN)
         .body(body.clone())
         .send()
         .await
         .unwrap();
+    assert_eq!(unbound.status(), 400);
+    let error: Value = unbound.json().await.unwrap();
+    assert!(
+        error["error"]
+            .as_str()
+            .unwrap()
+            .contains("the facts name no image digest"),
+        "{error}"
+    );
+
+    let recorded = server.record(&image, body.clone()).await;
     assert_eq!(recorded.status(), 200);
+    let decision_id = recorded
+        .headers()
+        .get("customs-decision")
+        .expect("the decision record's id")
+        .to_str()
+        .unwrap()
+        .to_owned();
     let decision: Value = recorded.json().await.unwrap();
     assert_eq!(decision["decision"], "deny");
     assert_eq!(decision["image"]["digest"], image.as_str());
@@ -413,15 +447,88 @@ async fn the_facts_store_keeps_what_the_pipeline_recorded_behind_its_token() {
     assert!(record["recorded_at"].as_i64().unwrap() > 1_700_000_000);
 
     // Facts that name another digest are refused, not filed under this one.
-    let other = server
-        .record(&digest('b'), serde_json::to_vec(&record["facts"]).unwrap())
-        .await;
+    let other = client()
+        .post(format!("{}/v1/images/{}/facts", server.url, digest('b')))
+        .bearer_auth(TOKEN)
+        .json(&record["facts"])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(other.status(), 400);
     let error: Value = other.json().await.unwrap();
     assert!(
         error["error"].as_str().unwrap().contains("not sha256:bbbb"),
         "{error}"
     );
+
+    // An index digest is not admitted on the facts of one of its platforms.
+    let index = client()
+        .post(format!("{}/v1/images/{}/facts", server.url, digest('d')))
+        .bearer_auth(TOKEN)
+        .json(&json!({"schema_version": "1", "image": {"digest": digest('d'), "index_digest": digest('d')}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(index.status(), 400);
+    let error: Value = index.json().await.unwrap();
+    assert!(
+        error["error"]
+            .as_str()
+            .unwrap()
+            .contains("is an image index"),
+        "{error}"
+    );
+
+    // The decision is on record, naming the facts it was made on.
+    let unauthenticated = server.get(&format!("/v1/decisions/{decision_id}")).await;
+    assert_eq!(unauthenticated.status(), 401);
+    let decided: Value = client()
+        .get(format!("{}/v1/decisions/{decision_id}", server.url))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(decided["kind"], "facts");
+    assert_eq!(decided["decision"], "deny");
+    assert_eq!(decided["bundle"], record["bundle"]);
+    assert_eq!(decided["images"][0]["digest"], image.as_str());
+    assert_eq!(decided["images"][0]["facts_digest"], record["facts_digest"]);
+    assert_eq!(
+        decided["reasons"]["denials"],
+        json!(denied_lines(&decision)),
+        "the record keeps the answer's denials"
+    );
+    let listed: Value = client()
+        .get(format!(
+            "{}/v1/decisions?digest={image}&since=2020-01-01T00:00:00Z",
+            server.url
+        ))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["decisions"].as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed["decisions"][0]["id"], decision_id.as_str());
+    let other_digest: Value = client()
+        .get(format!(
+            "{}/v1/decisions?digest={}",
+            server.url,
+            digest('c')
+        ))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(other_digest["decisions"], json!([]));
 
     let metrics = server.metrics().await;
     assert!(metrics.contains("customs_store_images 1"), "{metrics}");
@@ -950,6 +1057,7 @@ async fn serves_https_with_certificates_from_files() {
         c.tls = Some(customs_server::config::TlsConfig {
             cert: cert.clone(),
             key: key.clone(),
+            client_ca: None,
         })
     })
     .await;
@@ -1755,6 +1863,7 @@ async fn a_missing_certificate_is_an_error_that_names_it() {
         tls: Some(customs_server::config::TlsConfig {
             cert: dir.path().join("missing.crt"),
             key: dir.path().join("missing.key"),
+            client_ca: None,
         }),
         ..ServerConfig::default()
     };
@@ -1768,4 +1877,399 @@ async fn a_missing_certificate_is_an_error_that_names_it() {
         .unwrap_err()
         .to_string();
     assert!(error.contains("missing.crt"), "{error}");
+}
+
+/// Named tokens do what they are for and nothing else: a pipeline records
+/// facts only for its repositories, the registry only posts events, the
+/// auditor only reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_token_does_only_what_it_is_scoped_for() {
+    let files = tempfile::tempdir().unwrap();
+    let token = |name: &str| {
+        let secret = format!("{name}-secret-0123456789");
+        std::fs::write(files.path().join(name), format!("{secret}\n")).unwrap();
+        secret
+    };
+    let (trivy_ci, acme_ci, registry, audit) = (
+        token("trivy-ci"),
+        token("acme-ci"),
+        token("registry"),
+        token("audit"),
+    );
+    let tokens = format!(
+        "tokens:\n\
+         - {{name: trivy-ci, file: {dir}/trivy-ci, facts: ['ghcr.io/aquasecurity/*']}}\n\
+         - {{name: acme-ci, file: {dir}/acme-ci, facts: ['ghcr.io/acme/*']}}\n\
+         - {{name: registry, file: {dir}/registry, events: true}}\n\
+         - {{name: audit, file: {dir}/audit, read: true}}\n",
+        dir = files.path().display()
+    );
+    let config_path = files.path().join("serve.yaml");
+    std::fs::write(&config_path, tokens).unwrap();
+    let server = Running::start(baseline(), |config| {
+        let mut read = ServerConfig::from_file(&config_path).unwrap();
+        read.load_token().unwrap();
+        config.token = None;
+        config.tokens = read.tokens;
+        config.scoped_tokens = read.scoped_tokens;
+    })
+    .await;
+    let image = digest('a');
+    let report = report("trivy/alpine-310.json"); // ghcr.io/aquasecurity/trivy-test-images
+
+    let error = |response: reqwest::Response| async move {
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap();
+        (
+            status,
+            body["error"].as_str().unwrap_or_default().to_owned(),
+        )
+    };
+    let (status, message) = error(server.record_as(&acme_ci, &image, report.clone()).await).await;
+    assert_eq!(status, 403);
+    assert!(
+        message.contains("\"acme-ci\" may record facts for ghcr.io/acme/*, not for ghcr.io/aquasecurity/trivy-test-images"),
+        "{message}"
+    );
+    for other in [&registry, &audit] {
+        let (status, message) = error(server.record_as(other, &image, report.clone()).await).await;
+        assert_eq!(status, 403, "{message}");
+        assert!(message.contains("may not record facts"), "{message}");
+    }
+    let recorded = server.record_as(&trivy_ci, &image, report.clone()).await;
+    assert_eq!(recorded.status(), 200);
+
+    let read = |token: String| {
+        client()
+            .get(format!("{}/v1/images/{image}", server.url))
+            .bearer_auth(token)
+            .send()
+    };
+    assert_eq!(read(audit.clone()).await.unwrap().status(), 200);
+    for other in [&trivy_ci, &registry] {
+        let (status, message) = error(read(other.clone()).await.unwrap()).await;
+        assert_eq!(status, 403);
+        assert!(message.contains("may not read the store"), "{message}");
+    }
+
+    let event = json!({"events": [{
+        "action": "push",
+        "target": {
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": digest('b'), "repository": "apps/web", "tag": "1.0"
+        },
+        "request": {"host": "registry.local"}
+    }]});
+    let post_event = |token: String| {
+        client()
+            .post(format!("{}/v1/events/distribution", server.url))
+            .bearer_auth(token)
+            .json(&event)
+            .send()
+    };
+    assert_eq!(post_event(registry.clone()).await.unwrap().status(), 200);
+    let (status, message) = error(post_event(trivy_ci.clone()).await.unwrap()).await;
+    assert_eq!(status, 403);
+    assert!(
+        message.contains("may not post registry events"),
+        "{message}"
+    );
+    server.stop().await;
+}
+
+/// Every admission decision is recorded with the facts, workload, bundle and
+/// settings it was made with; `customs replay` makes each again with the
+/// same bundle and shows what a new one changes. An unauthenticated caller
+/// learns which rules denied, not what they found.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admission_decisions_are_recorded_and_replay_the_same() {
+    let server = Running::start(baseline(), |_| {}).await;
+    let repo = "ghcr.io/aquasecurity/trivy-test-images";
+    let recorded = server
+        .record(&digest('1'), report("trivy/alpine-310.json"))
+        .await;
+    assert_eq!(recorded.status(), 200);
+    let denied = admit(
+        &server,
+        &pod(&format!("{repo}@{}", digest('1')), Some(true)),
+    )
+    .await;
+    assert_eq!(denied["allowed"], false, "{denied}");
+    let id = denied["auditAnnotations"]["decision"]
+        .as_str()
+        .expect("the record's id in the audit annotations")
+        .to_owned();
+    let message = denied["status"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("(customs decision {id})")),
+        "{message}"
+    );
+    assert!(
+        message.contains("freshness/freshness (details in the decision record)"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("days ago"),
+        "findings reach an unauthenticated caller: {message}"
+    );
+    admit(&server, &pod(&format!("{repo}:alpine-310"), Some(true))).await;
+    admit(
+        &server,
+        &pod(&format!("{repo}@{}", digest('9')), Some(true)),
+    )
+    .await;
+
+    let record: Value = client()
+        .get(format!("{}/v1/decisions/{id}", server.url))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(record["kind"], "admission");
+    assert_eq!(record["namespace"], "default", "{record}");
+    assert_eq!(record["decision"], "deny");
+    assert!(record["uid"].is_string());
+    assert_eq!(record["context"]["admission"]["stale"], "deny");
+    assert!(
+        record["images"][0]["facts_digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+    // The record keeps the findings the answer withheld.
+    assert!(
+        record["reasons"]["denials"]
+            .to_string()
+            .contains("days ago"),
+        "{record}"
+    );
+    let store = server.store.clone();
+
+    // Four decisions (a facts write and three admissions) replay the same
+    // with the bundle that made them.
+    let (code, replayed) = replay(&store, &["--since", "0"]);
+    assert_eq!(code, 0, "{replayed}");
+    let decisions = replayed["decisions"].as_array().unwrap();
+    assert_eq!(decisions.len(), 4, "{replayed}");
+    assert!(
+        decisions
+            .iter()
+            .all(|d| d["same_bundle"] == true && d["diff"] == json!([]))
+    );
+
+    // A bundle with another parameter is another bundle: the replay names
+    // the lines that went.
+    let (code, replayed) = replay(&store, &[&id, "--param", "freshness.max-age-days=100000"]);
+    assert_eq!(code, 1, "{replayed}");
+    let one = &replayed["decisions"][0];
+    assert_eq!(one["same_bundle"], false);
+    assert_eq!(one["recorded"]["decision"], "deny");
+    assert!(
+        one["diff"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l.as_str().unwrap().starts_with("- deny ")),
+        "{one}"
+    );
+    server.stop().await;
+}
+
+fn replay(store: &str, extra: &[&str]) -> (i32, Value) {
+    let output = assert_cmd::Command::cargo_bin("customs")
+        .unwrap()
+        .args(["replay", "--store", store, "--format", "json"])
+        .args(extra)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let value = serde_json::from_str(&stdout).unwrap_or_else(|_| {
+        panic!(
+            "replay printed no JSON: {stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    (output.status.code().unwrap(), value)
+}
+
+/// `policy/rule: message` of every denying finding of a decision's JSON.
+fn denied_lines(decision: &Value) -> Vec<String> {
+    let mut lines = Vec::new();
+    for policy in decision["policies"].as_array().unwrap() {
+        for finding in policy["findings"].as_array().unwrap() {
+            if finding["effect"] == "deny" {
+                lines.push(format!(
+                    "{}/{}: {}",
+                    policy["name"].as_str().unwrap(),
+                    finding["rule"].as_str().unwrap(),
+                    finding["message"].as_str().unwrap()
+                ));
+            }
+        }
+    }
+    lines
+}
+
+/// A `customs serve` process on `store`, answering on `port`.
+fn replica(name: &str, port: u16, store: &str, config: &Path) -> KillOnDrop {
+    KillOnDrop(
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("customs"))
+            .args(["serve", "--no-watch", "--store", store, "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--config")
+            .arg(config)
+            .env("CUSTOMS_SERVER_TOKEN", TOKEN)
+            // The replica's name in the sweep records.
+            .env("HOSTNAME", name)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Two replicas on one PostgreSQL: facts recorded through one admit (or
+/// deny) through the other, and the periodic sweep runs once per period
+/// between them — also when the replica sweeping is killed mid-sweep, which
+/// the other then takes over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_on_postgresql_share_facts_and_sweep_once_per_period() {
+    const PERIOD: i64 = 3;
+    let postgres = tokio::task::spawn_blocking(customs_tests::TestPostgres::start)
+        .await
+        .unwrap();
+    // Enough images that a sweep takes a while (to be killed in).
+    let store = customs_server::Store::open(&postgres.url).await.unwrap();
+    let facts = customs_facts::import::import_bytes(
+        &customs_facts::import::Origin::named("alpine-310.json"),
+        &report("trivy/alpine-310.json"),
+    )
+    .unwrap();
+    let mut facts = serde_json::to_value(&facts).unwrap();
+    for n in 0..300u32 {
+        let digest = format!("sha256:{n:064x}");
+        facts["image"]["digest"] = json!(digest);
+        store
+            .put(&customs_server::ImageRecord {
+                digest,
+                facts: facts.clone(),
+                recorded_at: chrono::Utc::now().timestamp(),
+                decision: "allow".into(),
+                result: json!({}),
+                evaluated_at: 0,
+                bundle: "before".into(),
+                facts_digest: None,
+            })
+            .await
+            .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("serve.yaml");
+    std::fs::write(&config, format!("sweep_interval_secs: {PERIOD}\n")).unwrap();
+    let ports = [free_port(), free_port()];
+    let mut replicas = [
+        Some(replica("replica-a", ports[0], &postgres.url, &config)),
+        Some(replica("replica-b", ports[1], &postgres.url, &config)),
+    ];
+    let servers: Vec<Running> = ports
+        .iter()
+        .map(|port| Running {
+            url: format!("http://127.0.0.1:{port}"),
+            store: postgres.url.clone(),
+            stop: None,
+            done: None,
+            _dir: tempfile::tempdir().unwrap(),
+        })
+        .collect();
+    for server in &servers {
+        let mut up = false;
+        for _ in 0..400 {
+            if let Ok(response) = client().get(format!("{}/readyz", server.url)).send().await {
+                up = response.status() == 200;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(up, "{} did not become ready", server.url);
+    }
+
+    // Written through one, decided through the other, both ways.
+    let repo = "ghcr.io/aquasecurity/trivy-test-images";
+    for (writer, reader, n) in [(0, 1, 'a'), (1, 0, 'b')] {
+        let image = digest(n);
+        let written = servers[writer]
+            .record(&image, report("trivy/alpine-310.json"))
+            .await;
+        assert_eq!(written.status(), 200);
+        let answer = admit(
+            &servers[reader],
+            &pod(&format!("{repo}@{image}"), Some(true)),
+        )
+        .await;
+        let message = answer["status"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("freshness/freshness") && !message.contains("pipeline-facts"),
+            "replica {reader} did not decide from the facts written through {writer}: {message}"
+        );
+    }
+
+    // Kill whichever replica is in the middle of a sweep.
+    let mut killed = None;
+    for _ in 0..600 {
+        let sweeps = store.sweeps().await.unwrap();
+        if let Some((name, _, _)) = sweeps.iter().find(|(_, _, finished)| finished.is_none()) {
+            let index = usize::from(name.starts_with("replica-b"));
+            replicas[index].take(); // SIGKILL and wait
+            killed = Some((index, chrono::Utc::now().timestamp()));
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (dead, killed_at) = killed.expect("no sweep was seen running within 30 s");
+    let survivor = ["replica-a", "replica-b"][1 - dead];
+    let mut taken_over = false;
+    for _ in 0..300 {
+        let sweeps = store.sweeps().await.unwrap();
+        taken_over = sweeps.iter().any(|(name, started, finished)| {
+            name.starts_with(survivor) && *started >= killed_at && finished.is_some()
+        });
+        if taken_over {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        taken_over,
+        "{survivor} did not sweep after the other was killed"
+    );
+
+    // Never two at once, and once per period.
+    let sweeps = store.sweeps().await.unwrap();
+    let unfinished: Vec<_> = sweeps.iter().filter(|s| s.2.is_none()).collect();
+    assert_eq!(
+        unfinished.len(),
+        1,
+        "only the killed sweep is unfinished: {sweeps:?}"
+    );
+    let finished: Vec<_> = sweeps.iter().filter(|s| s.2.is_some()).collect();
+    for pair in finished.windows(2) {
+        let (earlier, later) = (pair[0], pair[1]);
+        assert!(
+            later.1 >= earlier.2.unwrap() && later.1 - earlier.1 >= PERIOD,
+            "sweeps overlap or come more than once per period: {sweeps:?}"
+        );
+    }
+    drop(replicas);
+    store.close().await;
 }
