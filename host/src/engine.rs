@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use wasmtime::component::Linker;
+use wasmtime::component::{Linker, ResourceTableError};
 use wasmtime::{Store, Trap};
 
 use crate::bindings::{ImageHandle, customs::policy::types as wit_types};
@@ -458,6 +458,18 @@ impl Engine {
                     return Failure::new(
                         FailureKind::Exit,
                         format!("called exit({}) instead of returning a verdict", exit.0),
+                    );
+                }
+                if matches!(
+                    error.downcast_ref::<ResourceTableError>(),
+                    Some(ResourceTableError::Full)
+                ) {
+                    return Failure::new(
+                        FailureKind::Host,
+                        format!(
+                            "failed: resource limit: the policy tried to hold more WASI resources (streams, pollables, ...) at once than the cap of {} (Limits::resource_table_entries)",
+                            store.data().table.max_capacity()
+                        ),
                     );
                 }
                 // The root cause names what went wrong; the wasm backtrace

@@ -37,6 +37,15 @@ pub struct Limits {
     /// variables, and what functions build), estimated when it loads and
     /// counted as it runs.
     pub cel_memory_bytes: u64,
+    /// Most bytes one call to `wasi:random` (`get-random-bytes`,
+    /// `get-insecure-random-bytes`) may ask for: the host allocates what is
+    /// asked, outside the policy's memory limit, and wasmtime's own cap is
+    /// 64 MiB a call.
+    pub wasi_random_bytes: usize,
+    /// Most WASI resources (streams, pollables, the facts image) a policy may
+    /// hold at once in the host's resource table: each costs the host memory
+    /// outside the policy's memory limit, and wasmtime's own cap is a million.
+    pub resource_table_entries: usize,
 }
 
 impl Default for Limits {
@@ -58,6 +67,13 @@ impl Default for Limits {
             // spends about 30,000 on a 2,000-vulnerability report.
             cel_cost_budget: 10_000_000,
             cel_memory_bytes: 64 << 20,
+            // The most a language test's runtime asks for is 256 bytes (CPython
+            // seeds `random` through wasi-libc's getentropy, 256 bytes a
+            // call); 64 KiB is what Web Crypto's getRandomValues gives at most.
+            wasi_random_bytes: 64 << 10,
+            // Every language test's example runs within 8 (stdio streams, a
+            // pollable while it waits, the facts image).
+            resource_table_entries: 10_000,
         }
     }
 }
@@ -95,6 +111,16 @@ impl Limits {
 
     pub fn with_max_nesting_depth(mut self, depth: usize) -> Self {
         self.max_nesting_depth = depth;
+        self
+    }
+
+    pub fn with_wasi_random_bytes(mut self, bytes: usize) -> Self {
+        self.wasi_random_bytes = bytes;
+        self
+    }
+
+    pub fn with_resource_table_entries(mut self, entries: usize) -> Self {
+        self.resource_table_entries = entries;
         self
     }
 }

@@ -16,6 +16,7 @@ use std::time::Duration;
 use rand::SeedableRng;
 use wasmtime::ResourceLimiter;
 use wasmtime::component::{Linker, ResourceTable};
+use wasmtime_wasi::p2::bindings::random::{insecure, random};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -28,6 +29,8 @@ pub(crate) struct StoreState {
     output: MemoryOutputPipe,
     memory_cap: usize,
     table_cap: usize,
+    /// Most bytes one `wasi:random` call may ask for.
+    random_cap: usize,
     /// Set when the policy tried to grow memory past the cap, to name the cause.
     pub(crate) memory_exceeded: bool,
 }
@@ -52,13 +55,20 @@ impl StoreState {
             .secure_random(rand::rngs::SmallRng::seed_from_u64(RANDOM_SEED))
             .insecure_random(rand::rngs::SmallRng::seed_from_u64(RANDOM_SEED))
             .insecure_random_seed(u128::from(RANDOM_SEED))
+            // [`linker`] checks first, to name the limit; this is the backstop.
+            .max_random_size(u64::try_from(limits.wasi_random_bytes).unwrap_or(u64::MAX))
             .build();
+        // Every stream, pollable and the facts image live here: a full table
+        // fails the call that needed a slot (see `describe_failure`).
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(limits.resource_table_entries);
         StoreState {
-            table: ResourceTable::new(),
+            table,
             wasi,
             output,
             memory_cap: limits.memory_bytes,
             table_cap: limits.table_elements,
+            random_cap: limits.wasi_random_bytes,
             memory_exceeded: false,
         }
     }
@@ -233,14 +243,53 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<Store
             },
         )?;
     }
+    // wasmtime-wasi refuses an over-sized random call (the same cap, set by
+    // `StoreState::new`) with a message that names no limit: these check
+    // first and name it.
+    let mut random = linker.instance(RANDOM)?;
+    random.func_wrap(
+        "get-random-bytes",
+        |mut store: wasmtime::StoreContextMut<'_, StoreState>, (len,): (u64,)| {
+            let state = store.data_mut();
+            check_random_len(len, state.random_cap)?;
+            Ok((random::Host::get_random_bytes(state.wasi.random(), len)?,))
+        },
+    )?;
+    let mut insecure = linker.instance(INSECURE_RANDOM)?;
+    insecure.func_wrap(
+        "get-insecure-random-bytes",
+        |mut store: wasmtime::StoreContextMut<'_, StoreState>, (len,): (u64,)| {
+            let state = store.data_mut();
+            check_random_len(len, state.random_cap)?;
+            Ok((insecure::Host::get_insecure_random_bytes(
+                state.wasi.random(),
+                len,
+            )?,))
+        },
+    )?;
     linker.allow_shadowing(false);
     Ok(linker)
+}
+
+/// Fails a `wasi:random` call that asks for more than `cap` bytes.
+fn check_random_len(len: u64, cap: usize) -> wasmtime::Result<()> {
+    if !usize::try_from(len).is_ok_and(|len| len <= cap) {
+        wasmtime::bail!(
+            "random limit: the policy asked for {len} random bytes in one call, over the cap of {cap} (Limits::wasi_random_bytes)"
+        );
+    }
+    Ok(())
 }
 
 /// The monotonic clock interface as wasmtime-wasi links it (policies built
 /// for any 0.2.x match it); the hostile suite's `sleeps` case fails if an
 /// upgrade moves it and a wait blocks again.
 const MONOTONIC_CLOCK: &str = "wasi:clocks/monotonic-clock@0.2.12";
+
+/// The random interfaces as wasmtime-wasi links them; the hostile suite's
+/// `huge_random` case fails if an upgrade moves them and the cap goes unnamed.
+const RANDOM: &str = "wasi:random/random@0.2.12";
+const INSECURE_RANDOM: &str = "wasi:random/insecure@0.2.12";
 
 /// What a wait on a policy's clock gives: ready at once.
 struct NoWait;

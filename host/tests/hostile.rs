@@ -151,6 +151,19 @@ fn cases() -> Vec<Case> {
             Reports("SystemTime { tv_sec: 1700000000, tv_nsec: 0 }"),
         ),
         guest("reads_random", Reports("13455003013334058829")),
+        // 64 KiB (the default cap) is given; one byte more fails the call.
+        guest(
+            "huge_random",
+            Fails(&[
+                "random limit: the policy asked for 65537 random bytes in one call, over the cap of 65536",
+            ]),
+        ),
+        guest(
+            "hoards_streams",
+            Fails(&[
+                "resource limit: the policy tried to hold more WASI resources (streams, pollables, ...) at once than the cap of 10000",
+            ]),
+        ),
         made(
             "imports_http",
             || {
@@ -356,7 +369,7 @@ fn every_hostile_policy_ends_as_its_case_says() {
         Engine::new(EngineConfig::default().limits(Limits::default().with_deadline(DEADLINE)))
             .unwrap();
     let cases = cases();
-    assert!(cases.len() >= 36, "the suite shrank to {}", cases.len());
+    assert!(cases.len() >= 41, "the suite shrank to {}", cases.len());
     let facts = facts();
 
     let start = rss_kib();

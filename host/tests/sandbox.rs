@@ -72,6 +72,44 @@ fn a_shorter_deadline_is_honoured() {
 }
 
 #[test]
+fn the_wasi_random_and_resource_caps_are_the_engines() {
+    // Raised, the random cap gives the 64 KiB + 1 bytes the default refuses;
+    // lowered to one entry, the resource table holds the facts image and
+    // nothing more, so the first stream fails.
+    let limits = Limits::default()
+        .with_wasi_random_bytes(1 << 20)
+        .with_resource_table_entries(1);
+    let engine = Engine::new(EngineConfig::default().limits(limits)).unwrap();
+    let mut bundle = Bundle::new("t");
+    for name in ["huge_random", "hoards_streams"] {
+        bundle
+            .add(engine.load_policy_file(&guest_path(name)).unwrap())
+            .unwrap();
+    }
+    let decision = engine.evaluate(&bundle, &facts(), &EvalOptions::at(0));
+    let report = |name: &str| {
+        decision
+            .policies
+            .iter()
+            .find(|p| p.name == name)
+            .unwrap_or_else(|| panic!("no report for {name}"))
+    };
+    let random = report("huge-random");
+    assert_eq!(random.decision, PolicyDecision::Warn, "{random:?}");
+    assert_eq!(
+        random.findings[0].message,
+        "the host gave 65536 then 65537 bytes"
+    );
+    let streams = report("hoards-streams");
+    assert_eq!(streams.decision, PolicyDecision::Error, "{streams:?}");
+    let error = streams.error.clone().unwrap();
+    assert!(
+        error.contains("than the cap of 1 (Limits::resource_table_entries)"),
+        "{error}"
+    );
+}
+
+#[test]
 fn imports_that_are_not_granted_are_refused() {
     // WASI 0.2 is linked (with nothing behind it); anything else is refused.
     for import in [
