@@ -152,6 +152,7 @@ async fn store_facts(store: &str, facts_json: &[u8]) -> Result<()> {
             evaluated_at: now,
             bundle: "bench".to_owned(),
             facts_digest: None,
+            writer: None,
         })
         .await?;
     store.close().await;

@@ -7,7 +7,11 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use customs::text::escaped;
 use customs_server::Store;
-use customs_server::decisions::{Replayed, replay};
+use customs_server::decisions::{ReplayError, Replayed, replay};
+use customs_server::store::DecisionRecord;
+
+/// Decisions read from the store at a time.
+const PAGE: i64 = 500;
 
 #[derive(Args)]
 pub struct ReplayArgs {
@@ -42,7 +46,8 @@ enum ReplayFormat {
 }
 
 /// Exit 0 when every replayed decision is the same as recorded, 1 when one
-/// differs (with the recorded bundle that is a defect, and says so).
+/// differs (with the recorded bundle that is a defect, and says so) or
+/// cannot be replayed (its facts are gone).
 pub fn run(args: ReplayArgs) -> Result<u8> {
     let since = match &args.since {
         Some(text) => Some(customs_server::parse_time(text).with_context(|| {
@@ -56,24 +61,47 @@ pub fn run(args: ReplayArgs) -> Result<u8> {
         .enable_all()
         .build()
         .context("cannot start a runtime")?;
-    let replayed = runtime.block_on(async {
-        let store = Store::open(&args.store).await?;
-        let records = match (&args.id, since) {
-            (Some(id), _) => vec![store.decision(id).await?],
+    let (replayed, unreplayable) = runtime.block_on(async {
+        let store = Store::open_existing(&args.store).await?;
+        let mut replayed = Vec::new();
+        let mut unreplayable = Vec::new();
+        let mut replay_one = async |record: &DecisionRecord| {
+            match replay(&engine, &bundle, &bundle_id, &store, record).await {
+                Ok(one) => replayed.push(one),
+                // One record that cannot be replayed is reported, not the end of the run.
+                Err(ReplayError::Unreplayable { id, reason }) => {
+                    unreplayable.push(format!("{id}: {reason}"));
+                }
+                Err(ReplayError::Store(e)) => return Err(anyhow::Error::from(e)),
+            }
+            Ok(())
+        };
+        match (&args.id, since) {
+            (Some(id), _) => replay_one(&store.decision(id).await?).await?,
             (None, Some(since)) => {
-                store
-                    .decisions(since, args.digest.as_deref(), i64::MAX)
-                    .await?
+                // A page at a time, so memory stays bounded however many there are.
+                let mut after = String::new();
+                loop {
+                    let page = store
+                        .decisions(since, &after, args.digest.as_deref(), PAGE)
+                        .await?;
+                    for record in &page {
+                        replay_one(record).await?;
+                    }
+                    match page.last() {
+                        Some(last) if page.len() as i64 == PAGE => after = last.id.clone(),
+                        _ => break,
+                    }
+                }
             }
             (None, None) => bail!("name a decision ID or --since TIME"),
-        };
-        let mut replayed = Vec::with_capacity(records.len());
-        for record in &records {
-            replayed.push(replay(&engine, &bundle, &bundle_id, &store, record).await?);
         }
         store.close().await;
-        Ok::<_, anyhow::Error>(replayed)
+        Ok::<_, anyhow::Error>((replayed, unreplayable))
     })?;
+    for line in &unreplayable {
+        eprintln!("customs: cannot replay {}", escaped(line));
+    }
     match args.format {
         ReplayFormat::Json => crate::report::print_json(&serde_json::json!({
             "bundle": bundle_id,
@@ -81,11 +109,13 @@ pub fn run(args: ReplayArgs) -> Result<u8> {
         }))?,
         ReplayFormat::Table => print_table(&bundle_id, &replayed),
     }
-    Ok(if replayed.iter().any(Replayed::differs) {
-        crate::EXIT_DENIED
-    } else {
-        crate::EXIT_ALLOWED
-    })
+    Ok(
+        if replayed.iter().any(Replayed::differs) || !unreplayable.is_empty() {
+            crate::EXIT_DENIED
+        } else {
+            crate::EXIT_ALLOWED
+        },
+    )
 }
 
 fn print_table(bundle_id: &str, replayed: &[Replayed]) {

@@ -9,6 +9,9 @@ CREATE TABLE facts_blobs (
     facts TEXT NOT NULL
 );
 ALTER TABLE images ADD COLUMN facts_digest TEXT;
+-- The name of the token that recorded the facts: admission holds them to
+-- that token's repositories.
+ALTER TABLE images ADD COLUMN writer TEXT;
 
 CREATE TABLE decisions (
     -- A time-ordered UUID (v7).
@@ -43,6 +46,8 @@ CREATE TABLE decision_images (
     facts_digest TEXT,
     -- When the pipeline recorded those facts.
     recorded_at BIGINT,
+    -- Why no facts were read when some were recorded, as answered then.
+    refused TEXT,
     PRIMARY KEY (decision_id, image)
 );
 CREATE INDEX decision_images_digest ON decision_images (digest);

@@ -18,7 +18,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::api::{ApiError, Lane, in_lane};
-use crate::decisions::{Found, judge_image, new_id, outcome, pinned};
+use crate::config::image_repository;
+use crate::decisions::{Found, Lines, judge_image, new_id, outcome, pinned};
 use crate::metrics::DecisionLabels;
 use crate::store::{
     AdmissionSettings, DecidedImage, DecisionContext, DecisionKind, DecisionRecord, Reasons,
@@ -75,14 +76,17 @@ pub async fn review(State(state): State<Arc<AppState>>, request: Request) -> Res
             return ApiError::bad_request(format!("not an AdmissionReview: {e}")).into_response();
         }
     };
-    let record = judge(&state, uid.clone(), &body).await;
+    let (mut record, mut shown) = judge(&state, uid.clone(), &body).await;
+    record.context.caller = caller.clone();
     let id = record.id.clone();
     let mut reasons = record.reasons.clone();
     if let Err(error) = state.recorder.record(record).await {
         state.metrics.store_errors.inc();
-        reasons.denials.push(format!(
+        let line = format!(
             "{POLICY}/decision-record: the decision could not be recorded, so none is given: {error}"
-        ));
+        );
+        reasons.denials.push(line.clone());
+        shown.denials.push(line);
     }
     let outcome = outcome(reasons.denials.is_empty());
     state
@@ -93,11 +97,15 @@ pub async fn review(State(state): State<Arc<AppState>>, request: Request) -> Res
             decision: outcome,
         })
         .inc();
-    Json(answer(&uid, &id, &reasons, caller.is_some())).into_response()
+    // Only the API server (a verified client certificate) sees the findings.
+    let answered = if caller.is_some() { &reasons } else { &shown };
+    Json(answer(&uid, &id, answered)).into_response()
 }
 
 /// Judges a review: every image it runs, from the facts the store holds.
-async fn judge(state: &Arc<AppState>, uid: String, body: &[u8]) -> DecisionRecord {
+/// Answers the record (with the reasons in full) and the reasons as shown
+/// to a caller not known to be the API server.
+async fn judge(state: &Arc<AppState>, uid: String, body: &[u8]) -> (DecisionRecord, Reasons) {
     let now = chrono::Utc::now().timestamp();
     let active = state.active.load_full();
     let settings = AdmissionSettings {
@@ -117,10 +125,11 @@ async fn judge(state: &Arc<AppState>, uid: String, body: &[u8]) -> DecisionRecor
         decided_at: now,
         images: Vec::new(),
         context: DecisionContext {
-            workload: None,
             admission: Some(settings.clone()),
+            ..DecisionContext::default()
         },
     };
+    let mut lines = Lines::default();
     let workload = match import_as(
         &Origin::named("AdmissionReview"),
         body,
@@ -128,19 +137,17 @@ async fn judge(state: &Arc<AppState>, uid: String, body: &[u8]) -> DecisionRecor
     ) {
         Ok(facts) => facts.workload,
         Err(e) => {
-            record.reasons.denials.push(format!("{POLICY}: {e}"));
+            lines.deny(format!("{POLICY}: {e}"));
             None
         }
     };
     let Some(workload) = workload else {
-        if record.reasons.denials.is_empty() {
-            record
-                .reasons
-                .denials
-                .push(format!("{POLICY}: the review carries no workload"));
+        if lines.full.denials.is_empty() {
+            lines.deny(format!("{POLICY}: the review carries no workload"));
         }
         record.decision = outcome(false).to_owned();
-        return record;
+        record.reasons = lines.full;
+        return (record, lines.shown);
     };
     record.namespace = workload.namespace.clone();
     record.workload = match (&workload.kind, &workload.name) {
@@ -165,12 +172,11 @@ async fn judge(state: &Arc<AppState>, uid: String, body: &[u8]) -> DecisionRecor
     let worker = state.clone();
     let context_workload = workload.clone();
     let judged = in_lane(state, Lane::Admission, move || {
-        let mut reasons = Reasons::default();
         let mut decisions = Vec::new();
         for (image, found) in lookups {
             let Some((digest, found)) = found else {
                 if let Err(line) = pinned(&image) {
-                    reasons.denials.push(line);
+                    lines.deny(line);
                 }
                 continue;
             };
@@ -184,30 +190,32 @@ async fn judge(state: &Arc<AppState>, uid: String, body: &[u8]) -> DecisionRecor
                 &image,
                 &digest,
                 found,
-                &mut reasons,
+                &mut lines,
             ) {
                 decisions.push((decision, started.elapsed()));
             }
         }
-        (reasons, decisions)
+        (lines, decisions)
     })
     .await;
-    match judged {
-        Ok((reasons, decisions)) => {
+    let lines = match judged {
+        Ok((lines, decisions)) => {
             for (decision, took) in &decisions {
                 state.metrics.evaluation_seconds.observe(took.as_secs_f64());
                 state.metrics.record("admission-image", decision);
             }
-            record.reasons = reasons;
+            lines
         }
-        Err(error) => record
-            .reasons
-            .denials
-            .push(format!("{POLICY}: {}", error.message)),
-    }
+        Err(error) => {
+            let mut lines = Lines::default();
+            lines.deny(format!("{POLICY}: {}", error.message));
+            lines
+        }
+    };
     record.context.workload = Some(context_workload);
-    record.decision = outcome(record.reasons.denials.is_empty()).to_owned();
-    record
+    record.decision = outcome(lines.full.denials.is_empty()).to_owned();
+    record.reasons = lines.full;
+    (record, lines.shown)
 }
 
 /// What the store holds for an image: `None` when it is not pinned by a
@@ -218,51 +226,71 @@ async fn look_up(state: &AppState, image: &str) -> (DecidedImage, Option<(String
         digest: None,
         facts_digest: None,
         recorded_at: None,
+        refused: None,
     };
     let Ok(digest) = pinned(image) else {
         return (decided, None);
     };
     decided.digest = Some(digest.to_owned());
     let found = match state.store.facts_of(digest).await {
-        Ok(Some(stored)) => {
-            decided.recorded_at = Some(stored.recorded_at);
-            decided.facts_digest = Some(stored.facts_digest);
-            Found::Facts {
-                facts: stored.text,
-                recorded_at: stored.recorded_at,
+        Ok(Some(stored)) => match vouches(state, stored.writer.as_deref(), image) {
+            Ok(()) => {
+                decided.recorded_at = Some(stored.recorded_at);
+                decided.facts_digest = Some(stored.facts_digest);
+                Found::Facts {
+                    facts: stored.text,
+                    recorded_at: stored.recorded_at,
+                }
             }
-        }
+            Err(reason) => {
+                decided.refused = Some(reason.clone());
+                Found::Refused(reason)
+            }
+        },
         Ok(None) => Found::Missing,
         Err(e) => {
             state.metrics.store_errors.inc();
             tracing::error!(error = %e, "facts store, at admission");
-            Found::Unavailable(e.to_string())
+            decided.refused = Some(e.to_string());
+            Found::Refused(e.to_string())
         }
     };
     (decided, Some((digest.to_owned(), found)))
 }
 
-/// The AdmissionReview answer. The decision record's id goes in the audit
-/// annotations and the message. A caller that did not authenticate with a
-/// client certificate learns which rules denied, not what they found (the
-/// findings are in the record, behind a token).
-fn answer(uid: &str, id: &str, reasons: &Reasons, authenticated: bool) -> serde_json::Value {
-    let allowed = reasons.denials.is_empty();
-    let shown = |line: &String| {
-        if authenticated {
-            line.clone()
-        } else {
-            withheld(line)
-        }
+/// Whether the token that recorded an image's facts may vouch for `image`:
+/// a pipeline token scoped to some repositories admits only images of
+/// those, whatever repository its facts claim. Records from before tokens
+/// had names were written with the one token, which has every scope.
+fn vouches(state: &AppState, writer: Option<&str>, image: &str) -> Result<(), String> {
+    let Some(writer) = writer else {
+        return Ok(());
     };
+    let repository = image_repository(image);
+    match state.tokens.iter().find(|token| token.name == writer) {
+        Some(token) if token.may_vouch_for(&repository) => Ok(()),
+        Some(token) => Err(format!(
+            "the facts were recorded with token {writer:?}, which may record facts for {}, not for {repository}",
+            token.facts.join(", ")
+        )),
+        None => Err(format!(
+            "the facts were recorded with token {writer:?}, which is no longer configured"
+        )),
+    }
+}
+
+/// The AdmissionReview answer: `reasons` as given (in full for the API
+/// server, without findings for anyone else); the decision record's id in
+/// the audit annotations and the message.
+fn answer(uid: &str, id: &str, reasons: &Reasons) -> serde_json::Value {
+    let allowed = reasons.denials.is_empty();
     let mut response = json!({
         "uid": uid,
         "allowed": allowed,
         "auditAnnotations": { "decision": id },
     });
     if !allowed {
-        let lines: Vec<String> = reasons.denials.iter().map(shown).collect();
-        let mut message = lines.join("; ");
+        let mut message = reasons.denials.join("; ");
         if message.len() > MAX_MESSAGE {
             let mut end = MAX_MESSAGE;
             while !message.is_char_boundary(end) {
@@ -280,7 +308,6 @@ fn answer(uid: &str, id: &str, reasons: &Reasons, authenticated: bool) -> serde_
                 .warnings
                 .iter()
                 .take(MAX_WARNINGS)
-                .map(shown)
                 .collect::<Vec<_>>()
         );
     }
@@ -289,16 +316,4 @@ fn answer(uid: &str, id: &str, reasons: &Reasons, authenticated: bool) -> serde_
         "kind": "AdmissionReview",
         "response": response,
     })
-}
-
-/// `IMAGE: policy/rule: message` without the message; lines of another
-/// shape stay (they carry no findings).
-fn withheld(line: &str) -> String {
-    let mut parts = line.splitn(3, ": ");
-    match (parts.next(), parts.next(), parts.next()) {
-        (Some(image), Some(rule), Some(_)) if rule.contains('/') && !rule.starts_with(POLICY) => {
-            format!("{image}: {rule} (details in the decision record)")
-        }
-        _ => line.to_owned(),
-    }
 }

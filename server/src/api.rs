@@ -531,7 +531,10 @@ pub(crate) fn authorize<'s>(
 fn repository_of(facts: &Facts) -> Option<String> {
     let image = &facts.image;
     match (&image.registry, &image.repository) {
-        (Some(registry), Some(repository)) => Some(format!("{registry}/{repository}")),
+        (Some(registry), Some(repository)) => Some(format!(
+            "{}/{repository}",
+            crate::config::normalize_registry(registry)
+        )),
         (None, Some(repository)) => Some(repository.clone()),
         _ => None,
     }
@@ -550,7 +553,10 @@ async fn put_facts(
     let inputs = read_inputs(&state, request).await?;
     let named = digest.clone();
     let without_digest = state.config.facts_without_digest;
-    let decided = decide(&state, Lane::Api, "facts", now, true, move || {
+    let at = chrono::Utc::now().timestamp();
+    let policy_time = now.unwrap_or(at);
+    let writer_name = writer.name.clone();
+    let decided = decide(&state, Lane::Api, "facts", Some(policy_time), true, move || {
         let mut facts = import(inputs, format)?;
         match (facts.image.digest.as_deref(), without_digest) {
             (Some(found), _) if found != named => {
@@ -601,17 +607,16 @@ async fn put_facts(
     let (decision, active) = (decided.decision, decided.active);
     let facts_json = decided.facts.unwrap_or_default();
     let mut warnings = warning_headers(decided.warnings);
-    let at = chrono::Utc::now().timestamp();
-    let decided_at = now.unwrap_or(at);
     let mut record = ImageRecord {
         digest,
         facts: facts_json,
         recorded_at: at,
         decision: outcome(&decision).to_owned(),
         result: decision_json(&decision)?,
-        evaluated_at: decided_at,
+        evaluated_at: policy_time,
         bundle: active.id.clone(),
         facts_digest: None,
+        writer: Some(writer_name.clone()),
     };
     let facts_digest = state
         .store
@@ -621,8 +626,9 @@ async fn put_facts(
     let decided = crate::decisions::facts_record(
         &record.digest,
         &facts_digest,
-        decided_at,
         at,
+        policy_time,
+        &writer_name,
         &active.id,
         &decision,
     );
@@ -676,6 +682,8 @@ pub struct DecisionsQuery {
     since: Option<String>,
     /// Only decisions about this manifest digest.
     digest: Option<String>,
+    /// Only decisions recorded after this one (the last id of the previous page).
+    after: Option<String>,
     /// At most this many (default 100, at most 1000).
     limit: Option<i64>,
 }
@@ -708,7 +716,12 @@ async fn list_decisions(
     }
     let decisions = state
         .store
-        .decisions(since, query.digest.as_deref(), limit)
+        .decisions(
+            since,
+            query.after.as_deref().unwrap_or(""),
+            query.digest.as_deref(),
+            limit,
+        )
         .await
         .map_err(|e| ApiError::store(&state, e))?;
     Ok(Json(json!({ "decisions": decisions })))

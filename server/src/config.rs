@@ -171,12 +171,48 @@ impl ScopedToken {
         }
     }
 
+    /// Whether facts this token recorded may admit an image of `repository`
+    /// (`registry/path`, as [`image_repository`] gives it).
+    pub fn may_vouch_for(&self, repository: &str) -> bool {
+        self.facts
+            .iter()
+            .any(|glob| glob == "*" || wildmatch::WildMatch::new(glob).matches(repository))
+    }
+
     /// Whether this token may record facts about `repository`
     /// (`registry/path`; `None` when the facts name none).
     pub fn may_record(&self, repository: Option<&str>) -> bool {
         self.facts.iter().any(|glob| {
             glob == "*" || repository.is_some_and(|r| wildmatch::WildMatch::new(glob).matches(r))
         })
+    }
+}
+
+/// `registry/path` of an image reference, the way repository globs name
+/// it: `nginx@sha256:...` is `docker.io/library/nginx`, a tag or digest is
+/// dropped, `index.docker.io` is `docker.io`.
+pub fn image_repository(image: &str) -> String {
+    let name = image.split('@').next().unwrap_or(image);
+    let name = match (name.rfind(':'), name.rfind('/')) {
+        (Some(colon), slash) if slash.is_none_or(|slash| colon > slash) => &name[..colon],
+        _ => name,
+    };
+    match name.split_once('/') {
+        None => format!("docker.io/library/{name}"),
+        Some((first, rest))
+            if first.contains('.') || first.contains(':') || first == "localhost" =>
+        {
+            format!("{}/{rest}", normalize_registry(first))
+        }
+        Some(_) => format!("docker.io/{name}"),
+    }
+}
+
+/// Docker Hub's other names are `docker.io`.
+pub fn normalize_registry(registry: &str) -> &str {
+    match registry {
+        "index.docker.io" | "registry-1.docker.io" => "docker.io",
+        other => other,
     }
 }
 
@@ -375,6 +411,24 @@ mod tests {
         std::fs::write(&path, "listen: 0.0.0.0:9000\nstroe: x\n").unwrap();
         let error = ServerConfig::from_file(&path).unwrap_err().to_string();
         assert!(error.contains("stroe"), "{error}");
+    }
+
+    #[test]
+    fn image_repositories_as_globs_name_them() {
+        for (image, repository) in [
+            ("nginx@sha256:00", "docker.io/library/nginx"),
+            ("nginx:1.27", "docker.io/library/nginx"),
+            ("acme/app:1", "docker.io/acme/app"),
+            ("index.docker.io/acme/app", "docker.io/acme/app"),
+            ("ghcr.io/acme/api@sha256:00", "ghcr.io/acme/api"),
+            ("localhost:5000/app:2@sha256:00", "localhost:5000/app"),
+            (
+                "registry.local:5000/team/app",
+                "registry.local:5000/team/app",
+            ),
+        ] {
+            assert_eq!(image_repository(image), repository, "{image}");
+        }
     }
 
     #[test]

@@ -14,7 +14,8 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::store::{
-    AdmissionSettings, DecidedImage, DecisionKind, DecisionRecord, Reasons, Store, StoreError,
+    AdmissionSettings, DecidedImage, DecisionContext, DecisionKind, DecisionRecord, Reasons, Store,
+    StoreError,
 };
 
 /// The admission "policy" whose rules the webhook applies before the bundle.
@@ -42,7 +43,17 @@ impl Recorder {
     }
 
     /// Records one decision; returns once it is committed.
-    pub async fn record(&self, record: DecisionRecord) -> Result<(), String> {
+    pub async fn record(&self, mut record: DecisionRecord) -> Result<(), String> {
+        // PostgreSQL's TEXT takes no NUL, and these come from the caller.
+        for text in [&mut record.uid, &mut record.namespace, &mut record.workload]
+            .into_iter()
+            .flatten()
+            .chain(record.images.iter_mut().map(|image| &mut image.image))
+        {
+            if text.contains('\0') {
+                *text = text.replace('\0', "\u{fffd}");
+            }
+        }
         let (done, committed) = oneshot::channel();
         self.queue
             .send((record, done))
@@ -73,11 +84,25 @@ async fn write_batches(store: Store, mut pending: mpsc::Receiver<(DecisionRecord
             .put_decisions(&records)
             .await
             .map_err(|e| e.to_string());
-        if let Err(error) = &result {
-            tracing::error!(%error, records = records.len(), "decision records not written");
-        }
-        for waiter in waiters.drain(..) {
-            let _ = waiter.send(result.clone());
+        if result.is_ok() || records.len() == 1 {
+            if let Err(error) = &result {
+                tracing::error!(%error, "decision record not written");
+            }
+            for waiter in waiters.drain(..) {
+                let _ = waiter.send(result.clone());
+            }
+        } else {
+            // One bad record must not sink the others batched with it.
+            for (record, waiter) in records.iter().zip(waiters.drain(..)) {
+                let one = store
+                    .put_decisions(std::slice::from_ref(record))
+                    .await
+                    .map_err(|e| e.to_string());
+                if let Err(error) = &one {
+                    tracing::error!(%error, id = %record.id, "decision record not written");
+                }
+                let _ = waiter.send(one);
+            }
         }
         records.clear();
     }
@@ -88,28 +113,55 @@ pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
+/// The reasons of a decision in full (recorded, and answered to the API
+/// server) and as answered to a caller not known to be the API server: the
+/// same lines without what findings and store errors say.
+#[derive(Debug, Default)]
+pub struct Lines {
+    pub full: Reasons,
+    pub shown: Reasons,
+}
+
+impl Lines {
+    /// A denial that says nothing about an image's findings: shown as is.
+    pub fn deny(&mut self, line: String) {
+        self.shown.denials.push(line.clone());
+        self.full.denials.push(line);
+    }
+
+    fn warn(&mut self, line: String) {
+        self.shown.warnings.push(line.clone());
+        self.full.warnings.push(line);
+    }
+}
+
 /// "allow" or "deny".
 pub fn outcome(allowed: bool) -> &'static str {
     if allowed { "allow" } else { "deny" }
 }
 
-/// The lines a decision answers with, each `PREFIXpolicy/rule: message`:
-/// denying findings are denials, the others (not waived) warnings.
-pub fn finding_lines(prefix: &str, decision: &Decision, reasons: &mut Reasons) {
-    let before = reasons.denials.len();
+/// The lines a decision answers with, each `PREFIXpolicy/rule: message`
+/// (shown without the message): denying findings are denials, the others
+/// (not waived) warnings.
+pub fn finding_lines(prefix: &str, decision: &Decision, lines: &mut Lines) {
+    let before = lines.full.denials.len();
     for (policy, finding) in decision.findings() {
-        let line = format!("{prefix}{policy}/{}: {}", finding.rule, finding.message);
+        let full = format!("{prefix}{policy}/{}: {}", finding.rule, finding.message);
+        let shown = format!(
+            "{prefix}{policy}/{} (details in the decision record)",
+            finding.rule
+        );
         if finding.denies() {
-            reasons.denials.push(line);
+            lines.full.denials.push(full);
+            lines.shown.denials.push(shown);
         } else if !finding.is_waived() {
-            reasons.warnings.push(line);
+            lines.full.warnings.push(full);
+            lines.shown.warnings.push(shown);
         }
     }
-    if !decision.is_allowed() && reasons.denials.len() == before {
+    if !decision.is_allowed() && lines.full.denials.len() == before {
         // Denied without a denying finding cannot happen today; never admit on it.
-        reasons
-            .denials
-            .push(format!("{prefix}denied by the bundle"));
+        lines.deny(format!("{prefix}denied by the bundle"));
     }
 }
 
@@ -117,8 +169,9 @@ pub fn finding_lines(prefix: &str, decision: &Decision, reasons: &mut Reasons) {
 pub(crate) enum Found {
     /// No facts are recorded for the digest.
     Missing,
-    /// The store did not answer.
-    Unavailable(String),
+    /// No facts were read: the store did not answer, or the facts' writer
+    /// may not vouch for this image (the reason).
+    Refused(String),
     /// The recorded facts as stored (read as facts v1 by the judge, in
     /// the evaluation slot: parsing is CPU work).
     Facts { facts: String, recorded_at: i64 },
@@ -153,20 +206,24 @@ pub(crate) fn judge_image(
     image: &str,
     digest: &str,
     found: Found,
-    reasons: &mut Reasons,
+    lines: &mut Lines,
 ) -> Option<Decision> {
     let (facts, recorded_at) = match found {
         Found::Missing => {
-            reasons.denials.push(format!(
+            lines.deny(format!(
                 "{image}: {ADMISSION}/pipeline-facts: no facts were recorded for {digest}; \
                  the image did not go through the pipeline (POST /v1/images/{digest}/facts)"
             ));
             return None;
         }
-        Found::Unavailable(error) => {
-            reasons
+        Found::Refused(reason) => {
+            lines
+                .full
                 .denials
-                .push(format!("{image}: {ADMISSION}/pipeline-facts: {error}"));
+                .push(format!("{image}: {ADMISSION}/pipeline-facts: {reason}"));
+            lines.shown.denials.push(format!(
+                "{image}: {ADMISSION}/pipeline-facts: no usable facts (details in the decision record)"
+            ));
             return None;
         }
         Found::Facts { facts, recorded_at } => (facts, recorded_at),
@@ -180,17 +237,20 @@ pub(crate) fn judge_image(
         );
         match settings.stale {
             crate::config::StaleFacts::Deny => {
-                reasons.denials.push(line);
+                lines.deny(line);
                 return None;
             }
-            crate::config::StaleFacts::Warn => reasons.warnings.push(line),
+            crate::config::StaleFacts::Warn => lines.warn(line),
         }
     }
     let mut facts = match serde_json::from_str::<Facts>(&facts) {
         Ok(facts) => facts,
         Err(error) => {
-            reasons.denials.push(format!(
+            lines.full.denials.push(format!(
                 "{image}: {ADMISSION}/pipeline-facts: the stored facts for {digest} do not read as facts v1: {error}"
+            ));
+            lines.shown.denials.push(format!(
+                "{image}: {ADMISSION}/pipeline-facts: the stored facts for {digest} do not read as facts v1"
             ));
             return None;
         }
@@ -202,7 +262,7 @@ pub(crate) fn judge_image(
         .map(|part| part.name())
         .collect();
     if !missing.is_empty() {
-        reasons.denials.push(format!(
+        lines.deny(format!(
             "{image}: {ADMISSION}/incomplete-facts: the facts recorded for {digest} lack {}; \
              record the scanner's report for this digest",
             missing.join(", ")
@@ -220,7 +280,7 @@ pub(crate) fn judge_image(
         ..workload.clone()
     });
     let decision = engine.evaluate(bundle, &PreparedFacts::new(facts), &EvalOptions::at(now));
-    finding_lines(&format!("{image}: "), &decision, reasons);
+    finding_lines(&format!("{image}: "), &decision, lines);
     Some(decision)
 }
 
@@ -279,7 +339,8 @@ pub async fn replay(
         id: record.id.clone(),
         reason,
     };
-    let mut reasons = Reasons::default();
+    let mut lines = Lines::default();
+    let policy_time = record.context.policy_time.unwrap_or(record.decided_at);
     let allowed = match record.kind {
         DecisionKind::Facts => {
             let image = record
@@ -299,9 +360,9 @@ pub async fn replay(
             let decision = engine.evaluate(
                 bundle,
                 &PreparedFacts::new(facts),
-                &EvalOptions::at(record.decided_at),
+                &EvalOptions::at(policy_time),
             );
-            finding_lines("", &decision, &mut reasons);
+            finding_lines("", &decision, &mut lines);
             decision.is_allowed()
         }
         DecisionKind::Admission => {
@@ -311,45 +372,47 @@ pub async fn replay(
                 .as_ref()
                 .ok_or_else(|| unreplayable("it records no admission settings".to_owned()))?;
             match &record.context.workload {
-                None => reasons.denials.push(record_reason_without_workload(record)),
+                None => lines.deny(record_reason_without_workload(record)),
                 Some(workload) => {
                     for image in &record.images {
                         let digest = match pinned(&image.image) {
                             Ok(digest) => digest,
                             Err(line) => {
-                                reasons.denials.push(line);
+                                lines.deny(line);
                                 continue;
                             }
                         };
-                        let found = match (&image.facts_digest, image.recorded_at) {
-                            (Some(facts_digest), Some(recorded_at)) => Found::Facts {
+                        let found = match (&image.facts_digest, image.recorded_at, &image.refused) {
+                            (Some(facts_digest), Some(recorded_at), _) => Found::Facts {
                                 facts: store.facts_blob(facts_digest).await?.ok_or_else(|| {
                                     unreplayable(format!("the facts of {} are gone", image.image))
                                 })?,
                                 recorded_at,
                             },
+                            // Refused as then (a store outage, a writer's scope).
+                            (None, _, Some(reason)) => Found::Refused(reason.clone()),
                             _ => Found::Missing,
                         };
                         judge_image(
                             engine,
                             bundle,
                             settings,
-                            record.decided_at,
+                            policy_time,
                             workload,
                             &image.image,
                             digest,
                             found,
-                            &mut reasons,
+                            &mut lines,
                         );
                     }
                 }
             }
-            reasons.denials.is_empty()
+            lines.full.denials.is_empty()
         }
     };
     let replayed = Outcome {
         decision: outcome(allowed).to_owned(),
-        reasons,
+        reasons: lines.full,
     };
     let recorded = Outcome {
         decision: record.decision.clone(),
@@ -399,17 +462,19 @@ fn diff_lines(then: &Reasons, now: &Reasons) -> Vec<String> {
     diff
 }
 
-/// The facts-store record of a facts write's decision.
+/// The facts-store record of a facts write's decision: made at `at`
+/// (server time) by the token `writer`, the policies seeing `policy_time`.
 pub(crate) fn facts_record(
     digest: &str,
     facts_digest: &str,
-    decided_at: i64,
-    recorded_at: i64,
+    at: i64,
+    policy_time: i64,
+    writer: &str,
     bundle_id: &str,
     decision: &Decision,
 ) -> DecisionRecord {
-    let mut reasons = Reasons::default();
-    finding_lines("", decision, &mut reasons);
+    let mut lines = Lines::default();
+    finding_lines("", decision, &mut lines);
     DecisionRecord {
         id: new_id(),
         kind: DecisionKind::Facts,
@@ -417,15 +482,20 @@ pub(crate) fn facts_record(
         namespace: None,
         workload: None,
         decision: outcome(decision.is_allowed()).to_owned(),
-        reasons,
+        reasons: lines.full,
         bundle: bundle_id.to_owned(),
-        decided_at,
+        decided_at: at,
         images: vec![DecidedImage {
             image: digest.to_owned(),
             digest: Some(digest.to_owned()),
             facts_digest: Some(facts_digest.to_owned()),
-            recorded_at: Some(recorded_at),
+            recorded_at: Some(at),
+            refused: None,
         }],
-        context: Default::default(),
+        context: DecisionContext {
+            caller: Some(format!("token {writer}")),
+            policy_time: (policy_time != at).then_some(policy_time),
+            ..DecisionContext::default()
+        },
     }
 }

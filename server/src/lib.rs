@@ -287,7 +287,10 @@ async fn sweep_periodically(state: Arc<AppState>, interval: Duration) {
                 continue;
             }
         };
-        let finished = sweep_once(&state, now).await;
+        // A failed sweep counts as done (logged and counted): retrying a
+        // whole re-evaluation every look would only add load to a failing store.
+        sweep_once(&state, now).await;
+        let finished = chrono::Utc::now().timestamp();
         if let Err(error) = state.store.end_sweep(lease, finished).await {
             state.metrics.store_errors.inc();
             tracing::error!(%error, "cannot record the sweep's end");
@@ -295,8 +298,8 @@ async fn sweep_periodically(state: Arc<AppState>, interval: Duration) {
     }
 }
 
-/// One sweep; the time it finished, or `None` when it failed.
-async fn sweep_once(state: &Arc<AppState>, now: i64) -> Option<i64> {
+/// One sweep; logged and counted.
+async fn sweep_once(state: &Arc<AppState>, now: i64) {
     let worker = state.clone();
     let handle = tokio::runtime::Handle::current();
     // Evaluation is CPU work: on a blocking thread, not a request worker.
@@ -321,11 +324,11 @@ async fn sweep_once(state: &Arc<AppState>, now: i64) -> Option<i64> {
         Ok(Err(error)) => {
             state.metrics.store_errors.inc();
             tracing::error!(%error, "sweep failed");
-            return None;
+            return;
         }
         Err(error) => {
             tracing::error!(%error, "sweep did not finish");
-            return None;
+            return;
         }
     };
     state.metrics.stale_images.set(report.stale.len() as i64);
@@ -351,7 +354,6 @@ async fn sweep_once(state: &Arc<AppState>, now: i64) -> Option<i64> {
             }
         }
     }
-    Some(chrono::Utc::now().timestamp())
 }
 
 /// A rustls server configuration from PEM files, with the aws-lc-rs provider

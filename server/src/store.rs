@@ -69,6 +69,10 @@ pub enum StoreError {
     NoDecision(String),
     #[error("cannot encode a decision record: {0}")]
     Encode(String),
+    #[error(
+        "the store's schema is version {found}, this build reads version {expected}: open it with `customs serve` of the same version first"
+    )]
+    Schema { found: i64, expected: i64 },
 }
 
 /// One image's record.
@@ -89,6 +93,8 @@ pub struct ImageRecord {
     /// The SHA-256 of the facts as stored (`sha256:...`), by which decision
     /// records name them; set by [`Store::put`].
     pub facts_digest: Option<String>,
+    /// The name of the token that recorded the facts.
+    pub writer: Option<String>,
 }
 
 /// The PostgreSQL advisory lock key of the sweep ("customs" in ASCII).
@@ -96,8 +102,16 @@ const SWEEP_LOCK: i64 = 0x0063_7573_746f_6d73;
 
 /// This replica's turn to sweep (see [`Store::begin_sweep`]).
 pub struct SweepLease {
-    connection: sqlx::AnyConnection,
+    /// The connection holding the PostgreSQL advisory lock.
+    connection: Option<sqlx::AnyConnection>,
     id: String,
+}
+
+/// Closes the lock's connection, which releases the lock.
+async fn close(connection: Option<sqlx::AnyConnection>) {
+    if let Some(connection) = connection {
+        let _ = sqlx::Connection::close(connection).await;
+    }
 }
 
 /// What a decision was made by: the admission webhook or a facts write.
@@ -142,6 +156,9 @@ pub struct DecidedImage {
     pub facts_digest: Option<String>,
     /// When the pipeline recorded those facts (Unix seconds).
     pub recorded_at: Option<i64>,
+    /// Why no facts were read when some were recorded (the store did not
+    /// answer, the writer may not vouch for this image), as answered then.
+    pub refused: Option<String>,
 }
 
 /// What a replay needs besides the facts and the bundle.
@@ -153,6 +170,14 @@ pub struct DecisionContext {
     /// The admission settings in force (admission).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admission: Option<AdmissionSettings>,
+    /// Who asked: `token NAME` for a facts write, the client certificate's
+    /// subject for an admission from the API server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller: Option<String>,
+    /// The time the policies saw, when the caller set one (`?now=`) other
+    /// than the decision's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_time: Option<i64>,
 }
 
 /// The server settings an admission decision depends on besides the bundle.
@@ -191,6 +216,8 @@ pub struct StoredFacts {
     pub text: String,
     pub recorded_at: i64,
     pub facts_digest: String,
+    /// The token that recorded them (`None` for records from before tokens had names).
+    pub writer: Option<String>,
 }
 
 /// A manifest a registry said was pushed.
@@ -257,6 +284,40 @@ impl Store {
         Ok(store)
     }
 
+    /// Opens a store a server created, for reading (`customs replay`): a
+    /// SQLite file must exist, and no migration runs; a store whose schema
+    /// is older or newer than this build's is refused.
+    pub async fn open_existing(url: &str) -> Result<Store, StoreError> {
+        install_default_drivers();
+        let url = normalize_url(url)?.replace("?mode=rwc", "?mode=ro");
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(2)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(&url)
+            .await
+            .map_err(StoreError::Unavailable)?;
+        let applied: Option<i64> = sqlx::query("SELECT MAX(version) FROM _sqlx_migrations")
+            .fetch_one(&pool)
+            .await
+            .and_then(|row| row.try_get(0))
+            .map_err(|_| {
+                StoreError::Url(format!("{url}: not a customs facts store (no schema)"))
+            })?;
+        let expected = MIGRATIONS.last().map(|(version, _, _)| *version);
+        if applied != expected {
+            return Err(StoreError::Schema {
+                found: applied.unwrap_or(0),
+                expected: expected.unwrap_or(0),
+            });
+        }
+        Ok(Store { pool, backend })
+    }
+
     async fn migrate(&self) -> Result<(), StoreError> {
         Migrator::new(Embedded)
             .await
@@ -283,7 +344,10 @@ impl Store {
         let facts_digest = facts_digest(&text);
         let mut tx = self.pool.begin().await.map_err(StoreError::Unavailable)?;
         sqlx::query(
-            "INSERT INTO facts_blobs (digest, facts) VALUES ($1, $2) ON CONFLICT (digest) DO NOTHING",
+            // DO UPDATE, not NOTHING: it locks the row, so a prune running
+            // at the same time cannot delete what this record will name.
+            "INSERT INTO facts_blobs (digest, facts) VALUES ($1, $2) \
+             ON CONFLICT (digest) DO UPDATE SET facts = excluded.facts",
         )
         .bind(&facts_digest)
         .bind(&text)
@@ -291,12 +355,12 @@ impl Store {
         .await
         .map_err(StoreError::Unavailable)?;
         sqlx::query(
-            "INSERT INTO images (digest, facts, recorded_at, decision, result, evaluated_at, bundle, facts_digest) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+            "INSERT INTO images (digest, facts, recorded_at, decision, result, evaluated_at, bundle, facts_digest, writer) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
              ON CONFLICT (digest) DO UPDATE SET facts = excluded.facts, \
              recorded_at = excluded.recorded_at, decision = excluded.decision, \
              result = excluded.result, evaluated_at = excluded.evaluated_at, bundle = excluded.bundle, \
-             facts_digest = excluded.facts_digest",
+             facts_digest = excluded.facts_digest, writer = excluded.writer",
         )
         .bind(&record.digest)
         .bind(&text)
@@ -306,6 +370,7 @@ impl Store {
         .bind(record.evaluated_at)
         .bind(&record.bundle)
         .bind(&facts_digest)
+        .bind(&record.writer)
         .execute(&mut *tx)
         .await
         .map_err(StoreError::Unavailable)?;
@@ -315,7 +380,7 @@ impl Store {
 
     pub async fn get(&self, digest: &str) -> Result<Option<ImageRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT digest, facts, recorded_at, decision, result, evaluated_at, bundle, facts_digest \
+            "SELECT digest, facts, recorded_at, decision, result, evaluated_at, bundle, facts_digest, writer \
              FROM images WHERE digest = $1",
         )
         .bind(digest)
@@ -330,12 +395,13 @@ impl Store {
     /// digest. A record from before decisions were recorded gets its facts
     /// kept by digest now.
     pub async fn facts_of(&self, digest: &str) -> Result<Option<StoredFacts>, StoreError> {
-        let row =
-            sqlx::query("SELECT facts, recorded_at, facts_digest FROM images WHERE digest = $1")
-                .bind(digest)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(StoreError::Unavailable)?;
+        let row = sqlx::query(
+            "SELECT facts, recorded_at, facts_digest, writer FROM images WHERE digest = $1",
+        )
+        .bind(digest)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::Unavailable)?;
         let Some(row) = row else {
             return Ok(None);
         };
@@ -358,6 +424,7 @@ impl Store {
             text,
             recorded_at,
             facts_digest,
+            writer: row.try_get("writer").map_err(StoreError::Unavailable)?,
         }))
     }
 
@@ -477,14 +544,15 @@ impl Store {
             .map_err(StoreError::Unavailable)?;
             for image in &record.images {
                 sqlx::query(
-                    "INSERT INTO decision_images (decision_id, image, digest, facts_digest, recorded_at) \
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (decision_id, image) DO NOTHING",
+                    "INSERT INTO decision_images (decision_id, image, digest, facts_digest, recorded_at, refused) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (decision_id, image) DO NOTHING",
                 )
                 .bind(&record.id)
                 .bind(&image.image)
                 .bind(&image.digest)
                 .bind(&image.facts_digest)
                 .bind(image.recorded_at)
+                .bind(&image.refused)
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::Unavailable)?;
@@ -493,11 +561,14 @@ impl Store {
         tx.commit().await.map_err(StoreError::Unavailable)
     }
 
-    /// Decisions made at or after `since` (Unix seconds), oldest first, at
-    /// most `limit`; only those about `digest` when one is given.
+    /// Decisions made at or after `since` (Unix seconds) and recorded after
+    /// the decision `after` (ids sort by time: the next page starts after
+    /// the last id of this one), oldest first, at most `limit`; only those
+    /// about `digest` when one is given.
     pub async fn decisions(
         &self,
         since: i64,
+        after: &str,
         digest: Option<&str>,
         limit: i64,
     ) -> Result<Vec<DecisionRecord>, StoreError> {
@@ -505,11 +576,12 @@ impl Store {
             Some(digest) => {
                 sqlx::query(
                     "SELECT id, kind, uid, namespace, workload, decision, reasons, bundle, decided_at, context \
-                     FROM decisions WHERE decided_at >= $1 AND id IN \
-                     (SELECT decision_id FROM decision_images WHERE digest = $2) \
-                     ORDER BY decided_at, id LIMIT $3",
+                     FROM decisions WHERE decided_at >= $1 AND id > $2 AND id IN \
+                     (SELECT decision_id FROM decision_images WHERE digest = $3) \
+                     ORDER BY id LIMIT $4",
                 )
                 .bind(since)
+                .bind(after)
                 .bind(digest)
                 .bind(limit)
                 .fetch_all(&self.pool)
@@ -518,9 +590,10 @@ impl Store {
             None => {
                 sqlx::query(
                     "SELECT id, kind, uid, namespace, workload, decision, reasons, bundle, decided_at, context \
-                     FROM decisions WHERE decided_at >= $1 ORDER BY decided_at, id LIMIT $2",
+                     FROM decisions WHERE decided_at >= $1 AND id > $2 ORDER BY id LIMIT $3",
                 )
                 .bind(since)
+                .bind(after)
                 .bind(limit)
                 .fetch_all(&self.pool)
                 .await
@@ -554,7 +627,7 @@ impl Store {
 
     async fn decision_images(&self, id: &str) -> Result<Vec<DecidedImage>, StoreError> {
         let rows = sqlx::query(
-            "SELECT image, digest, facts_digest, recorded_at FROM decision_images \
+            "SELECT image, digest, facts_digest, recorded_at, refused FROM decision_images \
              WHERE decision_id = $1 ORDER BY image",
         )
         .bind(id)
@@ -568,6 +641,7 @@ impl Store {
                     digest: row.try_get("digest")?,
                     facts_digest: row.try_get("facts_digest")?,
                     recorded_at: row.try_get("recorded_at")?,
+                    refused: row.try_get("refused")?,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
@@ -600,7 +674,7 @@ impl Store {
         .map_err(StoreError::Unavailable)
     }
 
-    /// Forgets decisions made before `before` (Unix seconds), and the facts
+    /// Forgets decisions made (and sweeps started) before `before` (Unix seconds), and the facts
     /// documents that neither a remaining decision nor an image names.
     /// Returns how many decisions went.
     pub async fn prune_decisions(&self, before: i64) -> Result<u64, StoreError> {
@@ -613,6 +687,11 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(StoreError::Unavailable)?;
+        sqlx::query("DELETE FROM sweeps WHERE started_at < $1")
+            .bind(before)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::Unavailable)?;
         let gone = sqlx::query("DELETE FROM decisions WHERE decided_at < $1")
             .bind(before)
             .execute(&mut *tx)
@@ -642,63 +721,65 @@ impl Store {
         now: i64,
         period_secs: i64,
     ) -> Result<Option<SweepLease>, StoreError> {
-        let mut connection = self
-            .pool
-            .acquire()
-            .await
-            .map_err(StoreError::Unavailable)?
-            .detach();
-        if self.backend == Backend::Postgres {
+        // SQLite serves one process: no lock to hold (and an in-memory
+        // database is one connection, which must stay in the pool).
+        let mut connection = match self.backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(
+                self.pool
+                    .acquire()
+                    .await
+                    .map_err(StoreError::Unavailable)?
+                    .detach(),
+            ),
+        };
+        if let Some(locker) = &mut connection {
             let locked: bool = sqlx::query("SELECT pg_try_advisory_lock($1)")
                 .bind(SWEEP_LOCK)
-                .fetch_one(&mut connection)
+                .fetch_one(&mut *locker)
                 .await
                 .and_then(|row| row.try_get(0))
                 .map_err(StoreError::Unavailable)?;
             if !locked {
-                let _ = sqlx::Connection::close(connection).await;
+                close(connection).await;
                 return Ok(None);
             }
         }
         let last: Option<i64> =
             sqlx::query("SELECT MAX(started_at) FROM sweeps WHERE finished_at IS NOT NULL")
-                .fetch_one(&mut connection)
+                .fetch_one(&self.pool)
                 .await
                 .and_then(|row| row.try_get(0))
                 .map_err(StoreError::Unavailable)?;
         if last.is_some_and(|last| now - last < period_secs) {
-            let _ = sqlx::Connection::close(connection).await; // ends the lock too
+            close(connection).await; // ends the lock too
             return Ok(None);
         }
         let id = uuid::Uuid::now_v7().to_string();
-        sqlx::query("INSERT INTO sweeps (id, replica, started_at) VALUES ($1, $2, $3)")
-            .bind(&id)
-            .bind(replica)
-            .bind(now)
-            .execute(&mut connection)
-            .await
-            .map_err(StoreError::Unavailable)?;
+        let started =
+            sqlx::query("INSERT INTO sweeps (id, replica, started_at) VALUES ($1, $2, $3)")
+                .bind(&id)
+                .bind(replica)
+                .bind(now)
+                .execute(&self.pool)
+                .await;
+        if let Err(e) = started {
+            close(connection).await;
+            return Err(StoreError::Unavailable(e));
+        }
         Ok(Some(SweepLease { connection, id }))
     }
 
-    /// Ends a sweep: records it finished (when it did) and lets go of the lease.
-    pub async fn end_sweep(
-        &self,
-        mut lease: SweepLease,
-        finished_at: Option<i64>,
-    ) -> Result<(), StoreError> {
-        let recorded = match finished_at {
-            Some(at) => sqlx::query("UPDATE sweeps SET finished_at = $1 WHERE id = $2")
-                .bind(at)
-                .bind(&lease.id)
-                .execute(&mut lease.connection)
-                .await
-                .map(|_| ())
-                .map_err(StoreError::Unavailable),
-            None => Ok(()),
-        };
-        // Closing the connection releases the advisory lock.
-        let _ = sqlx::Connection::close(lease.connection).await;
+    /// Ends a sweep: records it finished and lets go of the lease.
+    pub async fn end_sweep(&self, lease: SweepLease, finished_at: i64) -> Result<(), StoreError> {
+        let recorded = sqlx::query("UPDATE sweeps SET finished_at = $1 WHERE id = $2")
+            .bind(finished_at)
+            .bind(&lease.id)
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(StoreError::Unavailable);
+        close(lease.connection).await;
         recorded
     }
 
@@ -753,6 +834,7 @@ fn record_of(row: &sqlx::any::AnyRow) -> Result<ImageRecord, StoreError> {
         facts_digest: row
             .try_get("facts_digest")
             .map_err(StoreError::Unavailable)?,
+        writer: row.try_get("writer").map_err(StoreError::Unavailable)?,
         digest,
     })
 }
@@ -828,6 +910,7 @@ mod tests {
             evaluated_at: 1,
             bundle: "b".into(),
             facts_digest: None,
+            writer: None,
         };
         store.put(&record).await.unwrap();
         store.close().await;
@@ -862,6 +945,7 @@ mod tests {
             evaluated_at: 1,
             bundle: "b".into(),
             facts_digest: None,
+            writer: None,
         };
         let kept_facts = store.put(&image('a')).await.unwrap();
         let old_facts = store.put(&image('b')).await.unwrap();
@@ -885,6 +969,7 @@ mod tests {
                 digest: None,
                 facts_digest: Some(facts.into()),
                 recorded_at: Some(1),
+                refused: None,
             }],
             context: DecisionContext::default(),
         };
@@ -904,7 +989,7 @@ mod tests {
         assert!(store.facts_blob(&old_facts).await.unwrap().is_none());
         assert!(store.facts_blob(&kept_facts).await.unwrap().is_some());
         let remaining: Vec<String> = store
-            .decisions(0, None, 10)
+            .decisions(0, "", None, 10)
             .await
             .unwrap()
             .into_iter()

@@ -1952,6 +1952,50 @@ async fn each_token_does_only_what_it_is_scoped_for() {
         assert!(message.contains("may not read the store"), "{message}");
     }
 
+    // Admission holds facts to their writer's scope, whatever repository
+    // the facts claim: acme's token records facts that say they are about
+    // an acme image under the digest of another team's image.
+    let theirs = digest('e');
+    let claim = json!({"schema_version": "1", "image": {
+        "digest": theirs, "registry": "ghcr.io", "repository": "acme/x"}});
+    let written = client()
+        .post(format!("{}/v1/images/{theirs}/facts", server.url))
+        .bearer_auth(&acme_ci)
+        .json(&claim)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(written.status(), 200);
+    for (image, admitted_by_scope) in [
+        (format!("ghcr.io/other/app@{theirs}"), false),
+        (format!("ghcr.io/acme/x@{theirs}"), true),
+    ] {
+        let answer = admit(&server, &pod(&image, Some(true))).await;
+        let message = answer["status"]["message"].as_str().unwrap_or_default();
+        assert_eq!(
+            message.contains("pipeline-facts: no usable facts"),
+            !admitted_by_scope,
+            "{image}: {answer}"
+        );
+        let id = answer["auditAnnotations"]["decision"].as_str().unwrap();
+        let record: Value = client()
+            .get(format!("{}/v1/decisions/{id}", server.url))
+            .bearer_auth(&audit)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            record["images"][0]["refused"]
+                .as_str()
+                .is_some_and(|r| r.contains("\"acme-ci\", which may record facts for ghcr.io/acme/*, not for ghcr.io/other/app")),
+            !admitted_by_scope,
+            "{record}"
+        );
+    }
+
     let event = json!({"events": [{
         "action": "push",
         "target": {
@@ -2012,6 +2056,15 @@ async fn admission_decisions_are_recorded_and_replay_the_same() {
         !message.contains("days ago"),
         "findings reach an unauthenticated caller: {message}"
     );
+    // An image name made to look like an answer's separators hides nothing
+    // more: the shown lines are built without the findings, not cut from them.
+    let tricky = admit(
+        &server,
+        &pod(&format!("x: {repo}@{}", digest('1')), Some(true)),
+    )
+    .await;
+    let message = tricky["status"]["message"].as_str().unwrap();
+    assert!(!message.contains("days ago"), "{message}");
     admit(&server, &pod(&format!("{repo}:alpine-310"), Some(true))).await;
     admit(
         &server,
@@ -2048,12 +2101,12 @@ async fn admission_decisions_are_recorded_and_replay_the_same() {
     );
     let store = server.store.clone();
 
-    // Four decisions (a facts write and three admissions) replay the same
+    // Five decisions (a facts write and four admissions) replay the same
     // with the bundle that made them.
     let (code, replayed) = replay(&store, &["--since", "0"]);
     assert_eq!(code, 0, "{replayed}");
     let decisions = replayed["decisions"].as_array().unwrap();
-    assert_eq!(decisions.len(), 4, "{replayed}");
+    assert_eq!(decisions.len(), 5, "{replayed}");
     assert!(
         decisions
             .iter()
@@ -2170,6 +2223,7 @@ async fn two_replicas_on_postgresql_share_facts_and_sweep_once_per_period() {
                 evaluated_at: 0,
                 bundle: "before".into(),
                 facts_digest: None,
+                writer: None,
             })
             .await
             .unwrap();
