@@ -348,6 +348,27 @@ impl ServerConfig {
         self.scoped_tokens.clear();
         for named in &self.tokens {
             let secret = read_token(&named.file)?;
+            if named.name == "token_file" || self.scoped_tokens.iter().any(|t| t.name == named.name)
+            {
+                return Err(ConfigError::Invalid {
+                    path: named.file.display().to_string(),
+                    message: format!(
+                        "token name {:?} is taken: records name the token that wrote them, so each name is one token",
+                        named.name
+                    ),
+                });
+            }
+            if self.token.as_ref() == Some(&secret)
+                || self.scoped_tokens.iter().any(|t| t.secret == secret)
+            {
+                return Err(ConfigError::Invalid {
+                    path: named.file.display().to_string(),
+                    message: format!(
+                        "token {:?} is the same secret as another token: each needs its own",
+                        named.name
+                    ),
+                });
+            }
             if !named.facts.is_empty() || named.events || named.read {
                 self.scoped_tokens.push(ScopedToken {
                     name: named.name.clone(),
@@ -429,6 +450,33 @@ mod tests {
         ] {
             assert_eq!(image_repository(image), repository, "{image}");
         }
+    }
+
+    #[test]
+    fn tokens_need_their_own_names_and_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["a", "b"] {
+            std::fs::write(dir.path().join(name), format!("{name}-0123456789abcdef\n")).unwrap();
+        }
+        let token = |name: &str, file: &str| TokenConfig {
+            name: name.to_owned(),
+            file: dir.path().join(file),
+            facts: vec!["*".to_owned()],
+            events: false,
+            read: false,
+        };
+        let mut config = ServerConfig {
+            tokens: vec![token("ci", "a"), token("ci", "b")],
+            ..ServerConfig::default()
+        };
+        let error = config.load_token().unwrap_err().to_string();
+        assert!(error.contains("token name \"ci\" is taken"), "{error}");
+        config.tokens = vec![token("ci", "a"), token("audit", "a")];
+        let error = config.load_token().unwrap_err().to_string();
+        assert!(error.contains("same secret"), "{error}");
+        config.tokens = vec![token("ci", "a"), token("audit", "b")];
+        config.load_token().unwrap();
+        assert_eq!(config.scoped_tokens.len(), 2);
     }
 
     #[test]
