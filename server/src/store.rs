@@ -260,7 +260,28 @@ impl Store {
     pub async fn open(url: &str) -> Result<Store, StoreError> {
         install_default_drivers();
         let url = normalize_url(url)?;
+        let sqlite_file = url.starts_with("sqlite:") && !url.contains(":memory:");
         let pool = AnyPoolOptions::new()
+            // SQLite's defaults (a rollback journal, a sync on every commit)
+            // make readers wait for writers and each decision record cost
+            // several fsyncs. Write-ahead logging lets reads go on during a
+            // write; NORMAL syncs the log at checkpoints, which keeps every
+            // commit across a crash of the process (a power loss can take the
+            // last ones). PostgreSQL is the store for stricter needs.
+            .after_connect(move |connection, _| {
+                Box::pin(async move {
+                    if sqlite_file {
+                        for pragma in [
+                            "PRAGMA journal_mode = WAL",
+                            "PRAGMA synchronous = NORMAL",
+                            "PRAGMA busy_timeout = 5000",
+                        ] {
+                            sqlx::query(pragma).execute(&mut *connection).await?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
             // An in-memory SQLite database is per connection: keep one.
             .max_connections(if url.contains(":memory:") {
                 1
