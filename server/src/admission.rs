@@ -13,7 +13,8 @@ use std::time::Instant;
 use axum::Json;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use customs_facts::import::{Format, Origin, import_as};
+use customs_facts::Facts;
+use customs_facts::import::{Format, ImportError, Origin, import_as};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -63,9 +64,25 @@ pub async fn review(State(state): State<Arc<AppState>>, request: Request) -> Res
             .into_response();
         }
     };
+    // Reading the review (up to max_body_bytes of JSON) is CPU work: in the
+    // admission lane, off the threads that answer other requests.
+    let read = in_lane(&state, Lane::Admission, move || {
+        let uid = serde_json::from_slice::<Review>(&body);
+        let review = import_as(
+            &Origin::named("AdmissionReview"),
+            &body,
+            Format::AdmissionReview,
+        );
+        (uid, review)
+    })
+    .await;
+    let (uid, review) = match read {
+        Ok(read) => read,
+        Err(error) => return error.into_response(),
+    };
     // Without a uid there is nobody to answer: a 400, which the API server
     // treats as a failure (failurePolicy: Fail denies).
-    let uid = match serde_json::from_slice::<Review>(&body) {
+    let uid = match uid {
         Ok(Review {
             request: Some(ReviewRequest { uid }),
         }) => uid,
@@ -76,7 +93,7 @@ pub async fn review(State(state): State<Arc<AppState>>, request: Request) -> Res
             return ApiError::bad_request(format!("not an AdmissionReview: {e}")).into_response();
         }
     };
-    let (mut record, mut shown) = judge(&state, uid.clone(), &body).await;
+    let (mut record, mut shown) = judge(&state, uid.clone(), review).await;
     record.context.caller = caller.clone();
     let id = record.id.clone();
     let mut reasons = record.reasons.clone();
@@ -105,7 +122,11 @@ pub async fn review(State(state): State<Arc<AppState>>, request: Request) -> Res
 /// Judges a review: every image it runs, from the facts the store holds.
 /// Answers the record (with the reasons in full) and the reasons as shown
 /// to a caller not known to be the API server.
-async fn judge(state: &Arc<AppState>, uid: String, body: &[u8]) -> (DecisionRecord, Reasons) {
+async fn judge(
+    state: &Arc<AppState>,
+    uid: String,
+    review: Result<Facts, ImportError>,
+) -> (DecisionRecord, Reasons) {
     let now = chrono::Utc::now().timestamp();
     let active = state.active.load_full();
     let settings = AdmissionSettings {
@@ -130,11 +151,7 @@ async fn judge(state: &Arc<AppState>, uid: String, body: &[u8]) -> (DecisionReco
         },
     };
     let mut lines = Lines::default();
-    let workload = match import_as(
-        &Origin::named("AdmissionReview"),
-        body,
-        Format::AdmissionReview,
-    ) {
+    let workload = match review {
         Ok(facts) => facts.workload,
         Err(e) => {
             lines.deny(format!("{POLICY}: {e}"));

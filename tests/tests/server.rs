@@ -120,6 +120,19 @@ impl Running {
             .unwrap()
     }
 
+    /// `GET path` with a bearer token, as JSON.
+    async fn read_json(&self, path: &str, token: &str) -> Value {
+        client()
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     async fn get(&self, path: &str) -> reqwest::Response {
         client()
             .get(format!("{}{path}", self.url))
@@ -431,15 +444,9 @@ async fn the_facts_store_keeps_what_the_pipeline_recorded_behind_its_token() {
     assert_eq!(decision["decision"], "deny");
     assert_eq!(decision["image"]["digest"], image.as_str());
 
-    let record: Value = client()
-        .get(format!("{}/v1/images/{image}", server.url))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let record: Value = server
+        .read_json(&format!("/v1/images/{image}"), TOKEN)
+        .await;
     assert_eq!(record["digest"], image.as_str());
     assert_eq!(record["decision"], "deny");
     assert_eq!(record["facts"]["image"]["digest"], image.as_str());
@@ -482,15 +489,9 @@ async fn the_facts_store_keeps_what_the_pipeline_recorded_behind_its_token() {
     // The decision is on record, naming the facts it was made on.
     let unauthenticated = server.get(&format!("/v1/decisions/{decision_id}")).await;
     assert_eq!(unauthenticated.status(), 401);
-    let decided: Value = client()
-        .get(format!("{}/v1/decisions/{decision_id}", server.url))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let decided: Value = server
+        .read_json(&format!("/v1/decisions/{decision_id}"), TOKEN)
+        .await;
     assert_eq!(decided["kind"], "facts");
     assert_eq!(decided["decision"], "deny");
     assert_eq!(decided["bundle"], record["bundle"]);
@@ -501,18 +502,12 @@ async fn the_facts_store_keeps_what_the_pipeline_recorded_behind_its_token() {
         json!(denied_lines(&decision)),
         "the record keeps the answer's denials"
     );
-    let listed: Value = client()
-        .get(format!(
-            "{}/v1/decisions?digest={image}&since=2020-01-01T00:00:00Z",
-            server.url
-        ))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = server
+        .read_json(
+            &format!("/v1/decisions?digest={image}&since=2020-01-01T00:00:00Z"),
+            TOKEN,
+        )
+        .await;
     assert_eq!(listed["decisions"].as_array().unwrap().len(), 1, "{listed}");
     assert_eq!(listed["decisions"][0]["id"], decision_id.as_str());
     let other_digest: Value = client()
@@ -1978,15 +1973,9 @@ async fn each_token_does_only_what_it_is_scoped_for() {
             "{image}: {answer}"
         );
         let id = answer["auditAnnotations"]["decision"].as_str().unwrap();
-        let record: Value = client()
-            .get(format!("{}/v1/decisions/{id}", server.url))
-            .bearer_auth(&audit)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let record: Value = server
+            .read_json(&format!("/v1/decisions/{id}"), &audit)
+            .await;
         assert_eq!(
             record["images"][0]["refused"]
                 .as_str()
@@ -2072,15 +2061,9 @@ async fn admission_decisions_are_recorded_and_replay_the_same() {
     )
     .await;
 
-    let record: Value = client()
-        .get(format!("{}/v1/decisions/{id}", server.url))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let record: Value = server
+        .read_json(&format!("/v1/decisions/{id}"), TOKEN)
+        .await;
     assert_eq!(record["kind"], "admission");
     assert_eq!(record["namespace"], "default", "{record}");
     assert_eq!(record["decision"], "deny");

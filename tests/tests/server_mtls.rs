@@ -185,9 +185,16 @@ async fn client_certificates_are_verified_against_client_ca() {
         let refused = healthz(&client(&server.server_ca.pem, Some(&stranger)), &server)
             .await
             .unwrap_err();
-        // The server's alert, not an answer.
+        // No answer: the server's alert. In TLS 1.3 the client may finish
+        // its side of the handshake before the server checks the
+        // certificate, so the client sees either the alert (UnknownCA) or
+        // the connection dropped before the request could be sent.
         assert!(!refused.is_status(), "{refused:?}");
-        assert!(causes(&refused).contains("UnknownCA"), "{refused:?}");
+        let why = causes(&refused);
+        assert!(
+            why.contains("UnknownCA") || why.contains("connection was not ready"),
+            "{refused:?}"
+        );
     }
 
     // The server is none the worse for it.
