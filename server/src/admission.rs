@@ -100,10 +100,10 @@ pub async fn review(State(state): State<Arc<AppState>>, request: Request) -> Res
     if let Err(error) = state.recorder.record(record).await {
         state.metrics.store_errors.inc();
         let line = format!(
-            "{POLICY}/decision-record: the decision could not be recorded, so none is given: {error}"
+            "{POLICY}/decision-record: the decision could not be recorded, so none is given"
         );
-        reasons.denials.push(line.clone());
-        shown.denials.push(line);
+        reasons.denials.push(format!("{line}: {error}"));
+        shown.denials.push(line); // the store's error is for the API server and the logs
     }
     let outcome = outcome(reasons.denials.is_empty());
     state
