@@ -654,11 +654,7 @@ async fn put_facts(
 pub const DECISION_HEADER: &str = "customs-decision";
 
 pub fn outcome(decision: &Decision) -> &'static str {
-    if decision.is_allowed() {
-        "allow"
-    } else {
-        "deny"
-    }
+    crate::decisions::outcome(decision.is_allowed())
 }
 
 async fn get_image(

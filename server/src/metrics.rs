@@ -141,11 +141,7 @@ impl Metrics {
 
     /// Counts one evaluated image and its policies.
     pub fn record(&self, endpoint: &'static str, decision: &customs::Decision) {
-        let outcome = if decision.is_allowed() {
-            "allow"
-        } else {
-            "deny"
-        };
+        let outcome = crate::decisions::outcome(decision.is_allowed());
         self.decisions
             .get_or_create(&DecisionLabels {
                 endpoint,

@@ -255,6 +255,17 @@ enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// The backend of a URL [`normalize_url`] gave.
+    fn of(url: &str) -> Backend {
+        if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        }
+    }
+}
+
 impl Store {
     /// Opens (creating a SQLite file if needed) and migrates the store.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
@@ -295,11 +306,7 @@ impl Store {
             .connect(&url)
             .await
             .map_err(StoreError::Unavailable)?;
-        let backend = if url.starts_with("sqlite:") {
-            Backend::Sqlite
-        } else {
-            Backend::Postgres
-        };
+        let backend = Backend::of(&url);
         let store = Store { pool, backend };
         store.migrate().await?;
         Ok(store)
@@ -311,11 +318,7 @@ impl Store {
     pub async fn open_existing(url: &str) -> Result<Store, StoreError> {
         install_default_drivers();
         let url = normalize_url(url)?.replace("?mode=rwc", "?mode=ro");
-        let backend = if url.starts_with("sqlite:") {
-            Backend::Sqlite
-        } else {
-            Backend::Postgres
-        };
+        let backend = Backend::of(&url);
         let pool = AnyPoolOptions::new()
             .max_connections(2)
             .acquire_timeout(Duration::from_secs(10))

@@ -97,11 +97,7 @@ pub async fn sweep(
             &PreparedFacts::new(facts),
             &EvalOptions::at(options.now),
         );
-        let after = if decision.is_allowed() {
-            "allow"
-        } else {
-            "deny"
-        };
+        let after = crate::decisions::outcome(decision.is_allowed());
         if options.update {
             let result = serde_json::to_value(&decision).unwrap_or_default();
             store
