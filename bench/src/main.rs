@@ -4,6 +4,7 @@
 //! ```sh
 //! cargo run --release -p customs-bench            # the full run (a few minutes)
 //! cargo run --release -p customs-bench -- --quick # a smoke run (seconds), as CI does
+//! cargo run --release -p customs-bench -- --load  # only the server under wrk (printed, not written)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -205,6 +206,14 @@ fn main() -> Result<()> {
     std::fs::create_dir_all(&out_dir)?;
 
     let engine = Engine::new(EngineConfig::default())?;
+    if std::env::args().any(|a| a == "--load") {
+        // While working on the server: its two loads alone, nothing written.
+        for endpoint in [Endpoint::Evaluate, Endpoint::Admission] {
+            let load = load_figures(&engine, endpoint, if quick { 2 } else { 10 })?;
+            println!("{}", serde_json::to_string(&load)?);
+        }
+        return Ok(());
+    }
     let wasm = engine.baseline()?;
     let cel = engine.cel_baseline()?;
     let mut rego = RegoBaseline::new().map_err(anyhow::Error::msg)?;

@@ -32,6 +32,8 @@ pub const POLICY: &str = crate::decisions::ADMISSION;
 /// Kubernetes shows the message to the user; keep it readable.
 const MAX_MESSAGE: usize = 4096;
 const MAX_WARNINGS: usize = 20;
+/// Reviews up to this size are read on the thread that received them.
+const READ_INLINE_BYTES: usize = 64 * 1024;
 
 #[derive(Deserialize)]
 struct Review {
@@ -64,9 +66,8 @@ pub async fn review(State(state): State<Arc<AppState>>, request: Request) -> Res
             .into_response();
         }
     };
-    // Reading the review (up to max_body_bytes of JSON) is CPU work: in the
-    // admission lane, off the threads that answer other requests.
-    let read = in_lane(&state, Lane::Admission, move || {
+    let inline = body.len() <= READ_INLINE_BYTES;
+    let read = move || {
         let uid = serde_json::from_slice::<Review>(&body);
         let review = import_as(
             &Origin::named("AdmissionReview"),
@@ -74,11 +75,17 @@ pub async fn review(State(state): State<Arc<AppState>>, request: Request) -> Res
             Format::AdmissionReview,
         );
         (uid, review)
-    })
-    .await;
-    let (uid, review) = match read {
-        Ok(read) => read,
-        Err(error) => return error.into_response(),
+    };
+    // A Pod's review (a few KiB) reads in microseconds, less than a hand-off
+    // to a blocking thread costs; a large one (up to max_body_bytes of JSON)
+    // is CPU work for the admission lane, off the threads that answer others.
+    let (uid, review) = if inline {
+        read()
+    } else {
+        match in_lane(&state, Lane::Admission, read).await {
+            Ok(read) => read,
+            Err(error) => return error.into_response(),
+        }
     };
     // Without a uid there is nobody to answer: a 400, which the API server
     // treats as a failure (failurePolicy: Fail denies).

@@ -547,40 +547,70 @@ impl Store {
     /// Writes decision records, all in one transaction (the recorder
     /// batches what arrives while the previous batch commits).
     pub async fn put_decisions(&self, records: &[DecisionRecord]) -> Result<(), StoreError> {
+        // One multi-row INSERT per table and chunk rather than one per row:
+        // each statement is a round trip (to SQLite's worker thread or to
+        // PostgreSQL), and the group commit hands over hundreds at a time.
         let mut tx = self.pool.begin().await.map_err(StoreError::Unavailable)?;
-        for record in records {
-            sqlx::query(
-                "INSERT INTO decisions (id, kind, uid, namespace, workload, decision, reasons, bundle, decided_at, context) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(&record.id)
-            .bind(record.kind.name())
-            .bind(&record.uid)
-            .bind(&record.namespace)
-            .bind(&record.workload)
-            .bind(&record.decision)
-            .bind(json_text(&record.reasons)?)
-            .bind(&record.bundle)
-            .bind(record.decided_at)
-            .bind(json_text(&record.context)?)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::Unavailable)?;
-            for image in &record.images {
-                sqlx::query(
-                    "INSERT INTO decision_images (decision_id, image, digest, facts_digest, recorded_at, refused) \
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (decision_id, image) DO NOTHING",
-                )
-                .bind(&record.id)
-                .bind(&image.image)
-                .bind(&image.digest)
-                .bind(&image.facts_digest)
-                .bind(image.recorded_at)
-                .bind(&image.refused)
+        for chunk in records.chunks(ROWS_PER_INSERT) {
+            let mut encoded = Vec::with_capacity(chunk.len());
+            for record in chunk {
+                encoded.push((json_text(&record.reasons)?, json_text(&record.context)?));
+            }
+            let sql = multi_row_insert(
+                "INSERT INTO decisions (id, kind, uid, namespace, workload, decision, reasons, bundle, decided_at, context) VALUES ",
+                10,
+                chunk.len(),
+                "",
+            );
+            let mut query = sqlx::query(&sql);
+            for (record, (reasons, context)) in chunk.iter().zip(encoded) {
+                query = query
+                    .bind(&record.id)
+                    .bind(record.kind.name())
+                    .bind(&record.uid)
+                    .bind(&record.namespace)
+                    .bind(&record.workload)
+                    .bind(&record.decision)
+                    .bind(reasons)
+                    .bind(&record.bundle)
+                    .bind(record.decided_at)
+                    .bind(context);
+            }
+            query
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::Unavailable)?;
+        }
+        let images: Vec<(&str, &DecidedImage)> = records
+            .iter()
+            .flat_map(|record| {
+                record
+                    .images
+                    .iter()
+                    .map(|image| (record.id.as_str(), image))
+            })
+            .collect();
+        for chunk in images.chunks(ROWS_PER_INSERT) {
+            let sql = multi_row_insert(
+                "INSERT INTO decision_images (decision_id, image, digest, facts_digest, recorded_at, refused) VALUES ",
+                6,
+                chunk.len(),
+                " ON CONFLICT (decision_id, image) DO NOTHING",
+            );
+            let mut query = sqlx::query(&sql);
+            for (id, image) in chunk {
+                query = query
+                    .bind(*id)
+                    .bind(&image.image)
+                    .bind(&image.digest)
+                    .bind(&image.facts_digest)
+                    .bind(image.recorded_at)
+                    .bind(&image.refused);
             }
+            query
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::Unavailable)?;
         }
         tx.commit().await.map_err(StoreError::Unavailable)
     }
@@ -891,6 +921,29 @@ fn decision_of(row: &sqlx::any::AnyRow) -> Result<DecisionRecord, StoreError> {
     })
 }
 
+/// Rows per multi-row INSERT: at 10 columns, 5,000 parameters, inside
+/// SQLite's (32,766) and PostgreSQL's (65,535) limits.
+const ROWS_PER_INSERT: usize = 500;
+
+/// `head` followed by `rows` groups of `columns` numbered placeholders
+/// (`($1, $2), ($3, $4)`), then `tail`.
+fn multi_row_insert(head: &str, columns: usize, rows: usize, tail: &str) -> String {
+    let mut sql = String::with_capacity(head.len() + rows * columns * 6 + tail.len());
+    sql.push_str(head);
+    for row in 0..rows {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 0..columns {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", row * columns + column + 1));
+        }
+        sql.push(')');
+    }
+    sql.push_str(tail);
+    sql
+}
+
 fn json_text(value: &impl Serialize) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Encode(e.to_string()))
 }
@@ -1020,6 +1073,53 @@ mod tests {
             .map(|d| d.id)
             .collect();
         assert_eq!(remaining, ["new"]);
+    }
+
+    #[tokio::test]
+    async fn a_batch_larger_than_one_insert_keeps_every_record_and_image() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("facts.db").display());
+        let store = Store::open(&url).await.unwrap();
+        let image = |name: &str| DecidedImage {
+            image: name.into(),
+            digest: Some(format!("sha256:{}", "b".repeat(64))),
+            facts_digest: None,
+            recorded_at: None,
+            refused: Some("it's refused".into()),
+        };
+        let records: Vec<DecisionRecord> = (0..ROWS_PER_INSERT * 2 + 7)
+            .map(|n| DecisionRecord {
+                id: format!("{n:06}"),
+                kind: DecisionKind::Admission,
+                uid: Some(format!("uid-{n}")),
+                namespace: Some("ns".into()),
+                workload: None,
+                decision: "deny".into(),
+                reasons: Reasons {
+                    denials: vec![format!("rule {n}")],
+                    ..Reasons::default()
+                },
+                bundle: "b".into(),
+                decided_at: n as i64,
+                images: vec![image("a"), image("b")],
+                context: DecisionContext::default(),
+            })
+            .collect();
+        store.put_decisions(&records).await.unwrap();
+        let read = store.decisions(0, "", None, 5_000).await.unwrap();
+        assert_eq!(read.len(), records.len());
+        let last = store
+            .decision(&format!("{:06}", records.len() - 1))
+            .await
+            .unwrap();
+        assert_eq!(last.uid.as_deref(), Some("uid-1006"));
+        assert_eq!(last.reasons.denials, ["rule 1006"]);
+        assert_eq!(last.images.len(), 2);
+        assert_eq!(last.images[1].refused.as_deref(), Some("it's refused"));
+        assert_eq!(
+            multi_row_insert("INSERT INTO t (a, b) VALUES ", 2, 2, ";"),
+            "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4);"
+        );
     }
 
     #[test]
