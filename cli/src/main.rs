@@ -11,6 +11,7 @@ mod serve_cmd;
 mod sources;
 mod sweep_cmd;
 mod test_cmd;
+mod verify_cmd;
 mod watch;
 
 use std::path::PathBuf;
@@ -84,6 +85,10 @@ enum Command {
     /// were made on, with a bundle: the same bundle must decide the same; a
     /// new one shows what changes (exit 1 if any decision differs).
     Replay(replay_cmd::ReplayArgs),
+    /// Check a cosign signature or an in-toto attestation offline against a
+    /// public key, for an image digest or a file: what verified, or which
+    /// check failed (exit 0 verified, 1 not).
+    Verify(verify_cmd::VerifyArgs),
 }
 
 #[derive(Args)]
@@ -252,6 +257,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Serve(args) => serve_cmd::run(args),
         Command::Sweep(args) => sweep_cmd::run(args),
         Command::Replay(args) => replay_cmd::run(args),
+        Command::Verify(args) => verify_cmd::run(args),
     }
 }
 

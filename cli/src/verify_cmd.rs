@@ -1,0 +1,176 @@
+//! `customs verify`: check a signature or an attestation offline, against a
+//! public key, for one artifact, and say what verified or which check
+//! failed. Exit 0 verified, 1 not verified, 2 unreadable input.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use customs_verify::dsse::{Envelope, verify_attestation};
+use customs_verify::{Error, PublicKey, cosign, sha256_digest};
+use serde_json::json;
+
+use crate::{EXIT_ALLOWED, EXIT_DENIED};
+
+#[derive(Args)]
+#[command(
+    after_help = "Exit codes: 0 verified, 1 not verified (the check that failed is printed), \
+2 unreadable input (a key, signature, payload or envelope that cannot be read)."
+)]
+pub struct VerifyArgs {
+    /// What was signed: an image manifest digest (sha256:HEX) or a file
+    /// (its SHA-256 is the digest the signature or statement must name).
+    #[arg(value_name = "FILE_OR_DIGEST")]
+    artifact: String,
+    /// The public key (PEM: ECDSA P-256/P-384, Ed25519 or RSA), as `cosign
+    /// generate-key-pair` or `openssl pkey -pubout` writes it.
+    #[arg(long, value_name = "PEM")]
+    key: PathBuf,
+    /// A cosign signature: the base64 text (`cosign sign --key`,
+    /// `--output-signature`), or the cosign signature manifest stored beside
+    /// the image (`sha256-<digest>.sig`, its layers' signature annotations).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "payload",
+        conflicts_with = "attestation"
+    )]
+    signature: Option<PathBuf>,
+    /// The simple-signing payload the --signature is over (`cosign
+    /// --output-payload`, or the signature manifest's layer).
+    #[arg(long, value_name = "FILE")]
+    payload: Option<PathBuf>,
+    /// A DSSE envelope carrying an in-toto statement (`cosign attest
+    /// --key`, `cosign attest-blob`): its signature must be the key's and a
+    /// subject must be the artifact.
+    #[arg(long, value_name = "FILE", required_unless_present = "signature")]
+    attestation: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = VerifyFormat::Text)]
+    format: VerifyFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum VerifyFormat {
+    Text,
+    Json,
+}
+
+pub fn run(args: VerifyArgs) -> Result<u8> {
+    let digest = artifact_digest(&args.artifact)?;
+    let key = PublicKey::from_pem(&args.key.display().to_string(), &read(&args.key)?)?;
+    let outcome = match (&args.signature, &args.attestation) {
+        (Some(signature), _) => {
+            let payload_path = args
+                .payload
+                .as_deref()
+                .context("--signature needs --payload")?;
+            verify_signature(signature, payload_path, &key, &digest)
+        }
+        (None, Some(attestation)) => verify_envelope(attestation, &key, &digest),
+        (None, None) => bail!("give --signature with --payload, or --attestation"),
+    }?;
+    let (verified, text, json) = match outcome {
+        Ok((text, json)) => (true, format!("verified: {text}"), json),
+        Err(Error::Refused { check, reason }) => (
+            false,
+            format!("NOT VERIFIED ({check}): {reason}"),
+            json!({ "verified": false, "check": check, "reason": reason }),
+        ),
+        Err(unreadable) => return Err(unreadable.into()),
+    };
+    match args.format {
+        VerifyFormat::Text => println!("{text}"),
+        VerifyFormat::Json => println!("{}", serde_json::to_string_pretty(&json)?),
+    }
+    Ok(if verified { EXIT_ALLOWED } else { EXIT_DENIED })
+}
+
+/// A verification's outcome: (text line, JSON) when verified, else the
+/// refusal. Unreadable input is the outer error.
+type Outcome = std::result::Result<(String, serde_json::Value), Error>;
+
+fn verify_signature(
+    signature: &Path,
+    payload: &Path,
+    key: &PublicKey,
+    digest: &str,
+) -> Result<Outcome> {
+    let payload_bytes = read(payload)?;
+    let signature_bytes = read(signature)?;
+    // A signature manifest is JSON; a bare signature is base64 text.
+    let signatures = if signature_bytes.trim_ascii_start().starts_with(b"{") {
+        let found =
+            cosign::manifest_signatures(&signature.display().to_string(), &signature_bytes)?;
+        if found.is_empty() {
+            bail!(
+                "{}: the manifest has no layer with a {} annotation",
+                signature.display(),
+                cosign::SIGNATURE_ANNOTATION
+            );
+        }
+        found.into_iter().map(|(_, signature)| signature).collect()
+    } else {
+        vec![String::from_utf8_lossy(&signature_bytes).into_owned()]
+    };
+    let mut refusal = None;
+    for text in &signatures {
+        match cosign::verify_simple_signing(&payload_bytes, text, key, Some(digest)) {
+            Ok(verified) => {
+                let line = format!(
+                    "cosign signature of {} ({}) by key {}",
+                    verified.image_digest,
+                    verified
+                        .docker_reference
+                        .as_deref()
+                        .unwrap_or("no repository named"),
+                    verified.key_id
+                );
+                let json =
+                    json!({ "verified": true, "kind": "cosign-signature", "signature": verified });
+                return Ok(Ok((line, json)));
+            }
+            Err(error @ Error::Refused { .. }) => refusal = Some(error),
+            Err(Error::Unreadable { origin, reason }) => {
+                let file = if origin == "payload" {
+                    payload
+                } else {
+                    signature
+                };
+                bail!("{}: {reason}", file.display());
+            }
+        }
+    }
+    Ok(Err(refusal.context("no signature to check")?))
+}
+
+fn verify_envelope(path: &Path, key: &PublicKey, digest: &str) -> Result<Outcome> {
+    let envelope = Envelope::from_json(&path.display().to_string(), &read(path)?)?;
+    match verify_attestation(&envelope, key, digest) {
+        Ok(verified) => {
+            let line = format!(
+                "in-toto attestation ({}) of {} by key {}",
+                verified.predicate_type, verified.subject_digest, verified.key_id
+            );
+            let json = json!({ "verified": true, "kind": "attestation", "attestation": verified });
+            Ok(Ok((line, json)))
+        }
+        Err(Error::Unreadable { reason, .. }) => bail!("{}: {reason}", path.display()),
+        Err(refusal) => Ok(Err(refusal)),
+    }
+}
+
+/// `sha256:HEX` as given (lowercased), or the SHA-256 of a file.
+fn artifact_digest(artifact: &str) -> Result<String> {
+    if let Some(hex) = artifact.strip_prefix("sha256:") {
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            bail!("{artifact}: a sha256 digest is sha256: and 64 hex digits");
+        }
+        return Ok(artifact.to_ascii_lowercase());
+    }
+    Ok(sha256_digest(&read(Path::new(artifact))?))
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+}

@@ -1,0 +1,157 @@
+//! `customs verify` on the published vectors of ../shared/corpus/verify:
+//! exit 0 and what verified, exit 1 and the check that failed, exit 2 for
+//! input that cannot be read.
+
+// Test code: a failed expectation should stop the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+fn vector(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/corpus/verify")
+        .join(path)
+}
+
+/// Runs `customs verify ARGS`: (exit code, stdout, stderr).
+fn verify(args: &[&dyn AsRef<std::ffi::OsStr>]) -> (i32, String, String) {
+    let output = Command::cargo_bin("customs")
+        .unwrap()
+        .arg("verify")
+        .args(args.iter().map(|a| a.as_ref()))
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+const BUSYBOX: &str = "cosign/sigstore-rs-keyed-ecdsa-busybox";
+const BUSYBOX_DIGEST: &str =
+    "sha256:f3cfc9d0dbf931d3db4685ec659b7ac68e2a578219da4aae65427886e649b06b";
+const TESTIMAGE: &str = "cosign/connaisseur-testimage-keyed-alice";
+const TESTIMAGE_DIGEST: &str =
+    "sha256:071bf7a986f1ca9cb2a1f0bc8392822a7777f90d58f2d2c6f271913e08de7c81";
+
+#[test]
+fn cosign_signatures_verify_for_their_digest_and_key_only() {
+    let key = vector(&format!("{BUSYBOX}/cosign.pub"));
+    let signature = vector(&format!("{BUSYBOX}/signature.b64"));
+    let payload = vector(&format!("{BUSYBOX}/payload.json"));
+    let (code, out, _) = verify(&[
+        &"--key",
+        &key,
+        &"--signature",
+        &signature,
+        &"--payload",
+        &payload,
+        &BUSYBOX_DIGEST,
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.starts_with(&format!("verified: cosign signature of {BUSYBOX_DIGEST}")),
+        "{out}"
+    );
+
+    let other = format!("sha256:{}", "1".repeat(64));
+    let (code, out, _) = verify(&[
+        &"--key",
+        &key,
+        &"--signature",
+        &signature,
+        &"--payload",
+        &payload,
+        &other,
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("NOT VERIFIED (image-digest)"), "{out}");
+
+    // The signature manifest stored beside the image, with alice's and bob's keys.
+    let manifest = vector(&format!("{TESTIMAGE}/signature-manifest.json"));
+    let payload = vector(&format!("{TESTIMAGE}/simplesigning-payload.json"));
+    for (owner, expected) in [("alice", 0), ("bob", 1)] {
+        let key = vector(&format!("{TESTIMAGE}/{owner}.pub"));
+        let (code, out, _) = verify(&[
+            &"--key",
+            &key,
+            &"--signature",
+            &manifest,
+            &"--payload",
+            &payload,
+            &TESTIMAGE_DIGEST,
+            &"--format",
+            &"json",
+        ]);
+        assert_eq!(code, expected, "{owner}: {out}");
+        let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(json["verified"], expected == 0, "{out}");
+        if expected == 1 {
+            assert_eq!(json["check"], "signature", "{out}");
+        }
+    }
+}
+
+#[test]
+fn attestations_verify_for_the_blob_their_subject_names() {
+    for (case, expected, check) in [
+        ("slsa-v0.2", 0, None),
+        ("empty-subject", 1, Some("(subject)")),
+        ("multiple-subjects-none-match", 1, Some("(subject)")),
+    ] {
+        let dir = format!("in-toto/cosign-blob-attestation-{case}");
+        let (code, out, err) = verify(&[
+            &"--key",
+            &vector(&format!("{dir}/cosign.pub")),
+            &"--attestation",
+            &vector(&format!("{dir}/attestation.intoto.json")),
+            &vector(&format!("{dir}/blob")),
+        ]);
+        assert_eq!(code, expected, "{case}: {out}{err}");
+        match check {
+            None => assert!(out.contains("https://slsa.dev/provenance/v0.2"), "{out}"),
+            Some(check) => assert!(out.contains(check), "{case}: {out}"),
+        }
+    }
+}
+
+#[test]
+fn unreadable_input_exits_2_naming_the_file() {
+    let dir = "in-toto/cosign-blob-attestation-slsa-v0.2";
+    let key = vector(&format!("{dir}/cosign.pub"));
+    let envelope = vector(&format!("{dir}/attestation.intoto.json"));
+    let blob = vector(&format!("{dir}/blob"));
+    let not_json = vector("SOURCES.md");
+    for (args, names) in [
+        (
+            vec![
+                &"--key" as &dyn AsRef<std::ffi::OsStr>,
+                &not_json,
+                &"--attestation",
+                &envelope,
+                &blob,
+            ],
+            "SOURCES.md",
+        ),
+        (
+            vec![&"--key", &key, &"--attestation", &not_json, &blob],
+            "SOURCES.md: not a DSSE envelope",
+        ),
+        (
+            vec![&"--key", &key, &"--attestation", &envelope, &"missing-file"],
+            "cannot read missing-file",
+        ),
+        (
+            vec![&"--key", &key, &"--attestation", &envelope, &"sha256:12"],
+            "64 hex digits",
+        ),
+    ] {
+        let (code, out, err) = verify(&args);
+        assert_eq!(code, 2, "{out}{err}");
+        assert!(err.contains(names), "{err}");
+        assert!(out.is_empty(), "{out}");
+    }
+}

@@ -1,0 +1,137 @@
+//! cosign's key-based image signatures: a simple-signing payload (the JSON
+//! naming the image's manifest digest) and the base64 ASN.1 signature over
+//! its exact bytes, as `cosign sign --key` stores them beside the image (the
+//! payload as a layer of the `sha256-<digest>.sig` manifest, the signature
+//! in the layer's `dev.cosignproject.cosign/signature` annotation).
+//!
+//! Only `critical` is signed-for content that identifies the image; the
+//! `optional` annotations are whatever the signer chose to write (cosign's
+//! `-a Subject=...` included), so nothing here reads an identity from them.
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+
+use crate::{Check, Error, PublicKey};
+
+/// The simple-signing `type` cosign writes.
+pub const SIMPLE_SIGNING_TYPE: &str = "cosign container image signature";
+/// The annotation of a cosign signature manifest's layer that holds the signature.
+pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
+
+/// A signature customs checked itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifiedSignature {
+    /// The image manifest digest the payload signs.
+    pub image_digest: String,
+    /// The repository the signer named (`critical.identity.docker-reference`).
+    pub docker_reference: Option<String>,
+    /// The key it verified with ([`PublicKey::id`]).
+    pub key_id: String,
+}
+
+#[derive(Deserialize)]
+struct Payload {
+    critical: Critical,
+}
+
+#[derive(Deserialize)]
+struct Critical {
+    identity: Option<Identity>,
+    image: Image,
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+#[derive(Deserialize)]
+struct Identity {
+    #[serde(rename = "docker-reference")]
+    docker_reference: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Image {
+    #[serde(rename = "docker-manifest-digest")]
+    docker_manifest_digest: String,
+}
+
+/// Verifies a cosign signature (base64, surrounding whitespace ignored)
+/// over a simple-signing `payload` with `key`, and that the payload signs
+/// `image_digest` when one is given (leave it out only to inspect).
+pub fn verify_simple_signing(
+    payload: &[u8],
+    signature_base64: &str,
+    key: &PublicKey,
+    image_digest: Option<&str>,
+) -> Result<VerifiedSignature, Error> {
+    let signature = base64::engine::general_purpose::STANDARD
+        .decode(signature_base64.trim())
+        .map_err(|e| Error::unreadable("signature", format!("not base64: {e}")))?;
+    // The signature first: nothing of an unsigned payload is worth reading.
+    if !key.verifies(payload, &signature) {
+        return Err(Error::refused(
+            Check::Signature,
+            format!(
+                "the signature is not {}'s over the payload ({} bytes, {})",
+                key.id(),
+                payload.len(),
+                crate::sha256_digest(payload)
+            ),
+        ));
+    }
+    let read: Payload = serde_json::from_slice(payload).map_err(|e| {
+        Error::unreadable(
+            "payload",
+            format!("not a cosign simple-signing payload: {e}"),
+        )
+    })?;
+    if read.critical.kind != SIMPLE_SIGNING_TYPE {
+        return Err(Error::refused(
+            Check::PayloadType,
+            format!(
+                "the payload's critical.type is {:?}, not {SIMPLE_SIGNING_TYPE:?}",
+                read.critical.kind
+            ),
+        ));
+    }
+    let signed = read.critical.image.docker_manifest_digest;
+    if let Some(expected) = image_digest
+        && signed != expected
+    {
+        return Err(Error::refused(
+            Check::ImageDigest,
+            format!("the payload signs {signed}, not the image decided ({expected})"),
+        ));
+    }
+    Ok(VerifiedSignature {
+        image_digest: signed,
+        docker_reference: read.critical.identity.and_then(|i| i.docker_reference),
+        key_id: key.id().to_owned(),
+    })
+}
+
+/// The signatures of a cosign signature manifest (the OCI image manifest
+/// cosign stores under the tag `sha256-<digest>.sig`): for each layer, its
+/// digest and the base64 signature of its annotation. Layers without one are
+/// left out.
+pub fn manifest_signatures(origin: &str, manifest: &[u8]) -> Result<Vec<(String, String)>, Error> {
+    #[derive(Deserialize)]
+    struct Manifest {
+        layers: Vec<Layer>,
+    }
+    #[derive(Deserialize)]
+    struct Layer {
+        digest: String,
+        #[serde(default)]
+        annotations: std::collections::BTreeMap<String, String>,
+    }
+    let manifest: Manifest = serde_json::from_slice(manifest)
+        .map_err(|e| Error::unreadable(origin, format!("not an OCI image manifest: {e}")))?;
+    Ok(manifest
+        .layers
+        .into_iter()
+        .filter_map(|mut layer| {
+            let signature = layer.annotations.remove(SIGNATURE_ANNOTATION)?;
+            Some((layer.digest, signature))
+        })
+        .collect())
+}

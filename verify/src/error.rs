@@ -1,0 +1,69 @@
+//! The two ways verification ends without a result: input that cannot be
+//! read (a usage error), and input that reads but does not verify (a deny).
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// Which check refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Check {
+    /// The signature is not the key's signature over the signed bytes.
+    Signature,
+    /// The signed payload names another image than the one decided.
+    ImageDigest,
+    /// No subject of an in-toto statement is the artifact decided.
+    Subject,
+    /// The envelope carries something other than what was expected.
+    PayloadType,
+}
+
+impl Check {
+    pub fn name(self) -> &'static str {
+        match self {
+            Check::Signature => "signature",
+            Check::ImageDigest => "image-digest",
+            Check::Subject => "subject",
+            Check::PayloadType => "payload-type",
+        }
+    }
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// A key, signature, payload or envelope that cannot be read: names
+    /// the input and what is wrong with it.
+    #[error("{origin}: {reason}")]
+    Unreadable { origin: String, reason: String },
+    /// Read, and not verified: the check that failed and why.
+    #[error("not verified ({check}): {reason}")]
+    Refused { check: Check, reason: String },
+}
+
+impl Error {
+    pub(crate) fn unreadable(origin: &str, reason: impl Into<String>) -> Error {
+        Error::Unreadable {
+            origin: origin.to_owned(),
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn refused(check: Check, reason: impl Into<String>) -> Error {
+        Error::Refused {
+            check,
+            reason: reason.into(),
+        }
+    }
+
+    /// Whether the input was read and refused (rather than unreadable).
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, Error::Refused { .. })
+    }
+}
