@@ -5,14 +5,12 @@
 // Test code: a failed expectation should stop the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use assert_cmd::Command;
 
 fn vector(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/corpus/verify")
-        .join(path)
+    customs_tests::corpus_dir().join("verify").join(path)
 }
 
 /// Runs `customs verify ARGS`: (exit code, stdout, stderr).

@@ -9,9 +9,12 @@ use std::path::{Path, PathBuf};
 use customs_verify::dsse::{Envelope, verify_attestation};
 use customs_verify::{Check, Error, KeyAlgorithm, PublicKey, cosign, sha256_digest};
 
+/// A file of the corpus (`CUSTOMS_CORPUS`, as the other corpus tests read it).
 fn vector(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/corpus/verify")
+    std::env::var_os("CUSTOMS_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"))
+        .join("verify")
         .join(path)
 }
 
