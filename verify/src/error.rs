@@ -17,6 +17,24 @@ pub enum Check {
     Subject,
     /// The envelope carries something other than what was expected.
     PayloadType,
+    /// The signing certificate does not chain to a trusted certificate
+    /// authority at the signing time.
+    Certificate,
+    /// The certificate names another signer (SAN) or OIDC issuer than the
+    /// policy's.
+    Identity,
+    /// The transparency log entry is not the log's (signed entry timestamp,
+    /// inclusion proof, checkpoint) or does not describe this signature.
+    TransparencyLog,
+    /// The signed time lies outside the signing certificate's validity.
+    Timestamp,
+    /// No certificate transparency log of the trust root saw the certificate.
+    CertificateTransparency,
+    /// The bundle signs another artifact than the one decided.
+    ArtifactDigest,
+    /// The bundle needs a kind of verification not implemented here, so
+    /// nothing of it is verified.
+    Unsupported,
 }
 
 impl Check {
@@ -26,6 +44,13 @@ impl Check {
             Check::ImageDigest => "image-digest",
             Check::Subject => "subject",
             Check::PayloadType => "payload-type",
+            Check::Certificate => "certificate",
+            Check::Identity => "identity",
+            Check::TransparencyLog => "transparency-log",
+            Check::Timestamp => "timestamp",
+            Check::CertificateTransparency => "certificate-transparency",
+            Check::ArtifactDigest => "artifact-digest",
+            Check::Unsupported => "unsupported",
         }
     }
 }

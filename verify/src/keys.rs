@@ -83,6 +83,21 @@ impl PublicKey {
         PublicKey::from_spki(origin, &spki)
     }
 
+    /// Reads a DER PKCS#1 RSAPublicKey, the form trusted roots give some
+    /// RSA log keys in (`PKCS1_RSA_PKCS1V5`).
+    pub(crate) fn from_pkcs1_rsa_der(origin: &str, der: &[u8]) -> Result<PublicKey, Error> {
+        use spki::der::asn1::{AnyRef, BitString};
+        let spki = SubjectPublicKeyInfoOwned {
+            algorithm: spki::AlgorithmIdentifierOwned {
+                oid: RSA,
+                parameters: Some(AnyRef::NULL.into()),
+            },
+            subject_public_key: BitString::from_bytes(der)
+                .map_err(|e| Error::unreadable(origin, format!("not an RSA public key: {e}")))?,
+        };
+        PublicKey::from_spki(origin, &spki)
+    }
+
     fn from_spki(origin: &str, spki: &SubjectPublicKeyInfoOwned) -> Result<PublicKey, Error> {
         let oid = spki.algorithm.oid;
         let algorithm = if oid == EC_PUBLIC_KEY {
@@ -148,6 +163,56 @@ impl PublicKey {
         })
     }
 }
+
+impl PublicKey {
+    /// Whether `signature` is this key's signature over `message` by the
+    /// X.509 signature algorithm `oid` (certificates and SCTs name theirs).
+    pub(crate) fn verifies_as(
+        &self,
+        oid: ObjectIdentifier,
+        message: &[u8],
+        signature: &[u8],
+    ) -> bool {
+        let scheme: &'static dyn VerificationAlgorithm = match (self.algorithm, oid) {
+            (KeyAlgorithm::EcdsaP256, ECDSA_SHA256) => &signature::ECDSA_P256_SHA256_ASN1,
+            (KeyAlgorithm::EcdsaP256, ECDSA_SHA384) => &signature::ECDSA_P256_SHA384_ASN1,
+            (KeyAlgorithm::EcdsaP384, ECDSA_SHA256) => &signature::ECDSA_P384_SHA256_ASN1,
+            (KeyAlgorithm::EcdsaP384, ECDSA_SHA384) => &signature::ECDSA_P384_SHA384_ASN1,
+            (KeyAlgorithm::Rsa, RSA_SHA256) => &signature::RSA_PKCS1_2048_8192_SHA256,
+            (KeyAlgorithm::Rsa, RSA_SHA384) => &signature::RSA_PKCS1_2048_8192_SHA384,
+            (KeyAlgorithm::Rsa, RSA_SHA512) => &signature::RSA_PKCS1_2048_8192_SHA512,
+            (KeyAlgorithm::Ed25519, ED25519) => &signature::ED25519,
+            _ => return false,
+        };
+        UnparsedPublicKey::new(scheme, &self.key)
+            .verify(message, signature)
+            .is_ok()
+    }
+
+    /// Whether `signature` is this key's signature over a message known only
+    /// by its `digest` (Sigstore message signatures sign the artifact's
+    /// digest; Ed25519 cannot be checked this way).
+    pub(crate) fn verifies_digest(
+        &self,
+        digest: &aws_lc_rs::digest::Digest,
+        signature: &[u8],
+    ) -> bool {
+        self.algorithm.schemes().iter().any(|scheme| {
+            UnparsedPublicKey::new(*scheme, &self.key)
+                .verify_digest(digest, signature)
+                .is_ok()
+        })
+    }
+}
+
+pub(crate) const ECDSA_SHA256: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
+pub(crate) const ECDSA_SHA384: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
+pub(crate) const RSA_SHA256: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
+const RSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.12");
+const RSA_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.13");
 
 /// PEM readers refuse text around the block; key files often have a
 /// comment line before it or no final newline.

@@ -1,6 +1,8 @@
 //! Offline verification of what is said to be signed about a container
 //! image: cosign signatures over simple-signing payloads and DSSE envelopes
-//! carrying in-toto statements, against public keys given as files.
+//! carrying in-toto statements, against public keys given as files, and
+//! Sigstore bundles of keyless signatures against a Sigstore trust root
+//! ([`bundle`]).
 //!
 //! Nothing here fetches anything: the caller brings the signature, the
 //! payload, the key and the digest of the image being decided, and gets
@@ -22,13 +24,21 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod bundle;
 pub mod cosign;
 pub mod dsse;
 mod error;
 mod keys;
+mod protojson;
+pub mod rekor;
+mod sct;
+pub mod trust_root;
+pub mod x509;
 
+pub use bundle::{Bundle, Identity, VerifiedBundle, verify_bundle};
 pub use error::{Check, Error};
 pub use keys::{KeyAlgorithm, PublicKey};
+pub use trust_root::TrustedRoot;
 
 /// `sha256:` and the hex SHA-256 of `bytes`: how an artifact is named.
 pub fn sha256_digest(bytes: &[u8]) -> String {
