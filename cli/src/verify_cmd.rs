@@ -1,13 +1,17 @@
-//! `customs verify`: check a signature or an attestation offline, against a
-//! public key, for one artifact, and say what verified or which check
-//! failed. Exit 0 verified, 1 not verified, 2 unreadable input.
+//! `customs verify`: check a signature, an attestation or a Sigstore bundle
+//! offline, against a public key or a trust root, for one artifact, and say
+//! what verified or which check failed. Exit 0 verified, 1 not verified, 2
+//! unreadable input. For bundles it takes the arguments of the
+//! sigstore-conformance client protocol, so that suite can drive it.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use customs_verify::dsse::{Envelope, verify_attestation};
-use customs_verify::{Error, PublicKey, cosign, sha256_digest};
+use customs_verify::{
+    Bundle, Error, Identity, PublicKey, TrustedRoot, cosign, sha256_digest, verify_bundle,
+};
 use serde_json::json;
 
 use crate::{EXIT_ALLOWED, EXIT_DENIED};
@@ -23,9 +27,28 @@ pub struct VerifyArgs {
     #[arg(value_name = "FILE_OR_DIGEST")]
     artifact: String,
     /// The public key (PEM: ECDSA P-256/P-384, Ed25519 or RSA), as `cosign
-    /// generate-key-pair` or `openssl pkey -pubout` writes it.
+    /// generate-key-pair` or `openssl pkey -pubout` writes it. Needed for
+    /// --signature and --attestation.
     #[arg(long, value_name = "PEM")]
-    key: PathBuf,
+    key: Option<PathBuf>,
+    /// A Sigstore bundle (v0.1 to v0.3, as cosign 2.x/3.x and the sigstore
+    /// clients write it): keyless, checked against --trusted-root and the
+    /// --certificate-identity and --certificate-oidc-issuer it must name.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["signature", "attestation"],
+          requires_all = ["trusted_root", "certificate_identity", "certificate_oidc_issuer"])]
+    bundle: Option<PathBuf>,
+    /// The signer the bundle's certificate must name (its subject
+    /// alternative name: an email, a URI such as a workflow's), exactly.
+    #[arg(long, value_name = "ID")]
+    certificate_identity: Option<String>,
+    /// The OIDC issuer the certificate must name (Fulcio's extension), exactly.
+    #[arg(long, value_name = "URL")]
+    certificate_oidc_issuer: Option<String>,
+    /// The Sigstore trust root (trusted_root.json: Fulcio CAs, Rekor and CT
+    /// log keys), as `cosign trusted-root create` or sigstore's TUF repository
+    /// gives it (docs/verification.md).
+    #[arg(long, value_name = "FILE")]
+    trusted_root: Option<PathBuf>,
     /// A cosign signature: the base64 text (`cosign sign --key`,
     /// `--output-signature`), or the cosign signature manifest stored beside
     /// the image (`sha256-<digest>.sig`, its layers' signature annotations).
@@ -43,7 +66,7 @@ pub struct VerifyArgs {
     /// A DSSE envelope carrying an in-toto statement (`cosign attest
     /// --key`, `cosign attest-blob`): its signature must be the key's and a
     /// subject must be the artifact.
-    #[arg(long, value_name = "FILE", required_unless_present = "signature")]
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["signature", "bundle"])]
     attestation: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = VerifyFormat::Text)]
@@ -58,18 +81,26 @@ enum VerifyFormat {
 
 pub fn run(args: VerifyArgs) -> Result<u8> {
     let digest = artifact_digest(&args.artifact)?;
-    let key = PublicKey::from_pem(&args.key.display().to_string(), &read(&args.key)?)?;
-    let outcome = match (&args.signature, &args.attestation) {
-        (Some(signature), _) => {
-            let payload_path = args
-                .payload
-                .as_deref()
-                .context("--signature needs --payload")?;
-            verify_signature(signature, payload_path, &key, &digest)
+    let outcome = if let Some(bundle) = &args.bundle {
+        verify_sigstore_bundle(&args, bundle, &digest)?
+    } else {
+        let key_path = args
+            .key
+            .as_deref()
+            .context("--signature and --attestation need --key")?;
+        let key = PublicKey::from_pem(&key_path.display().to_string(), &read(key_path)?)?;
+        match (&args.signature, &args.attestation) {
+            (Some(signature), _) => {
+                let payload_path = args
+                    .payload
+                    .as_deref()
+                    .context("--signature needs --payload")?;
+                verify_signature(signature, payload_path, &key, &digest)?
+            }
+            (None, Some(attestation)) => verify_envelope(attestation, &key, &digest)?,
+            (None, None) => bail!("give --bundle, --signature with --payload, or --attestation"),
         }
-        (None, Some(attestation)) => verify_envelope(attestation, &key, &digest),
-        (None, None) => bail!("give --signature with --payload, or --attestation"),
-    }?;
+    };
     let (verified, text, json) = match outcome {
         Ok((text, json)) => (true, format!("verified: {text}"), json),
         Err(Error::Refused { check, reason }) => (
@@ -156,6 +187,37 @@ fn verify_envelope(path: &Path, key: &PublicKey, digest: &str) -> Result<Outcome
             Ok(Ok((line, json)))
         }
         Err(Error::Unreadable { reason, .. }) => bail!("{}: {reason}", path.display()),
+        Err(refusal) => Ok(Err(refusal)),
+    }
+}
+
+fn verify_sigstore_bundle(args: &VerifyArgs, path: &Path, digest: &str) -> Result<Outcome> {
+    // clap requires these with --bundle.
+    let (Some(root_path), Some(identity), Some(issuer)) = (
+        &args.trusted_root,
+        &args.certificate_identity,
+        &args.certificate_oidc_issuer,
+    ) else {
+        bail!(
+            "--bundle needs --trusted-root, --certificate-identity and --certificate-oidc-issuer"
+        );
+    };
+    let root = TrustedRoot::from_json(&root_path.display().to_string(), &read(root_path)?)?;
+    let bundle = Bundle::from_json(&path.display().to_string(), &read(path)?)?;
+    let policy = Identity {
+        identity: identity.clone(),
+        issuer: issuer.clone(),
+    };
+    match verify_bundle(&bundle, digest, &policy, &root) {
+        Ok(verified) => {
+            let line = format!(
+                "Sigstore bundle of {digest} signed by {} ({}), logged at index {} at {}",
+                verified.identity, verified.issuer, verified.log_index, verified.integrated_time
+            );
+            let json = json!({ "verified": true, "kind": "sigstore-bundle", "bundle": verified });
+            Ok(Ok((line, json)))
+        }
+        Err(Error::Unreadable { origin, reason }) => bail!("{origin}: {reason}"),
         Err(refusal) => Ok(Err(refusal)),
     }
 }

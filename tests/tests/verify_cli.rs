@@ -153,3 +153,63 @@ fn unreadable_input_exits_2_naming_the_file() {
         assert!(out.is_empty(), "{out}");
     }
 }
+
+const BEACON: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
+const ACTIONS: &str = "https://token.actions.githubusercontent.com";
+
+/// `customs verify` as the sigstore-conformance client protocol calls it.
+fn verify_bundle_case(case: &str, identity: &str, issuer: &str) -> (i32, String, String) {
+    let dir = format!("sigstore-bundle/{case}");
+    verify(&[
+        &"--bundle",
+        &vector(&format!("{dir}/bundle.sigstore.json")),
+        &"--certificate-identity",
+        &identity,
+        &"--certificate-oidc-issuer",
+        &issuer,
+        &"--trusted-root",
+        &vector(&format!("{dir}/trusted_root.json")),
+        &vector(&format!("{dir}/artifact")),
+    ])
+}
+
+#[test]
+fn sigstore_bundles_verify_for_the_identity_and_issuer_asked() {
+    let (code, out, err) = verify_bundle_case("conformance-happy-path-v0.1", BEACON, ACTIONS);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!("signed by {BEACON} ({ACTIONS})")),
+        "{out}"
+    );
+    // Only the certificate says who signed: another identity or issuer is refused.
+    let (code, out, _) = verify_bundle_case(
+        "conformance-happy-path-v0.1",
+        "release@acme.example",
+        ACTIONS,
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("NOT VERIFIED (identity)"), "{out}");
+    let (code, out, _) = verify_bundle_case(
+        "conformance-happy-path-v0.1",
+        BEACON,
+        "https://accounts.google.com",
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("NOT VERIFIED (identity)"), "{out}");
+    for (case, check) in [
+        ("conformance-signature-mismatch_fail", "(signature)"),
+        ("conformance-wrong-material_fail", "(artifact-digest)"),
+        (
+            "conformance-invalid-inclusion-proof_fail",
+            "(transparency-log)",
+        ),
+    ] {
+        let (code, out, err) = verify_bundle_case(case, BEACON, ACTIONS);
+        assert_eq!(code, 1, "{case}: {out}{err}");
+        assert!(out.contains(check), "{case}: {out}");
+    }
+    let (code, out, err) =
+        verify_bundle_case("conformance-bundle-malformed-json_fail", BEACON, ACTIONS);
+    assert_eq!(code, 2, "{out}");
+    assert!(err.contains("bundle.sigstore.json: not JSON"), "{err}");
+}
