@@ -4,7 +4,7 @@
 //! tools among them, and vulnerabilities of every severity, some fixable.
 
 use customs_facts::{
-    Attestation, Base, Config, Facts, FixState, Package, Severity, Signature, SignatureKind,
+    Attestation, Base, Config, Facts, FixState, Package, Severity, Signature, SignatureKind, Trust,
     Vulnerability,
 };
 
@@ -73,6 +73,7 @@ pub fn facts(packages: usize, vulnerabilities: usize, now: i64, age_days: i64) -
         signatures: Some(vec![Signature {
             kind: SignatureKind::Cosign,
             verified: true,
+            trust: Trust::Reported,
             verified_by: Some("cosign verify".into()),
             key_id: None,
             issuer: Some("https://token.actions.githubusercontent.com".into()),

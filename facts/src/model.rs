@@ -431,11 +431,51 @@ pub enum SignatureKind {
     Dct,
 }
 
+/// Who established that a signature or attestation verified.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Trust {
+    /// customs checked it itself, in this run, against the keys or trust
+    /// root it was given. No input can say this of itself: an importer
+    /// records every claim as `reported`.
+    Verified,
+    /// A tool's output or an input document says so (`verified_by` names
+    /// the tool); customs did not check it.
+    #[default]
+    Reported,
+}
+
+impl Trust {
+    pub fn name(self) -> &'static str {
+        match self {
+            Trust::Verified => "verified",
+            Trust::Reported => "reported",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Signature {
     pub kind: SignatureKind,
+    /// Whether the signature was found valid, by whoever `trust` names.
     pub verified: bool,
+    /// Who established it: customs itself, or a tool's output.
+    #[serde(default)]
+    pub trust: Trust,
     /// The tool that verified the signature (e.g. "cosign verify").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verified_by: Option<String>,
@@ -453,7 +493,11 @@ pub struct Signature {
 #[serde(deny_unknown_fields)]
 pub struct Attestation {
     pub predicate_type: String,
+    /// Whether the attestation was found valid, by whoever `trust` names.
     pub verified: bool,
+    /// Who established it: customs itself, or a tool's output.
+    #[serde(default)]
+    pub trust: Trust,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub builder_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

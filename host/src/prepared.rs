@@ -155,6 +155,7 @@ impl PreparedFacts {
                             SignatureKind::Dct => wit::SignatureKind::Dct,
                         },
                         verified: s.verified,
+                        trust: wit_trust(s.trust),
                         verified_by: s.verified_by.clone(),
                         key_id: s.key_id.clone(),
                         issuer: s.issuer.clone(),
@@ -168,6 +169,7 @@ impl PreparedFacts {
                     .map(|a| wit::Attestation {
                         predicate_type: a.predicate_type.clone(),
                         verified: a.verified,
+                        trust: wit_trust(a.trust),
                         builder_id: a.builder_id.clone(),
                         build_type: a.build_type.clone(),
                     })
@@ -272,5 +274,12 @@ mod tests {
             Some(1_566_332_395)
         );
         assert_eq!(unix_seconds("yesterday"), None);
+    }
+}
+
+fn wit_trust(trust: customs_facts::Trust) -> wit::Trust {
+    match trust {
+        customs_facts::Trust::Verified => wit::Trust::Verified,
+        customs_facts::Trust::Reported => wit::Trust::Reported,
     }
 }

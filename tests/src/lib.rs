@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use customs::{Bundle, Engine, EngineConfig};
-use customs_facts::{Signature, SignatureKind};
+use customs_facts::{Signature, SignatureKind, Trust};
 
 /// One engine for a test binary (compiling the baseline once).
 pub fn engine() -> &'static Engine {
@@ -48,6 +48,7 @@ pub fn signature(verified: bool, subject: &str) -> Signature {
     Signature {
         kind: SignatureKind::Cosign,
         verified,
+        trust: Trust::Reported,
         verified_by: Some("cosign verify".into()),
         key_id: None,
         issuer: Some("https://token.actions.githubusercontent.com".into()),

@@ -383,7 +383,7 @@ fn provenance() {
         predicate_type: "https://slsa.dev/provenance/v1".into(),
         verified,
         builder_id: Some(builder.into()),
-        build_type: None,
+        ..Default::default()
     };
     let facts = |a: Vec<Attestation>| Facts {
         attestations: Some(a),

@@ -5,8 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use customs::{EvalOptions, PolicyDecision, PreparedFacts};
-use customs_facts::Facts;
 use customs_facts::import::{Format, Origin, detect, import_as, import_file};
+use customs_facts::{Facts, Trust};
 use customs_tests::{baseline, corpus_dir, corpus_files, engine};
 
 fn facts(path: &str) -> Facts {
@@ -77,6 +77,8 @@ fn cosign_verify_output_is_a_verified_keyless_signature() {
     );
     let signature = &guac.signatures.as_ref().unwrap()[0];
     assert!(signature.verified);
+    // cosign's word, not a check customs made.
+    assert_eq!(signature.trust, Trust::Reported);
     assert_eq!(signature.verified_by.as_deref(), Some("cosign verify"));
     assert_eq!(
         signature.issuer.as_deref(),
@@ -212,4 +214,55 @@ fn a_signature_of_another_image_does_not_merge() {
             .iter()
             .any(|w| w.contains("ignored a signature or attestation"))
     );
+}
+
+#[test]
+fn no_input_can_claim_that_customs_verified_it() {
+    // A facts document (or a hand-written one) saying `trust: verified`.
+    let mut facts = facts("cosign/guac-cosign-verify-output.json");
+    for signature in facts.signatures.iter_mut().flatten() {
+        signature.trust = Trust::Verified;
+    }
+    facts.attestations = Some(vec![customs_facts::Attestation {
+        predicate_type: "https://slsa.dev/provenance/v1".into(),
+        verified: true,
+        trust: Trust::Verified,
+        ..Default::default()
+    }]);
+    let document = serde_json::to_vec(&facts).unwrap();
+    assert!(String::from_utf8_lossy(&document).contains(r#""trust":"verified""#));
+    let read = import_as(
+        &Origin::named("facts.json"),
+        &document,
+        Format::CustomsFacts,
+    )
+    .unwrap();
+    let trusts: Vec<Trust> = read
+        .signatures
+        .iter()
+        .flatten()
+        .map(|s| s.trust)
+        .chain(read.attestations.iter().flatten().map(|a| a.trust))
+        .collect();
+    assert_eq!(trusts, [Trust::Reported, Trust::Reported]);
+    let warnings: Vec<&String> = read.sources.iter().flat_map(|s| &s.warnings).collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("2 signature(s) or attestation(s) claimed trust \"verified\"")),
+        "{warnings:?}"
+    );
+    // Without the field, a claim is reported too (older facts documents).
+    let mut value = serde_json::to_value(&facts).unwrap();
+    value["signatures"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("trust");
+    let read = import_as(
+        &Origin::named("facts.json"),
+        &serde_json::to_vec(&value).unwrap(),
+        Format::CustomsFacts,
+    )
+    .unwrap();
+    assert_eq!(read.signatures.unwrap()[0].trust, Trust::Reported);
 }

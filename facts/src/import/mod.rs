@@ -23,7 +23,7 @@ mod trivy;
 use std::fmt;
 use std::path::Path;
 
-use crate::model::{Facts, SCHEMA_VERSION};
+use crate::model::{Facts, SCHEMA_VERSION, Trust};
 
 pub use sniff::Format;
 
@@ -139,8 +139,40 @@ pub fn import_as(origin: &Origin, bytes: &[u8], format: Format) -> Result<Facts,
         Format::SnykJson => snyk::import(origin, bytes)?,
         Format::SyftJson => syft::import(origin, bytes)?,
     };
+    as_reported(origin, format, &mut facts);
     facts.normalize();
     Ok(facts)
+}
+
+/// No input can say that customs verified something: only customs' own
+/// checks, after import, establish `trust: verified`. A claim of it (a facts
+/// document that says so) is recorded as `reported`, with a warning.
+fn as_reported(origin: &Origin, format: Format, facts: &mut Facts) {
+    let mut claimed = 0;
+    let signatures = facts.signatures.iter_mut().flatten().map(|s| &mut s.trust);
+    let attestations = facts
+        .attestations
+        .iter_mut()
+        .flatten()
+        .map(|a| &mut a.trust);
+    for trust in signatures.chain(attestations) {
+        if *trust == Trust::Verified {
+            *trust = Trust::Reported;
+            claimed += 1;
+        }
+    }
+    if claimed == 0 {
+        return;
+    }
+    let warning = format!(
+        "{claimed} signature(s) or attestation(s) claimed trust \"verified\": an input cannot vouch for customs' own checks, so they are recorded as reported"
+    );
+    match facts.sources.last_mut() {
+        Some(source) => source.warnings.push(warning),
+        None => facts
+            .sources
+            .push(plain_source("customs", format, origin, vec![warning])),
+    }
 }
 
 /// Reads and imports a file.

@@ -4,7 +4,9 @@
 //!
 //! Only what a verifier said was verified counts as verified: `cosign verify`
 //! prints its JSON only after the signatures verified, so its entries are
-//! `verified: true`. An envelope, payload or bundle on its own is a claim that
+//! `verified: true` — with `trust: reported`, since that is cosign's word,
+//! not a check customs made (and the identity read from cosign's `optional`
+//! annotations is whatever the signer wrote there for a key signature). An envelope, payload or bundle on its own is a claim that
 //! customs has not checked, so it is recorded with `verified: false`. A
 //! `cosign verify-attestation` output line looks exactly like a stored envelope,
 //! so it counts as verified only when named with `--input-format
@@ -14,7 +16,7 @@ use base64::Engine as _;
 use serde::Deserialize;
 
 use super::{Format, ImportError, Origin, is_digest, parse_typed, plain_source, schema_error};
-use crate::model::{Attestation, Facts, Signature, SignatureKind};
+use crate::model::{Attestation, Facts, Signature, SignatureKind, Trust};
 
 #[derive(Deserialize)]
 struct SimpleSigning {
@@ -151,6 +153,7 @@ fn signature(optional: Option<Optional>, verified: bool, verified_by: Option<&st
     Signature {
         kind: SignatureKind::Cosign,
         verified,
+        trust: Trust::Reported,
         verified_by: verified_by.map(str::to_owned),
         key_id: None,
         issuer: optional.issuer,
@@ -304,6 +307,7 @@ fn add_statement(
         .push(Attestation {
             predicate_type: statement.predicate_type,
             verified,
+            trust: Trust::Reported,
             builder_id,
             build_type,
         });
@@ -405,6 +409,7 @@ pub(super) fn import_bundle(origin: &Origin, bytes: &[u8]) -> Result<Facts, Impo
             facts.signatures = Some(vec![Signature {
                 kind: SignatureKind::Cosign,
                 verified: false,
+                trust: Trust::Reported,
                 verified_by: None,
                 key_id: None,
                 issuer: None,
