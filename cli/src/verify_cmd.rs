@@ -10,7 +10,8 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use customs_verify::dsse::{Envelope, verify_attestation};
 use customs_verify::{
-    Bundle, Error, Identity, PublicKey, TrustedRoot, cosign, sha256_digest, verify_bundle,
+    Bundle, Error, Identity, Policy, PublicKey, Signed, Signer, TrustedRoot, cosign, sha256_digest,
+    verify_bundle,
 };
 use serde_json::json;
 
@@ -32,10 +33,11 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "PEM")]
     key: Option<PathBuf>,
     /// A Sigstore bundle (v0.1 to v0.3, as cosign 2.x/3.x and the sigstore
-    /// clients write it): keyless, checked against --trusted-root and the
-    /// --certificate-identity and --certificate-oidc-issuer it must name.
+    /// clients write it), checked against --trusted-root: keyless, for the
+    /// --certificate-identity and --certificate-oidc-issuer its certificate
+    /// must name; or signed with --key.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["signature", "attestation"],
-          requires_all = ["trusted_root", "certificate_identity", "certificate_oidc_issuer"])]
+          requires = "trusted_root")]
     bundle: Option<PathBuf>,
     /// The signer the bundle's certificate must name (its subject
     /// alternative name: an email, a URI such as a workflow's), exactly.
@@ -192,27 +194,48 @@ fn verify_envelope(path: &Path, key: &PublicKey, digest: &str) -> Result<Outcome
 }
 
 fn verify_sigstore_bundle(args: &VerifyArgs, path: &Path, digest: &str) -> Result<Outcome> {
-    // clap requires these with --bundle.
-    let (Some(root_path), Some(identity), Some(issuer)) = (
-        &args.trusted_root,
+    let root_path = args
+        .trusted_root
+        .as_deref()
+        .context("--bundle needs --trusted-root")?;
+    // A bundle signed with a key is checked against --key; a keyless one
+    // against the identity and issuer its certificate must name.
+    let policy = match (
+        &args.key,
         &args.certificate_identity,
         &args.certificate_oidc_issuer,
-    ) else {
-        bail!(
-            "--bundle needs --trusted-root, --certificate-identity and --certificate-oidc-issuer"
-        );
+    ) {
+        (Some(key), _, _) => Policy::Key(PublicKey::from_pem(
+            &key.display().to_string(),
+            &read(key)?,
+        )?),
+        (None, Some(identity), Some(issuer)) => Policy::Identity(Identity {
+            identity: identity.clone(),
+            issuer: issuer.clone(),
+        }),
+        _ => bail!(
+            "--bundle needs --certificate-identity and --certificate-oidc-issuer (keyless), or --key"
+        ),
     };
     let root = TrustedRoot::from_json(&root_path.display().to_string(), &read(root_path)?)?;
     let bundle = Bundle::from_json(&path.display().to_string(), &read(path)?)?;
-    let policy = Identity {
-        identity: identity.clone(),
-        issuer: issuer.clone(),
-    };
     match verify_bundle(&bundle, digest, &policy, &root) {
         Ok(verified) => {
+            let signer = match &verified.signer {
+                Signer::Certificate {
+                    identity, issuer, ..
+                } => format!("{identity} ({issuer})"),
+                Signer::Key { key_id } => format!("key {key_id}"),
+            };
+            let what = match &verified.signed {
+                Signed::MessageSignature => "Sigstore bundle".to_owned(),
+                Signed::Attestation { predicate_type, .. } => {
+                    format!("Sigstore bundle attestation ({predicate_type})")
+                }
+            };
             let line = format!(
-                "Sigstore bundle of {digest} signed by {} ({}), logged at index {} at {}",
-                verified.identity, verified.issuer, verified.log_index, verified.integrated_time
+                "{what} of {} signed by {signer}, logged at index {} at {}",
+                verified.artifact_digest, verified.log_index, verified.integrated_time
             );
             let json = json!({ "verified": true, "kind": "sigstore-bundle", "bundle": verified });
             Ok(Ok((line, json)))

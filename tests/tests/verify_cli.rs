@@ -213,3 +213,62 @@ fn sigstore_bundles_verify_for_the_identity_and_issuer_asked() {
     assert_eq!(code, 2, "{out}");
     assert!(err.contains("bundle.sigstore.json: not JSON"), "{err}");
 }
+
+#[test]
+fn key_signed_and_attestation_bundles_verify() {
+    let dir = "sigstore-bundle/conformance-managed-key-happy-path";
+    let bundle = vector(&format!("{dir}/bundle.sigstore.json"));
+    let root = vector(&format!("{dir}/trusted_root.json"));
+    let artifact = vector(&format!("{dir}/artifact"));
+    let key = vector(&format!("{dir}/key.pub"));
+    let (code, out, err) = verify(&[
+        &"--bundle",
+        &bundle,
+        &"--key",
+        &key,
+        &"--trusted-root",
+        &root,
+        &artifact,
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("signed by key sha256:"), "{out}");
+    // A key-signed bundle does not pass for an identity (its hint is no key).
+    let (code, out, _) = verify(&[
+        &"--bundle",
+        &bundle,
+        &"--trusted-root",
+        &root,
+        &"--certificate-identity",
+        &BEACON,
+        &"--certificate-oidc-issuer",
+        &ACTIONS,
+        &artifact,
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("NOT VERIFIED (identity)"), "{out}");
+
+    // cosign attest's bundle for an image: the statement must name the digest decided.
+    let dir = "in-toto/cosign-oci-attestation-bundle";
+    let image = "sha256:732112270d7e59418a8c080b134b24cabd67d250d0d0147a97ed95ba5c280aa4";
+    let other = format!("sha256:{}", "7".repeat(64));
+    for (digest, expected) in [(image, 0), (other.as_str(), 1)] {
+        let (code, out, err) = verify(&[
+            &"--bundle",
+            &vector(&format!("{dir}/bundle.sigstore.json")),
+            &"--trusted-root",
+            &vector(&format!("{dir}/trusted_root.json")),
+            &"--certificate-identity",
+            &"cody@soyland.com",
+            &"--certificate-oidc-issuer",
+            &"https://github.com/login/oauth",
+            &digest,
+        ]);
+        assert_eq!(code, expected, "{digest}: {out}{err}");
+        if expected == 0 {
+            assert!(
+                out.starts_with("verified: Sigstore bundle attestation ("),
+                "{out}"
+            );
+        }
+    }
+}

@@ -135,3 +135,88 @@ pub fn manifest_signatures(origin: &str, manifest: &[u8]) -> Result<Vec<(String,
         })
         .collect())
 }
+
+/// A keyless cosign signature customs checked itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifiedKeylessSignature {
+    /// The image manifest digest the payload signs.
+    pub image_digest: String,
+    /// The repository the signer named (`critical.identity.docker-reference`).
+    pub docker_reference: Option<String>,
+    /// The certificate, for the policy's identity.
+    pub signer: crate::Signer,
+    pub log_index: i64,
+    /// When the log integrated the entry (vouched for by its signed entry
+    /// timestamp): the signing time every check used.
+    pub integrated_time: chrono::DateTime<chrono::Utc>,
+}
+
+/// Verifies a keyless cosign signature as cosign stored it before Sigstore
+/// bundles (the `dev.sigstore.cosign/certificate` and `dev.sigstore.cosign/bundle`
+/// annotations beside the signature): the Fulcio certificate (PEM) at the
+/// time the Rekor v1 entry of `rekor_bundle_json` was integrated (its signed
+/// entry timestamp verified with a log of `root`), the certificate's chain
+/// to a certificate authority of `root` and its SCT (when `root` has CT
+/// logs), the signature over `payload`, that the payload signs
+/// `image_digest`, that the log entry (hashedrekord or rekord 0.0.1) is of
+/// this signature and certificate, and last the identity.
+///
+/// The `dev.sigstore.cosign/chain` annotation is not taken: the trust
+/// root's certificates are the ones trusted.
+pub fn verify_keyless_simple_signing(
+    payload: &[u8],
+    signature_base64: &str,
+    certificate_pem: &[u8],
+    rekor_bundle_json: &[u8],
+    image_digest: &str,
+    identity: &crate::Identity,
+    root: &crate::TrustedRoot,
+) -> Result<VerifiedKeylessSignature, Error> {
+    let signature = base64::engine::general_purpose::STANDARD
+        .decode(signature_base64.trim())
+        .map_err(|e| Error::unreadable("signature", format!("not base64: {e}")))?;
+    let der = crate::keys::pem_block(certificate_pem)
+        .filter(|(label, _)| label == "CERTIFICATE")
+        .map(|(_, der)| der)
+        .ok_or_else(|| Error::unreadable("certificate", "not a PEM CERTIFICATE"))?;
+    let leaf = crate::x509::Certificate::from_der("certificate", &der)?;
+    let entry = crate::rekor::entry_from_cosign_bundle("rekor bundle", rekor_bundle_json)?;
+    let legacy = match (entry.kind.as_str(), entry.version.as_str()) {
+        ("hashedrekord", "0.0.1") => false,
+        ("rekord", "0.0.1") => true,
+        (kind, version) => {
+            return Err(Error::refused(
+                Check::Unsupported,
+                format!(
+                    "{kind} {version} log entries are not supported for cosign signatures (only hashedrekord and rekord 0.0.1)"
+                ),
+            ));
+        }
+    };
+    // The log first: it gives the signing time everything else is checked at.
+    let time = crate::rekor::verify_entry(&entry, root, false)?;
+    crate::bundle::verify_certificate(&leaf, root, time)?;
+    let verified = verify_simple_signing(
+        payload,
+        signature_base64,
+        leaf.public_key(),
+        Some(image_digest),
+    )?;
+    use sha2::Digest as _;
+    crate::rekor::check_hashedrekord(
+        &entry.body,
+        legacy,
+        &sha2::Sha256::digest(payload),
+        &signature,
+        crate::rekor::LoggedSigner::Certificate(leaf.der()),
+    )?;
+    // The identity last: a refusal for it says everything else verified.
+    let signer = crate::bundle::certificate_signer(&leaf, identity)?;
+    Ok(VerifiedKeylessSignature {
+        image_digest: verified.image_digest,
+        docker_reference: verified.docker_reference,
+        signer,
+        log_index: entry.log_index,
+        integrated_time: time,
+    })
+}

@@ -116,7 +116,7 @@ fn base64_any(text: &str) -> Option<Vec<u8>> {
 }
 
 /// An in-toto statement (v0.1 or v1).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Statement {
     #[serde(rename = "_type")]
@@ -149,7 +149,7 @@ impl Subject {
 }
 
 /// An attestation customs checked itself.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VerifiedAttestation {
     /// The artifact digest a subject of the statement named.
     pub subject_digest: String,
@@ -167,6 +167,22 @@ pub fn verify_attestation(
     artifact_digest: &str,
 ) -> Result<VerifiedAttestation, Error> {
     envelope.verify(key)?;
+    let statement = signed_statement(envelope, artifact_digest)?;
+    Ok(VerifiedAttestation {
+        subject_digest: artifact_digest.to_owned(),
+        predicate_type: statement.predicate_type.clone(),
+        statement,
+        key_id: key.id().to_owned(),
+    })
+}
+
+/// Reads the in-toto statement of an envelope whose signature verified,
+/// and checks that a subject is `artifact_digest` (`algorithm:hex`, e.g.
+/// `sha256:...` or `sha512:...`).
+pub(crate) fn signed_statement(
+    envelope: &Envelope,
+    artifact_digest: &str,
+) -> Result<Statement, Error> {
     if envelope.payload_type != IN_TOTO_PAYLOAD_TYPE {
         return Err(Error::refused(
             Check::PayloadType,
@@ -209,10 +225,5 @@ pub fn verify_attestation(
             },
         ));
     }
-    Ok(VerifiedAttestation {
-        subject_digest: artifact_digest.to_owned(),
-        predicate_type: statement.predicate_type.clone(),
-        statement,
-        key_id: key.id().to_owned(),
-    })
+    Ok(statement)
 }

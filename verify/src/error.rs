@@ -21,7 +21,8 @@ pub enum Check {
     /// authority at the signing time.
     Certificate,
     /// The certificate names another signer (SAN) or OIDC issuer than the
-    /// policy's.
+    /// policy's, or the bundle is signed with a key where the policy names
+    /// an identity (or with a certificate where it names a key).
     Identity,
     /// The transparency log entry is not the log's (signed entry timestamp,
     /// inclusion proof, checkpoint) or does not describe this signature.

@@ -214,8 +214,16 @@ pub(crate) const RSA_SHA256: ObjectIdentifier =
 const RSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.12");
 const RSA_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.13");
 
+/// The label and DER of the first PEM block of `pem`, read as leniently as
+/// [`PublicKey::from_pem`] reads keys.
+pub(crate) fn pem_block(pem: &[u8]) -> Option<(String, Vec<u8>)> {
+    spki::der::pem::decode_vec(&trim_to_pem(pem))
+        .ok()
+        .map(|(label, der)| (label.to_owned(), der))
+}
+
 /// PEM readers refuse text around the block; key files often have a
-/// comment line before it or no final newline.
+/// comment line before it, no final newline, or lines longer than 64.
 fn trim_to_pem(pem: &[u8]) -> Vec<u8> {
     let text = String::from_utf8_lossy(pem);
     let Some(start) = text.find("-----BEGIN") else {
@@ -231,7 +239,21 @@ fn trim_to_pem(pem: &[u8]) -> Vec<u8> {
                 .map(|dashes| label + dashes + 5)
         })
         .unwrap_or(block.len());
-    let mut trimmed = block[..end].to_owned();
+    // The base64 rewrapped to 64 columns: strict PEM readers refuse the
+    // longer lines some tools write (sigstore-go's publish_key.pub).
+    let mut lines = block[..end].lines().map(str::trim);
+    let (Some(begin), Some(end)) = (lines.next(), lines.next_back()) else {
+        let mut trimmed = block[..end].to_owned();
+        trimmed.push('\n');
+        return trimmed.into_bytes();
+    };
+    let body: String = lines.collect();
+    let mut trimmed = format!("{begin}\n");
+    for chunk in body.as_bytes().chunks(64) {
+        trimmed.push_str(&String::from_utf8_lossy(chunk));
+        trimmed.push('\n');
+    }
+    trimmed.push_str(end);
     trimmed.push('\n');
     trimmed.into_bytes()
 }

@@ -1,8 +1,10 @@
 //! Offline verification of what is said to be signed about a container
 //! image: cosign signatures over simple-signing payloads and DSSE envelopes
-//! carrying in-toto statements, against public keys given as files, and
-//! Sigstore bundles of keyless signatures against a Sigstore trust root
-//! ([`bundle`]).
+//! carrying in-toto statements, against public keys given as files;
+//! Sigstore bundles (message signatures and DSSE attestations, keyless or
+//! with the caller's key) against a Sigstore trust root ([`bundle`]); and
+//! cosign's older keyless signatures with their Rekor entry
+//! ([`cosign::verify_keyless_simple_signing`]).
 //!
 //! Nothing here fetches anything: the caller brings the signature, the
 //! payload, the key and the digest of the image being decided, and gets
@@ -35,7 +37,7 @@ mod sct;
 pub mod trust_root;
 pub mod x509;
 
-pub use bundle::{Bundle, Identity, VerifiedBundle, verify_bundle};
+pub use bundle::{Bundle, Identity, Policy, Signed, Signer, VerifiedBundle, verify_bundle};
 pub use error::{Check, Error};
 pub use keys::{KeyAlgorithm, PublicKey};
 pub use trust_root::TrustedRoot;

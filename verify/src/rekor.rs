@@ -1,15 +1,17 @@
 //! Rekor v1 transparency log entries as Sigstore bundles carry them: the
 //! signed entry timestamp (the log's promise, and the signed time), the
 //! RFC 6962/9162 inclusion proof, the checkpoint (a signed note) that
-//! commits to the proof's root, and the hashedrekord 0.0.1 body.
+//! commits to the proof's root, and the entry bodies (hashedrekord and
+//! rekord 0.0.1, dsse 0.0.1, intoto 0.0.2) that must describe the signing.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
+use crate::dsse::Envelope;
 use crate::protojson;
 use crate::trust_root::{TransparencyLog, TrustedRoot};
-use crate::{Check, Error};
+use crate::{Check, Error, PublicKey};
 
 /// A transparency log entry of a bundle, decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -343,92 +345,351 @@ fn verify_checkpoint(
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct HashedRekord {
-    api_version: String,
-    kind: String,
-    spec: HashedRekordSpec,
+/// Who a log entry body must name as the signer: the signing certificate
+/// (DER) or the caller's key.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum LoggedSigner<'a> {
+    Certificate(&'a [u8]),
+    Key(&'a PublicKey),
+}
+
+impl LoggedSigner<'_> {
+    /// Whether `content` (base64 of a PEM block, as Rekor bodies give
+    /// certificates and keys) names this signer.
+    fn is_named_by(self, content: &str) -> bool {
+        let Ok(pem) = protojson::bytes("", "", content) else {
+            return false;
+        };
+        let Some((label, der)) = crate::keys::pem_block(&pem) else {
+            return false;
+        };
+        match self {
+            LoggedSigner::Certificate(leaf) => label == "CERTIFICATE" && der == leaf,
+            LoggedSigner::Key(key) => {
+                label == "PUBLIC KEY"
+                    && PublicKey::from_der("", &der).is_ok_and(|logged| logged.id() == key.id())
+            }
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            LoggedSigner::Certificate(_) => "certificate",
+            LoggedSigner::Key(_) => "key",
+        }
+    }
+}
+
+fn read_body<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    kind: &str,
+    version: &str,
+) -> Result<T, Error> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Header {
+        api_version: String,
+        kind: String,
+    }
+    let header: Header = serde_json::from_slice(body)
+        .map_err(|e| refuse(format!("the entry body is not a {kind} entry: {e}")))?;
+    if header.kind != kind || header.api_version != version {
+        return Err(refuse(format!(
+            "the entry body is {} {}, not the {kind} {version} its kind says",
+            header.kind, header.api_version
+        )));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        refuse(format!(
+            "the entry body is not a {kind} {version} entry: {e}"
+        ))
+    })
 }
 
 #[derive(Deserialize)]
-struct HashedRekordSpec {
-    data: HashedRekordData,
-    signature: HashedRekordSignature,
-}
-
-#[derive(Deserialize)]
-struct HashedRekordData {
-    hash: HashedRekordHash,
-}
-
-#[derive(Deserialize)]
-struct HashedRekordHash {
+struct Hash {
     algorithm: String,
     value: String,
 }
 
+impl Hash {
+    /// Refuses unless this is the `sha256` of what `what` names.
+    fn check_sha256(&self, sha256: &[u8], what: &str) -> Result<(), Error> {
+        if self.algorithm == "sha256" && self.value.eq_ignore_ascii_case(&hex::encode(sha256)) {
+            Ok(())
+        } else {
+            Err(refuse(format!(
+                "the entry logs {}:{}, not {what} sha256:{}",
+                self.algorithm,
+                self.value,
+                hex::encode(sha256)
+            )))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RekordSpec {
+    data: RekordData,
+    signature: RekordSignature,
+}
+
+#[derive(Deserialize)]
+struct RekordData {
+    hash: Hash,
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct HashedRekordSignature {
+struct RekordSignature {
     content: String,
-    public_key: HashedRekordKey,
+    public_key: RekordKey,
 }
 
 #[derive(Deserialize)]
-struct HashedRekordKey {
+struct RekordKey {
     content: String,
 }
 
-/// Verifies that a hashedrekord 0.0.1 entry body logs this signing: the
-/// `sha256` digest, the signature and the signing certificate (`leaf`, DER).
+#[derive(Deserialize)]
+struct Rekord {
+    spec: RekordSpec,
+}
+
+/// Verifies that a hashedrekord 0.0.1 (or, `legacy`, a rekord 0.0.1)
+/// entry body logs this signing: the `sha256` digest of the signed bytes,
+/// the signature and the signer.
 pub(crate) fn check_hashedrekord(
     body: &[u8],
+    legacy: bool,
     sha256: &[u8],
     signature: &[u8],
-    leaf: &[u8],
+    signer: LoggedSigner<'_>,
 ) -> Result<(), Error> {
-    let origin = "the transparency log entry";
-    let rekord: HashedRekord = serde_json::from_slice(body)
-        .map_err(|e| refuse(format!("the entry body is not a hashedrekord: {e}")))?;
-    if rekord.kind != "hashedrekord" || rekord.api_version != "0.0.1" {
-        return Err(refuse(format!(
-            "the entry body is {} {}, not the hashedrekord 0.0.1 its kind says",
-            rekord.kind, rekord.api_version
-        )));
-    }
-    let hash = &rekord.spec.data.hash;
-    if hash.algorithm != "sha256" || !hash.value.eq_ignore_ascii_case(&hex::encode(sha256)) {
-        return Err(refuse(format!(
-            "the entry logs {}:{}, not the bundle's digest sha256:{}",
-            hash.algorithm,
-            hash.value,
-            hex::encode(sha256)
-        )));
-    }
+    let kind = if legacy { "rekord" } else { "hashedrekord" };
+    let rekord: Rekord = read_body(body, kind, "0.0.1")?;
+    rekord
+        .spec
+        .data
+        .hash
+        .check_sha256(sha256, "the signed digest")?;
     let logged_signature = protojson::bytes(
-        origin,
+        "the transparency log entry",
         "the logged signature",
         &rekord.spec.signature.content,
-    )?;
+    )
+    .map_err(|e| refuse(e.to_string()))?;
     if logged_signature != signature {
         return Err(refuse("the entry logs another signature than the bundle's"));
     }
-    let pem = protojson::bytes(
-        origin,
-        "the logged certificate",
-        &rekord.spec.signature.public_key.content,
-    )?;
-    let logged_certificate = x509_cert::der::pem::decode_vec(&pem)
-        .ok()
-        .filter(|(label, _)| *label == "CERTIFICATE")
-        .map(|(_, der)| der);
-    if logged_certificate.as_deref() != Some(leaf) {
-        return Err(refuse(
-            "the entry logs another certificate than the bundle's",
-        ));
+    if !signer.is_named_by(&rekord.spec.signature.public_key.content) {
+        return Err(refuse(format!(
+            "the entry logs another {} than the signer's",
+            signer.what()
+        )));
     }
     Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Dsse {
+    spec: DsseSpec,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DsseSpec {
+    payload_hash: Hash,
+    signatures: Vec<DsseSignature>,
+}
+
+#[derive(Deserialize)]
+struct DsseSignature {
+    signature: String,
+    verifier: String,
+}
+
+/// Verifies that a dsse 0.0.1 entry body logs `envelope` signed by
+/// `signer`: the SHA-256 of its payload, and its one signature with the
+/// signer as verifier. (The body's `envelopeHash` covers the envelope JSON
+/// as Rekor received it, which a bundle does not carry: it is not
+/// recomputed, and the payload hash and signature stand for it.)
+pub(crate) fn check_dsse(
+    body: &[u8],
+    envelope: &Envelope,
+    signer: LoggedSigner<'_>,
+) -> Result<(), Error> {
+    let dsse: Dsse = read_body(body, "dsse", "0.0.1")?;
+    dsse.spec.payload_hash.check_sha256(
+        &sha2::Sha256::digest(&envelope.payload),
+        "the envelope's payload",
+    )?;
+    let [(_, signature)] = envelope.signatures.as_slice() else {
+        return Err(refuse("the envelope must carry exactly one signature"));
+    };
+    let [logged] = dsse.spec.signatures.as_slice() else {
+        return Err(refuse(format!(
+            "the entry logs {} signatures, the envelope one",
+            dsse.spec.signatures.len()
+        )));
+    };
+    let logged_signature = protojson::bytes("", "", &logged.signature).ok();
+    if logged_signature.as_deref() != Some(signature.as_slice()) {
+        return Err(refuse(
+            "the entry logs another signature than the envelope's",
+        ));
+    }
+    if !signer.is_named_by(&logged.verifier) {
+        return Err(refuse(format!(
+            "the entry logs another verifier than the signer's {}",
+            signer.what()
+        )));
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct Intoto {
+    spec: IntotoSpec,
+}
+
+#[derive(Deserialize)]
+struct IntotoSpec {
+    content: IntotoContent,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IntotoContent {
+    envelope: IntotoEnvelope,
+    payload_hash: Hash,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IntotoEnvelope {
+    payload: Option<String>,
+    payload_type: String,
+    signatures: Vec<IntotoSignature>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IntotoSignature {
+    sig: String,
+    public_key: String,
+}
+
+/// Decodes a field Rekor's intoto 0.0.2 type encodes twice: the base64 of
+/// the envelope's own base64 text, as it was submitted.
+fn twice_decoded(text: &str) -> Option<Vec<u8>> {
+    let once = protojson::bytes("", "", text).ok()?;
+    protojson::bytes("", "", std::str::from_utf8(&once).ok()?).ok()
+}
+
+/// Verifies that an intoto 0.0.2 entry body logs `envelope` signed by
+/// `signer`. The body holds the envelope as submitted, its payload (when
+/// kept) and signature base64-encoded twice: they are decoded and compared
+/// with the envelope's bytes, never with a re-serialisation of it. The
+/// body's `hash` (of the submitted envelope JSON) is not recomputed, for the
+/// same reason as dsse 0.0.1's `envelopeHash`.
+pub(crate) fn check_intoto(
+    body: &[u8],
+    envelope: &Envelope,
+    signer: LoggedSigner<'_>,
+) -> Result<(), Error> {
+    let intoto: Intoto = read_body(body, "intoto", "0.0.2")?;
+    let content = intoto.spec.content;
+    content.payload_hash.check_sha256(
+        &sha2::Sha256::digest(&envelope.payload),
+        "the envelope's payload",
+    )?;
+    if content.envelope.payload_type != envelope.payload_type {
+        return Err(refuse(format!(
+            "the entry logs payload type {:?}, the envelope {:?}",
+            content.envelope.payload_type, envelope.payload_type
+        )));
+    }
+    if let Some(payload) = &content.envelope.payload
+        && twice_decoded(payload).as_deref() != Some(envelope.payload.as_slice())
+    {
+        return Err(refuse("the entry logs another payload than the envelope's"));
+    }
+    let [(_, signature)] = envelope.signatures.as_slice() else {
+        return Err(refuse("the envelope must carry exactly one signature"));
+    };
+    let [logged] = content.envelope.signatures.as_slice() else {
+        return Err(refuse(format!(
+            "the entry logs {} signatures, the envelope one",
+            content.envelope.signatures.len()
+        )));
+    };
+    if twice_decoded(&logged.sig).as_deref() != Some(signature.as_slice()) {
+        return Err(refuse(
+            "the entry logs another signature than the envelope's",
+        ));
+    }
+    if !signer.is_named_by(&logged.public_key) {
+        return Err(refuse(format!(
+            "the entry logs another {} than the signer's",
+            signer.what()
+        )));
+    }
+    Ok(())
+}
+
+/// The `dev.sigstore.cosign/bundle` annotation cosign wrote before
+/// Sigstore bundles: a Rekor v1 entry with its signed entry timestamp
+/// (no inclusion proof).
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CosignRekorBundle {
+    signed_entry_timestamp: String,
+    payload: CosignRekorPayload,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CosignRekorPayload {
+    body: String,
+    integrated_time: i64,
+    log_index: i64,
+    #[serde(rename = "logID")]
+    log_id: String,
+}
+
+/// Reads cosign's rekor bundle (`{"SignedEntryTimestamp", "Payload": {body,
+/// integratedTime, logIndex, logID (hex)}}`) as a log entry; its kind and
+/// version are the body's own.
+pub(crate) fn entry_from_cosign_bundle(origin: &str, json: &[u8]) -> Result<TlogEntry, Error> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Header {
+        api_version: String,
+        kind: String,
+    }
+    let raw: CosignRekorBundle = serde_json::from_slice(json)
+        .map_err(|e| Error::unreadable(origin, format!("not a cosign rekor bundle: {e}")))?;
+    let body = protojson::bytes(origin, "Payload.body", &raw.payload.body)?;
+    let header: Header = serde_json::from_slice(&body).map_err(|e| {
+        Error::unreadable(origin, format!("the entry body is not a Rekor entry: {e}"))
+    })?;
+    Ok(TlogEntry {
+        log_index: raw.payload.log_index,
+        log_id: hex::decode(&raw.payload.log_id)
+            .map_err(|_| Error::unreadable(origin, "Payload.logID is not hex"))?,
+        kind: header.kind,
+        version: header.api_version,
+        integrated_time: raw.payload.integrated_time,
+        signed_entry_timestamp: Some(protojson::bytes(
+            origin,
+            "SignedEntryTimestamp",
+            &raw.signed_entry_timestamp,
+        )?),
+        inclusion_proof: None,
+        body,
+    })
 }
 
 #[cfg(test)]
@@ -436,6 +697,105 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
     use super::*;
+
+    /// A P-256 key of the corpus (`CUSTOMS_CORPUS`, as the corpus tests read it).
+    fn key_pem() -> String {
+        const KEY: &str = "verify/cosign/sigstore-rs-keyed-ecdsa-busybox/cosign.pub";
+        let corpus = std::env::var_os("CUSTOMS_CORPUS")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus")
+            });
+        std::fs::read_to_string(corpus.join(KEY)).unwrap()
+    }
+
+    fn b64(bytes: &[u8]) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    fn envelope() -> Envelope {
+        Envelope {
+            payload_type: "application/vnd.in-toto+json".into(),
+            payload: b"{\"_type\":\"x\"}".to_vec(),
+            signatures: vec![(String::new(), vec![0x30, 0x44, 1, 2, 3])],
+        }
+    }
+
+    fn intoto_body(
+        envelope: &Envelope,
+        sig: &str,
+        payload: Option<&str>,
+        key_pem: &str,
+    ) -> Vec<u8> {
+        let mut logged = serde_json::json!({
+            "payloadType": envelope.payload_type,
+            "signatures": [{"sig": sig, "publicKey": b64(key_pem.as_bytes())}],
+        });
+        if let Some(payload) = payload {
+            logged["payload"] = payload.into();
+        }
+        serde_json::to_vec(&serde_json::json!({
+            "apiVersion": "0.0.2",
+            "kind": "intoto",
+            "spec": {"content": {
+                "envelope": logged,
+                "hash": {"algorithm": "sha256", "value": "00"},
+                "payloadHash": {"algorithm": "sha256", "value": hex::encode(sha2::Sha256::digest(&envelope.payload))},
+            }},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn intoto_bodies_hold_the_envelope_encoded_twice() {
+        let pem = key_pem();
+        let key = PublicKey::from_pem("cosign.pub", pem.as_bytes()).unwrap();
+        let envelope = envelope();
+        let signer = LoggedSigner::Key(&key);
+        let sig_once = b64(&envelope.signatures[0].1);
+        let sig_twice = b64(sig_once.as_bytes());
+        let payload_twice = b64(b64(&envelope.payload).as_bytes());
+        let body = intoto_body(&envelope, &sig_twice, Some(&payload_twice), &pem);
+        check_intoto(&body, &envelope, signer).unwrap();
+        let body = intoto_body(&envelope, &sig_twice, None, &pem);
+        check_intoto(&body, &envelope, signer).unwrap();
+        // The signature encoded once is not what Rekor logs.
+        let body = intoto_body(&envelope, &sig_once, None, &pem);
+        assert!(check_intoto(&body, &envelope, signer).is_err());
+        // Another payload kept in the body.
+        let other = b64(b64(b"{}").as_bytes());
+        let body = intoto_body(&envelope, &sig_twice, Some(&other), &pem);
+        assert!(check_intoto(&body, &envelope, signer).is_err());
+        // Another payload type.
+        let mut changed = envelope.clone();
+        changed.payload_type = "application/json".into();
+        let body = intoto_body(&changed, &sig_twice, None, &pem);
+        assert!(check_intoto(&body, &envelope, signer).is_err());
+        // Another key logged.
+        let body = intoto_body(
+            &envelope,
+            &sig_twice,
+            None,
+            "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n",
+        );
+        assert!(check_intoto(&body, &envelope, signer).is_err());
+        // A dsse body is not an intoto one.
+        let dsse = serde_json::to_vec(&serde_json::json!({
+            "apiVersion": "0.0.1",
+            "kind": "dsse",
+            "spec": {
+                "payloadHash": {"algorithm": "sha256", "value": hex::encode(sha2::Sha256::digest(&envelope.payload))},
+                "signatures": [{"signature": sig_once, "verifier": b64(pem.as_bytes())}],
+            },
+        }))
+        .unwrap();
+        assert!(check_intoto(&dsse, &envelope, signer).is_err());
+        check_dsse(&dsse, &envelope, signer).unwrap();
+        let mut changed = envelope.clone();
+        changed.payload.push(b' ');
+        assert!(check_dsse(&dsse, &changed, signer).is_err());
+    }
 
     #[test]
     fn inclusion_proofs_fit_their_tree() {
