@@ -36,6 +36,11 @@ pub enum Check {
     /// The bundle needs a kind of verification not implemented here, so
     /// nothing of it is verified.
     Unsupported,
+    /// The signature's own expiry (Notation `io.cncf.notary.expiry`) has
+    /// passed.
+    Expiry,
+    /// No statement of the trust policy covers the artifact's repository.
+    TrustPolicy,
 }
 
 impl Check {
@@ -52,6 +57,8 @@ impl Check {
             Check::CertificateTransparency => "certificate-transparency",
             Check::ArtifactDigest => "artifact-digest",
             Check::Unsupported => "unsupported",
+            Check::Expiry => "expiry",
+            Check::TrustPolicy => "trust-policy",
         }
     }
 }

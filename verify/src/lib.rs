@@ -31,6 +31,7 @@ pub mod cosign;
 pub mod dsse;
 mod error;
 mod keys;
+pub mod notation;
 mod protojson;
 pub mod rekor;
 mod sct;
@@ -40,6 +41,7 @@ pub mod x509;
 pub use bundle::{Bundle, Identity, Policy, Signed, Signer, VerifiedBundle, verify_bundle};
 pub use error::{Check, Error};
 pub use keys::{KeyAlgorithm, PublicKey};
+pub use notation::{TrustPolicy, TrustStores, VerifiedNotation, verify_jws};
 pub use trust_root::TrustedRoot;
 
 /// `sha256:` and the hex SHA-256 of `bytes`: how an artifact is named.
