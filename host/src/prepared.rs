@@ -261,6 +261,13 @@ pub(crate) fn severity_from_wit(s: wit_types::Severity) -> customs_facts::Severi
     }
 }
 
+fn wit_trust(trust: customs_facts::Trust) -> wit::Trust {
+    match trust {
+        customs_facts::Trust::Verified => wit::Trust::Verified,
+        customs_facts::Trust::Reported => wit::Trust::Reported,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,12 +281,5 @@ mod tests {
             Some(1_566_332_395)
         );
         assert_eq!(unix_seconds("yesterday"), None);
-    }
-}
-
-fn wit_trust(trust: customs_facts::Trust) -> wit::Trust {
-    match trust {
-        customs_facts::Trust::Verified => wit::Trust::Verified,
-        customs_facts::Trust::Reported => wit::Trust::Reported,
     }
 }
