@@ -30,6 +30,7 @@ params := {
 		"golang", "rustc", "cargo", "git",
 	],
 	"deny_categories": ["build-tools"],
+	"accept_reported": false,
 	"identity": "*",
 	"issuer": "*",
 	"predicate_types": ["https://slsa.dev/provenance/v0.2", "https://slsa.dev/provenance/v1"],
@@ -215,10 +216,20 @@ findings contains {"rule": "minimal-image", "effect": "warn", "message": sprintf
 	p.name in warn_names
 }
 
-# signed
+# signed: only what customs verified itself counts, unless told otherwise
+counted(x) if {
+	x.verified == true
+	x.trust == "verified"
+}
+
+counted(x) if {
+	x.verified == true
+	params.accept_reported == true
+}
+
 signature_matches if {
 	some s in items("signatures")
-	s.verified == true
+	counted(s)
 	glob.match(params.identity, null, or_empty(object.get(s, "subject", null)))
 	glob.match(params.issuer, null, or_empty(object.get(s, "issuer", null)))
 }
@@ -236,7 +247,7 @@ findings contains {"rule": "signed", "effect": "warn", "message": "no signature 
 provenance_matches if {
 	some a in items("attestations")
 	a.predicate_type in params.predicate_types
-	a.verified == true
+	counted(a)
 	glob.match(params.builder_id, null, or_empty(object.get(a, "builder_id", null)))
 }
 

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use customs_facts::Facts;
-use customs_facts::import::{Format, Origin, import_as, import_bytes};
+use customs_facts::import::{Format, Origin, detect, import_as};
 
 /// Inputs larger than this are refused rather than read into memory.
 const MAX_INPUT_BYTES: u64 = 1 << 30;
@@ -21,20 +21,32 @@ pub fn parse_format(name: &str) -> Result<Format, String> {
 }
 
 /// Imports every input and merges them; importer warnings go to stderr.
-pub fn load(paths: &[PathBuf], format: Option<Format>) -> Result<Facts> {
+/// With trust material, the signatures and attestations among the inputs
+/// are checked by customs itself, and those that verify are added as
+/// `trust: verified` (crate::trust).
+pub fn load(
+    paths: &[PathBuf],
+    format: Option<Format>,
+    trust: &crate::trust::TrustArgs,
+) -> Result<Facts> {
     if paths.iter().filter(|p| is_stdin(p)).count() > 1 {
         bail!("standard input (-) can be named only once");
     }
     let mut all = Vec::with_capacity(paths.len());
+    let mut signed_inputs = Vec::new();
     for path in paths {
         let (origin, bytes) = read(path)?;
-        let facts = match format {
-            Some(format) => import_as(&origin, &bytes, format),
-            None => import_bytes(&origin, &bytes),
-        }?;
-        all.push(facts);
+        let format = match format {
+            Some(format) => format,
+            None => detect(&origin, &bytes)?,
+        };
+        all.push(import_as(&origin, &bytes, format)?);
+        if crate::trust::is_signed_input(format) {
+            signed_inputs.push((origin, format, bytes));
+        }
     }
-    let facts = Facts::merge_all(all)?;
+    let mut facts = Facts::merge_all(all)?;
+    crate::trust::verify_inputs(trust, &signed_inputs, &mut facts)?;
     for warning in facts.import_warnings() {
         eprintln!("warning: {}", customs::text::escaped(&warning.to_string()));
     }

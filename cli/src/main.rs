@@ -11,6 +11,7 @@ mod serve_cmd;
 mod sources;
 mod sweep_cmd;
 mod test_cmd;
+mod trust;
 mod verify_cmd;
 mod watch;
 
@@ -107,6 +108,8 @@ struct InputArgs {
     /// sigstore-bundle, openvex, admission-review, customs-facts.
     #[arg(long, value_name = "FORMAT", value_parser = inputs::parse_format)]
     input_format: Option<customs_facts::import::Format>,
+    #[command(flatten)]
+    trust: trust::TrustArgs,
 }
 
 #[derive(Args, Clone)]
@@ -236,7 +239,11 @@ fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Eval(args) => eval(args),
         Command::Facts(args) => {
-            let facts = inputs::load(&args.input.inputs, args.input.input_format)?;
+            let facts = inputs::load(
+                &args.input.inputs,
+                args.input.input_format,
+                &args.input.trust,
+            )?;
             report::print_json(&facts)?;
             Ok(EXIT_ALLOWED)
         }
@@ -271,7 +278,11 @@ fn eval(args: EvalArgs) -> Result<u8> {
                 .with_context(|| format!("--now {text:?} is not an RFC 3339 time"))
         })
         .transpose()?;
-    let facts = inputs::load(&args.input.inputs, args.input.input_format)?;
+    let facts = inputs::load(
+        &args.input.inputs,
+        args.input.input_format,
+        &args.input.trust,
+    )?;
     let (engine, bundle) = load_bundle(&args.policy)?;
     let mut options = EvalOptions::default();
     options.now = now;

@@ -130,22 +130,7 @@ fn verify_signature(
     digest: &str,
 ) -> Result<Outcome> {
     let payload_bytes = read(payload)?;
-    let signature_bytes = read(signature)?;
-    // A signature manifest is JSON; a bare signature is base64 text.
-    let signatures = if signature_bytes.trim_ascii_start().starts_with(b"{") {
-        let found =
-            cosign::manifest_signatures(&signature.display().to_string(), &signature_bytes)?;
-        if found.is_empty() {
-            bail!(
-                "{}: the manifest has no layer with a {} annotation",
-                signature.display(),
-                cosign::SIGNATURE_ANNOTATION
-            );
-        }
-        found.into_iter().map(|(_, signature)| signature).collect()
-    } else {
-        vec![String::from_utf8_lossy(&signature_bytes).into_owned()]
-    };
+    let signatures = crate::trust::signature_texts(signature)?;
     let mut refusal = None;
     for text in &signatures {
         match cosign::verify_simple_signing(&payload_bytes, text, key, Some(digest)) {

@@ -71,7 +71,7 @@ pub mod bindings {
 
 pub use bindings::customs::policy::facts::{
     Attestation, Base, Config, Container, FixState, HistoryEntry, Image, ImageInfo,
-    Misconfiguration, Os, Package, Secret, SecurityContext, Signature, SignatureKind, User,
+    Misconfiguration, Os, Package, Secret, SecurityContext, Signature, SignatureKind, Trust, User,
     VexStatus, Vulnerability, VulnerabilityQuery, Workload,
 };
 pub use bindings::customs::policy::types::{

@@ -6,7 +6,7 @@
 use customs::{Bundle, Decision, EvalOptions, PolicyDecision, PreparedFacts};
 use customs_facts::{
     Attestation, Base, Config, Container, Facts, FixState, OsInfo, Package, Secret,
-    SecurityContext, Severity, Signature, VexStatus, Vulnerability, Workload,
+    SecurityContext, Severity, Signature, Trust, VexStatus, Vulnerability, Workload,
 };
 use customs_tests::{baseline, engine, signature};
 
@@ -346,6 +346,26 @@ fn signed() {
         rule(with_signatures(vec![]), "signed").0,
         PolicyDecision::Deny
     );
+    // `cosign verify` output: cosign's word, which customs did not check.
+    let reported = Signature {
+        trust: Trust::Reported,
+        ..signature(true, ours)
+    };
+    let (decision, findings) = rule(with_signatures(vec![reported.clone()]), "signed");
+    assert_eq!(decision, PolicyDecision::Deny);
+    assert!(
+        findings[0].contains("0 verified by customs, 1 reported verified by a tool"),
+        "{findings:?}"
+    );
+    assert_eq!(
+        rule_with(
+            with_signatures(vec![reported]),
+            "signed",
+            &[("accept-reported", "true")]
+        )
+        .0,
+        PolicyDecision::Allow
+    );
     let params = [
         ("identity", "https://github.com/org/*"),
         ("issuer", "https://token.actions.githubusercontent.com"),
@@ -382,6 +402,7 @@ fn provenance() {
     let slsa = |verified, builder: &str| Attestation {
         predicate_type: "https://slsa.dev/provenance/v1".into(),
         verified,
+        trust: Trust::Verified,
         builder_id: Some(builder.into()),
         ..Default::default()
     };
@@ -406,6 +427,26 @@ fn provenance() {
         )
         .0,
         PolicyDecision::Deny
+    );
+    // A tool's word counts only when the bundle says it may.
+    let reported = Attestation {
+        trust: Trust::Reported,
+        ..slsa(true, gha)
+    };
+    let (decision, findings) = rule(facts(vec![reported.clone()]), "provenance");
+    assert_eq!(decision, PolicyDecision::Deny);
+    assert!(
+        findings[0].contains("0 verified by customs"),
+        "{findings:?}"
+    );
+    assert_eq!(
+        rule_with(
+            facts(vec![reported]),
+            "provenance",
+            &[("accept-reported", "true")]
+        )
+        .0,
+        PolicyDecision::Allow
     );
     let sbom = Attestation {
         predicate_type: "https://spdx.dev/Document".into(),

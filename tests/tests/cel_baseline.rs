@@ -182,6 +182,7 @@ fn golden() -> Facts {
         attestations: Some(vec![Attestation {
             predicate_type: "https://slsa.dev/provenance/v1".into(),
             verified: true,
+            trust: customs_facts::Trust::Verified,
             builder_id: Some("https://github.com/actions/runner".into()),
             ..Default::default()
         }]),

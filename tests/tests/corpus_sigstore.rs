@@ -90,17 +90,24 @@ fn cosign_verify_output_is_a_verified_keyless_signature() {
     );
     assert_eq!(signature.rekor_log_index, Some(42_879_042));
 
-    assert_eq!(rule(guac.clone(), "signed", &[]), PolicyDecision::Allow);
+    // By default only what customs verified itself counts.
+    assert_eq!(rule(guac.clone(), "signed", &[]), PolicyDecision::Deny);
+    let accept = ("accept-reported", "true");
+    assert_eq!(
+        rule(guac.clone(), "signed", &[accept]),
+        PolicyDecision::Allow
+    );
     let ours = [
         ("identity", "https://github.com/guacsec/*"),
         ("issuer", "https://token.actions.githubusercontent.com"),
+        accept,
     ];
     assert_eq!(rule(guac.clone(), "signed", &ours), PolicyDecision::Allow);
     assert_eq!(
         rule(
             guac,
             "signed",
-            &[("identity", "https://github.com/someone-else/*")]
+            &[("identity", "https://github.com/someone-else/*"), accept]
         ),
         PolicyDecision::Deny
     );
@@ -150,19 +157,22 @@ fn verify_attestation_output_is_verified_when_named() {
     let attestations = verified.attestations.as_ref().unwrap();
     assert_eq!(attestations.len(), 2);
     assert!(attestations.iter().all(|a| a.verified));
+    assert!(attestations.iter().all(|a| a.trust == Trust::Reported));
+    let tekton = ("builder-id", "https://tekton.dev/*");
+    let accept = ("accept-reported", "true");
     assert_eq!(
-        rule(
-            verified.clone(),
-            "provenance",
-            &[("builder-id", "https://tekton.dev/*")]
-        ),
+        rule(verified.clone(), "provenance", &[tekton]),
+        PolicyDecision::Deny
+    );
+    assert_eq!(
+        rule(verified.clone(), "provenance", &[tekton, accept]),
         PolicyDecision::Allow
     );
     assert_eq!(
         rule(
             verified,
             "provenance",
-            &[("builder-id", "https://github.com/*")]
+            &[("builder-id", "https://github.com/*"), accept]
         ),
         PolicyDecision::Deny
     );

@@ -272,3 +272,102 @@ fn key_signed_and_attestation_bundles_verify() {
         }
     }
 }
+
+/// `customs eval --format json ARGS`: the `signed` policy's decision and
+/// findings, and stderr.
+fn signed_policy(args: &[&dyn AsRef<std::ffi::OsStr>]) -> (String, Vec<String>, String) {
+    let output = Command::cargo_bin("customs")
+        .unwrap()
+        .args(["eval", "--format", "json", "--now", "2026-12-01T00:00:00Z"])
+        .args(args.iter().map(|a| a.as_ref()))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let decision: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("not a decision ({e}): {stderr}"));
+    let signed = decision["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "signed")
+        .unwrap()
+        .clone();
+    let findings = signed["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["message"].as_str().unwrap().to_owned())
+        .collect();
+    (
+        signed["decision"].as_str().unwrap().to_owned(),
+        findings,
+        stderr,
+    )
+}
+
+#[test]
+fn eval_counts_the_signatures_customs_verified_itself() {
+    let key = vector(&format!("{BUSYBOX}/cosign.pub"));
+    let bob = vector(&format!("{TESTIMAGE}/bob.pub"));
+    let signature = vector(&format!("{BUSYBOX}/signature.b64"));
+    let payload = vector(&format!("{BUSYBOX}/payload.json"));
+
+    // Correctly signed: allowed by the baseline's `signed` rule.
+    let (decision, findings, _) =
+        signed_policy(&[&"--trusted-key", &key, &"--signature", &signature, &payload]);
+    assert_eq!(decision, "allow", "{findings:?}");
+    // Signed with another key than the trusted one: denied, and said why.
+    let (decision, _, stderr) =
+        signed_policy(&[&"--trusted-key", &bob, &"--signature", &signature, &payload]);
+    assert_eq!(decision, "deny");
+    assert!(stderr.contains("not verified (signature)"), "{stderr}");
+    // A payload without its signature checked: denied.
+    let (decision, _, _) = signed_policy(&[&payload]);
+    assert_eq!(decision, "deny");
+    // A key signature names no signer: an identity requirement is not met.
+    let (decision, findings, _) = signed_policy(&[
+        &"--trusted-key",
+        &key,
+        &"--signature",
+        &signature,
+        &payload,
+        &"--param",
+        &"signed.identity=release@acme.com",
+    ]);
+    assert_eq!(decision, "deny", "{findings:?}");
+}
+
+#[test]
+fn signer_annotations_written_by_the_signer_do_not_make_an_identity() {
+    // `cosign sign --key k -a Subject=release@acme.com -a Issuer=...` makes
+    // cosign verify print these as if they named the signer.
+    let payload: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(vector(&format!("{BUSYBOX}/payload.json"))).unwrap())
+            .unwrap();
+    let forged = serde_json::json!([{
+        "critical": payload["critical"],
+        "optional": {
+            "Subject": "release@acme.com",
+            "Issuer": "https://token.actions.githubusercontent.com"
+        }
+    }]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cosign-verify.json");
+    std::fs::write(&path, forged.to_string()).unwrap();
+    let identity = "signed.identity=release@acme.com";
+    let (decision, findings, _) = signed_policy(&[&path, &"--param", &identity]);
+    assert_eq!(decision, "deny", "{findings:?}");
+    assert!(
+        findings[0].contains("0 verified by customs, 1 reported verified by a tool"),
+        "{findings:?}"
+    );
+    // Only a bundle that relaxes the rule (documented as weaker) takes the tool's word.
+    let (decision, _, _) = signed_policy(&[
+        &path,
+        &"--param",
+        &identity,
+        &"--param",
+        &"signed.accept-reported=true",
+    ]);
+    assert_eq!(decision, "allow");
+}

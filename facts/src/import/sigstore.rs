@@ -265,6 +265,24 @@ fn decode_statement(
 }
 
 /// Builder id and build type of a provenance predicate, SLSA v0.2 or v1.
+/// The attestation facts of an in-toto statement's predicate: the builder
+/// and build type of SLSA provenance v0.2 and v1.
+pub fn attestation_of(
+    predicate_type: &str,
+    predicate: &serde_json::Value,
+    verified: bool,
+    trust: Trust,
+) -> Attestation {
+    let (builder_id, build_type) = provenance_fields(predicate);
+    Attestation {
+        predicate_type: predicate_type.to_owned(),
+        verified,
+        trust,
+        builder_id,
+        build_type,
+    }
+}
+
 fn provenance_fields(predicate: &serde_json::Value) -> (Option<String>, Option<String>) {
     let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
     let builder = text(&predicate["builder"]["id"])
@@ -300,17 +318,15 @@ fn add_statement(
     if facts.image.reference.is_none() && !subject.name.is_empty() {
         facts.image.reference = Some(subject.name.clone());
     }
-    let (builder_id, build_type) = provenance_fields(&statement.predicate);
     facts
         .attestations
         .get_or_insert_with(Vec::new)
-        .push(Attestation {
-            predicate_type: statement.predicate_type,
+        .push(attestation_of(
+            &statement.predicate_type,
+            &statement.predicate,
             verified,
-            trust: Trust::Reported,
-            builder_id,
-            build_type,
-        });
+            Trust::Reported,
+        ));
 }
 
 /// A DSSE envelope holding an in-toto statement, as stored in an OCI `.att` layer.

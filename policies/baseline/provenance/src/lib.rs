@@ -1,7 +1,8 @@
-//! `provenance`: the image has a verified build provenance attestation (SLSA),
-//! optionally from a given builder.
+//! `provenance`: the image has a build provenance attestation (SLSA) that
+//! customs verified itself, optionally from a given builder. One a tool
+//! reported verified counts only with `accept-reported=true`.
 
-use customs_guest::{Finding, Image, Params, Policy, PolicyInfo, Severity, export_policy};
+use customs_guest::{Finding, Image, Params, Policy, PolicyInfo, Severity, Trust, export_policy};
 use wildmatch::WildMatch;
 
 const RULE: &str = "provenance";
@@ -22,6 +23,11 @@ impl Policy for Provenance {
             "attestation predicate types that count as provenance",
         )
         .param("builder-id", "*", "glob the builder id must match")
+        .param(
+            "accept-reported",
+            "false",
+            "true: also count attestations a tool reported verified that customs did not check (weaker: the input vouches for itself)",
+        )
     }
 
     fn evaluate(image: &Image, params: &Params) -> Result<Vec<Finding>, String> {
@@ -38,9 +44,14 @@ impl Policy for Provenance {
             .iter()
             .filter(|a| predicate_types.contains(&a.predicate_type.as_str()))
             .collect();
+        let accept_reported = params.get("accept-reported") == Some("true");
+        let counts = |a: &&&customs_guest::Attestation| {
+            a.verified && (a.trust == Trust::Verified || accept_reported)
+        };
         if provenance
             .iter()
-            .any(|a| a.verified && builder.matches(a.builder_id.as_deref().unwrap_or("")))
+            .filter(counts)
+            .any(|a| builder.matches(a.builder_id.as_deref().unwrap_or("")))
         {
             return Ok(vec![]);
         }
@@ -48,10 +59,15 @@ impl Policy for Provenance {
             RULE,
             Severity::Medium,
             format!(
-                "no verified provenance attestation from builder {:?}: {} provenance attestation(s) found, {} verified",
+                "no verified provenance attestation from builder {:?}: {} provenance attestation(s) found, {} verified by customs{}",
                 params.get("builder-id").unwrap_or("*"),
                 provenance.len(),
-                provenance.iter().filter(|a| a.verified).count()
+                provenance.iter().filter(counts).count(),
+                if accept_reported {
+                    " or reported verified"
+                } else {
+                    ""
+                }
             ),
         )])
     }

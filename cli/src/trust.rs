@@ -1,0 +1,299 @@
+//! Signatures and attestations customs checks itself. Given trust material
+//! (keys, a Sigstore trust root and the identity to expect), `eval` and
+//! `facts` check the signed inputs among their inputs — cosign
+//! simple-signing payloads with their `--signature`, DSSE envelopes,
+//! Sigstore bundles — against the image digest the inputs name, and add
+//! what verifies to the facts as `trust: verified`. What does not verify
+//! is said on stderr and in the facts' sources; the input's own claim stays
+//! as the importer recorded it (`reported`, unverified).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use customs_facts::import::{Format, Origin, attestation_of};
+use customs_facts::{Facts, Signature, SignatureKind, Source, Trust};
+use customs_verify::dsse::{Envelope, verify_attestation};
+use customs_verify::{
+    Bundle, Error, Identity, Policy, PublicKey, Signed, Signer, TrustedRoot, cosign, verify_bundle,
+};
+
+/// What the facts name as the verifier of what customs checked.
+const VERIFIER: &str = "customs";
+
+#[derive(Args, Default)]
+#[group(skip)]
+pub struct TrustArgs {
+    /// A public key (PEM) whose signatures on the image customs checks itself:
+    /// cosign signatures (--signature) over simple-signing payloads among the
+    /// inputs, DSSE attestations, key-signed Sigstore bundles. Repeatable.
+    #[arg(long = "trusted-key", value_name = "PEM")]
+    keys: Vec<PathBuf>,
+    /// A cosign signature of a simple-signing payload among the inputs: its
+    /// base64 text, or the `sha256-<digest>.sig` signature manifest. Repeatable.
+    #[arg(long = "signature", value_name = "FILE")]
+    signatures: Vec<PathBuf>,
+    /// The Sigstore trust root (trusted_root.json) Sigstore bundle inputs are
+    /// checked against (docs/verification.md).
+    #[arg(long, value_name = "FILE")]
+    trusted_root: Option<PathBuf>,
+    /// The signer a keyless bundle's certificate must name (exactly).
+    #[arg(long, value_name = "ID", requires_all = ["trusted_root", "certificate_oidc_issuer"])]
+    certificate_identity: Option<String>,
+    /// The OIDC issuer a keyless bundle's certificate must name (exactly).
+    #[arg(long, value_name = "URL", requires = "certificate_identity")]
+    certificate_oidc_issuer: Option<String>,
+}
+
+impl TrustArgs {
+    fn is_empty(&self) -> bool {
+        self.keys.is_empty() && self.trusted_root.is_none()
+    }
+}
+
+/// The formats customs can check itself.
+pub fn is_signed_input(format: Format) -> bool {
+    matches!(
+        format,
+        Format::SimpleSigning | Format::DsseEnvelope | Format::SigstoreBundle
+    )
+}
+
+/// Checks the signed inputs with the trust material and adds what verified
+/// to `facts`. Unreadable trust material is an error; a signature that does
+/// not verify is a warning (the policies then find no verified signature).
+pub fn verify_inputs(
+    args: &TrustArgs,
+    inputs: &[(Origin, Format, Vec<u8>)],
+    facts: &mut Facts,
+) -> Result<()> {
+    if args.is_empty() {
+        if !args.signatures.is_empty() {
+            bail!("--signature needs --trusted-key: the key it must verify with");
+        }
+        return Ok(());
+    }
+    let keys = args
+        .keys
+        .iter()
+        .map(|path| {
+            Ok(PublicKey::from_pem(
+                &path.display().to_string(),
+                &read(path)?,
+            )?)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut signatures = Vec::new();
+    for path in &args.signatures {
+        signatures.extend(signature_texts(path)?);
+    }
+    let root = match &args.trusted_root {
+        Some(path) => Some(TrustedRoot::from_json(
+            &path.display().to_string(),
+            &read(path)?,
+        )?),
+        None => None,
+    };
+    let mut policies: Vec<Policy> = keys.iter().cloned().map(Policy::Key).collect();
+    if let (Some(identity), Some(issuer)) =
+        (&args.certificate_identity, &args.certificate_oidc_issuer)
+    {
+        policies.push(Policy::Identity(Identity {
+            identity: identity.clone(),
+            issuer: issuer.clone(),
+        }));
+    }
+
+    let mut warnings = Vec::new();
+    let Some(digest) = facts.image.digest.clone() else {
+        warnings.push(
+            "no signature was checked: the inputs name no image digest to check them for"
+                .to_owned(),
+        );
+        record(facts, warnings);
+        return Ok(());
+    };
+    if inputs.is_empty() {
+        warnings.push(format!(
+            "no signature, attestation or bundle of {digest} is among the inputs to check"
+        ));
+    }
+    for (origin, format, bytes) in inputs {
+        let outcome = match format {
+            Format::SimpleSigning => check_payload(bytes, &signatures, &keys, &digest, facts),
+            Format::DsseEnvelope => check_envelope(origin, bytes, &keys, &digest, facts),
+            Format::SigstoreBundle => match &root {
+                Some(root) => check_bundle(origin, bytes, &policies, root, &digest, facts),
+                None => Err(
+                    "not verified: a Sigstore bundle is checked against --trusted-root".to_owned(),
+                ),
+            },
+            _ => Ok(()),
+        };
+        if let Err(reason) = outcome {
+            warnings.push(format!("{origin}: {reason}"));
+        }
+    }
+    record(facts, warnings);
+    Ok(())
+}
+
+fn check_payload(
+    payload: &[u8],
+    signatures: &[String],
+    keys: &[PublicKey],
+    digest: &str,
+    facts: &mut Facts,
+) -> Result<(), String> {
+    if signatures.is_empty() {
+        return Err("not verified: no --signature to check the payload with".to_owned());
+    }
+    let mut refusal = String::new();
+    for signature in signatures {
+        for key in keys {
+            match cosign::verify_simple_signing(payload, signature, key, Some(digest)) {
+                Ok(verified) => {
+                    push_signature(facts, Some(verified.key_id), None, None, None);
+                    return Ok(());
+                }
+                Err(error) => refusal = error.to_string(),
+            }
+        }
+    }
+    Err(refusal)
+}
+
+fn check_envelope(
+    origin: &Origin,
+    bytes: &[u8],
+    keys: &[PublicKey],
+    digest: &str,
+    facts: &mut Facts,
+) -> Result<(), String> {
+    let envelope = Envelope::from_json(&origin.to_string(), bytes).map_err(|e| e.to_string())?;
+    let mut refusal = "not verified: no --trusted-key to check the envelope with".to_owned();
+    for key in keys {
+        match verify_attestation(&envelope, key, digest) {
+            Ok(verified) => {
+                push_attestation(
+                    facts,
+                    &verified.predicate_type,
+                    &verified.statement.predicate,
+                );
+                return Ok(());
+            }
+            Err(error) => refusal = error.to_string(),
+        }
+    }
+    Err(refusal)
+}
+
+fn check_bundle(
+    origin: &Origin,
+    bytes: &[u8],
+    policies: &[Policy],
+    root: &TrustedRoot,
+    digest: &str,
+    facts: &mut Facts,
+) -> Result<(), String> {
+    let bundle = Bundle::from_json(&origin.to_string(), bytes).map_err(|e| e.to_string())?;
+    let mut refusal =
+        "not verified: no --trusted-key or --certificate-identity to check the bundle with"
+            .to_owned();
+    for policy in policies {
+        match verify_bundle(&bundle, digest, policy, root) {
+            Ok(verified) => {
+                match &verified.signed {
+                    Signed::MessageSignature => {
+                        let (key_id, subject, issuer) = match &verified.signer {
+                            Signer::Certificate {
+                                identity, issuer, ..
+                            } => (None, Some(identity.clone()), Some(issuer.clone())),
+                            Signer::Key { key_id } => (Some(key_id.clone()), None, None),
+                        };
+                        let index = u64::try_from(verified.log_index).ok();
+                        push_signature(facts, key_id, subject, issuer, index);
+                    }
+                    Signed::Attestation {
+                        predicate_type,
+                        statement,
+                        ..
+                    } => push_attestation(facts, predicate_type, &statement.predicate),
+                }
+                return Ok(());
+            }
+            Err(error @ Error::Refused { .. }) => refusal = error.to_string(),
+            Err(unreadable) => return Err(unreadable.to_string()),
+        }
+    }
+    Err(refusal)
+}
+
+fn push_signature(
+    facts: &mut Facts,
+    key_id: Option<String>,
+    subject: Option<String>,
+    issuer: Option<String>,
+    rekor_log_index: Option<u64>,
+) {
+    facts
+        .signatures
+        .get_or_insert_with(Vec::new)
+        .push(Signature {
+            kind: SignatureKind::Cosign,
+            verified: true,
+            trust: Trust::Verified,
+            verified_by: Some(VERIFIER.to_owned()),
+            key_id,
+            issuer,
+            subject,
+            rekor_log_index,
+        });
+}
+
+fn push_attestation(facts: &mut Facts, predicate_type: &str, predicate: &serde_json::Value) {
+    facts
+        .attestations
+        .get_or_insert_with(Vec::new)
+        .push(attestation_of(
+            predicate_type,
+            predicate,
+            true,
+            Trust::Verified,
+        ));
+}
+
+/// Warnings go into the facts' sources, as an importer's do (and from
+/// there to stderr).
+fn record(facts: &mut Facts, warnings: Vec<String>) {
+    facts.sources.push(Source {
+        tool: VERIFIER.to_owned(),
+        tool_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
+        format: "verification".to_owned(),
+        scanned_at: None,
+        file: None,
+        warnings,
+    });
+}
+
+/// The cosign signatures in a file: its base64 text, or each layer
+/// signature of a cosign signature manifest (JSON).
+pub fn signature_texts(path: &Path) -> Result<Vec<String>> {
+    let bytes = read(path)?;
+    if !bytes.trim_ascii_start().starts_with(b"{") {
+        return Ok(vec![String::from_utf8_lossy(&bytes).into_owned()]);
+    }
+    let found = cosign::manifest_signatures(&path.display().to_string(), &bytes)?;
+    if found.is_empty() {
+        bail!(
+            "{}: the manifest has no layer with a {} annotation",
+            path.display(),
+            cosign::SIGNATURE_ANNOTATION
+        );
+    }
+    Ok(found.into_iter().map(|(_, signature)| signature).collect())
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+}
