@@ -10,8 +10,8 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use customs_verify::dsse::{Envelope, verify_attestation};
 use customs_verify::{
-    Bundle, Error, Identity, Policy, PublicKey, Signed, Signer, TrustedRoot, cosign, sha256_digest,
-    verify_bundle,
+    Bundle, Error, Identity, Policy, PublicKey, Signed, Signer, TrustedRoot, cosign, notation,
+    sha256_digest, verify_bundle,
 };
 use serde_json::json;
 
@@ -46,6 +46,27 @@ pub struct VerifyArgs {
     /// The OIDC issuer the certificate must name (Fulcio's extension), exactly.
     #[arg(long, value_name = "URL")]
     certificate_oidc_issuer: Option<String>,
+    /// A Notation signature envelope (JWS, as `notation sign` stores it in
+    /// the signature manifest's layer), checked against --trust-store and
+    /// --trust-policy.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["signature", "attestation", "bundle"],
+          requires_all = ["trust_store", "trust_policy"])]
+    notation_envelope: Option<PathBuf>,
+    /// A Notation trust store directory (the `truststore` of notation's
+    /// configuration: x509/{ca,signingAuthority,tsa}/NAME/ certificates).
+    #[arg(long, value_name = "DIR")]
+    trust_store: Option<PathBuf>,
+    /// A Notation trust policy (trustpolicy.json, version 1.0).
+    #[arg(long, value_name = "FILE")]
+    trust_policy: Option<PathBuf>,
+    /// The repository the artifact is in (REGISTRY/REPO), which the trust
+    /// policy's registryScopes are matched against; without it only a
+    /// policy with scope "*" applies.
+    #[arg(long, value_name = "REPOSITORY", requires = "notation_envelope")]
+    scope: Option<String>,
+    /// Check certificates and expiry as of this time (RFC 3339) instead of now.
+    #[arg(long, value_name = "TIME", requires = "notation_envelope")]
+    now: Option<String>,
     /// The Sigstore trust root (trusted_root.json: Fulcio CAs, Rekor and CT
     /// log keys), as `cosign trusted-root create` or sigstore's TUF repository
     /// gives it (docs/verification.md).
@@ -68,7 +89,7 @@ pub struct VerifyArgs {
     /// A DSSE envelope carrying an in-toto statement (`cosign attest
     /// --key`, `cosign attest-blob`): its signature must be the key's and a
     /// subject must be the artifact.
-    #[arg(long, value_name = "FILE", required_unless_present_any = ["signature", "bundle"])]
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["signature", "bundle", "notation_envelope"])]
     attestation: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = VerifyFormat::Text)]
@@ -85,6 +106,8 @@ pub fn run(args: VerifyArgs) -> Result<u8> {
     let digest = artifact_digest(&args.artifact)?;
     let outcome = if let Some(bundle) = &args.bundle {
         verify_sigstore_bundle(&args, bundle, &digest)?
+    } else if let Some(envelope) = &args.notation_envelope {
+        verify_notation(&args, envelope, &digest)?
     } else {
         let key_path = args
             .key
@@ -223,6 +246,38 @@ fn verify_sigstore_bundle(args: &VerifyArgs, path: &Path, digest: &str) -> Resul
                 verified.artifact_digest, verified.log_index, verified.integrated_time
             );
             let json = json!({ "verified": true, "kind": "sigstore-bundle", "bundle": verified });
+            Ok(Ok((line, json)))
+        }
+        Err(Error::Unreadable { origin, reason }) => bail!("{origin}: {reason}"),
+        Err(refusal) => Ok(Err(refusal)),
+    }
+}
+
+fn verify_notation(args: &VerifyArgs, path: &Path, digest: &str) -> Result<Outcome> {
+    let (Some(store_dir), Some(policy_path)) = (&args.trust_store, &args.trust_policy) else {
+        bail!("--notation-envelope needs --trust-store and --trust-policy");
+    };
+    let now = match &args.now {
+        Some(text) => chrono::DateTime::parse_from_rfc3339(text)
+            .with_context(|| format!("--now {text:?} is not an RFC 3339 time"))?
+            .with_timezone(&chrono::Utc),
+        None => chrono::Utc::now(),
+    };
+    let policy =
+        notation::TrustPolicy::from_json(&policy_path.display().to_string(), &read(policy_path)?)?;
+    let stores = notation::TrustStores::load(store_dir)?;
+    let scope = args.scope.as_deref().unwrap_or("");
+    match notation::verify_jws(&read(path)?, digest, &policy, &stores, scope, now) {
+        Ok(verified) => {
+            let line = format!(
+                "Notation signature of {digest} by {} ({}, trust store {}, policy {:?}), signed at {}",
+                verified.leaf_subject,
+                verified.signing_scheme.name(),
+                verified.trust_store.as_deref().unwrap_or("none"),
+                verified.policy,
+                verified.signing_time
+            );
+            let json = json!({ "verified": true, "kind": "notation", "notation": verified });
             Ok(Ok((line, json)))
         }
         Err(Error::Unreadable { origin, reason }) => bail!("{origin}: {reason}"),

@@ -371,3 +371,54 @@ fn signer_annotations_written_by_the_signer_do_not_make_an_identity() {
     ]);
     assert_eq!(decision, "allow");
 }
+
+#[test]
+fn notation_envelopes_verify_against_the_trust_store_and_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("trustpolicy.json");
+    std::fs::write(
+        &policy,
+        serde_json::json!({"version": "1.0", "trustPolicies": [{
+            "name": "net-monitor",
+            "registryScopes": ["registry.acme-rockets.io/software/net-monitor"],
+            "signatureVerification": {"level": "strict"},
+            "trustStores": ["ca:valid-trust-store", "signingAuthority:valid-trust-store"],
+            "trustedIdentities": ["x509.subject:CN=Notation Test Root,O=Notary,L=Seattle,ST=WA,C=US"]
+        }]})
+        .to_string(),
+    )
+    .unwrap();
+    let store = vector("notation/notation-go-mock-ca-valid/truststore");
+    let digest = "sha256:60043cf45eaebc4c0867fea485a039b598f52fd09fd5b07b0b2d2f88fad9d74e";
+    let scope = "registry.acme-rockets.io/software/net-monitor";
+    let run = |case: &str, scope: &str| {
+        verify(&[
+            &"--notation-envelope",
+            &vector(&format!("notation/{case}/signature.jws.json")),
+            &"--trust-store",
+            &store,
+            &"--trust-policy",
+            &policy,
+            &"--scope",
+            &scope,
+            &digest,
+        ])
+    };
+    let (code, out, err) = run("notation-go-mock-ca-valid", scope);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("trust store ca:valid-trust-store"), "{out}");
+    let (code, out, _) = run("notation-go-mock-ca-invalid", scope);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("NOT VERIFIED (signature)"), "{out}");
+    let (code, out, _) = run("notation-go-mock-ca-valid", "registry.example/other");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("NOT VERIFIED (trust-policy)"), "{out}");
+    // A trust policy that is not one: exit 2, naming the file.
+    std::fs::write(&policy, "{}").unwrap();
+    let (code, _, err) = run("notation-go-mock-ca-valid", scope);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("trustpolicy.json: not a Notation trust policy"),
+        "{err}"
+    );
+}
