@@ -30,7 +30,9 @@ pub struct TrustArgs {
     #[arg(long = "trusted-key", value_name = "PEM")]
     keys: Vec<PathBuf>,
     /// A cosign signature of a simple-signing payload among the inputs: its
-    /// base64 text, or the `sha256-<digest>.sig` signature manifest. Repeatable.
+    /// base64 text (checked with --trusted-key), or the `sha256-<digest>.sig`
+    /// signature manifest (keyless ones, with their certificate and Rekor
+    /// entry, checked with --trusted-root and --certificate-identity). Repeatable.
     #[arg(long = "signature", value_name = "FILE")]
     signatures: Vec<PathBuf>,
     /// The Sigstore trust root (trusted_root.json) Sigstore bundle inputs are
@@ -85,7 +87,7 @@ pub fn verify_inputs(
         .collect::<Result<Vec<_>>>()?;
     let mut signatures = Vec::new();
     for path in &args.signatures {
-        signatures.extend(signature_texts(path)?);
+        signatures.extend(signatures_in(path)?);
     }
     let root = match &args.trusted_root {
         Some(path) => Some(TrustedRoot::from_json(
@@ -120,7 +122,15 @@ pub fn verify_inputs(
     }
     for (origin, format, bytes) in inputs {
         let outcome = match format {
-            Format::SimpleSigning => check_payload(bytes, &signatures, &keys, &digest, facts),
+            Format::SimpleSigning => {
+                let keyless = root
+                    .as_ref()
+                    .zip(policies.iter().find_map(|policy| match policy {
+                        Policy::Identity(identity) => Some(identity),
+                        Policy::Key(_) => None,
+                    }));
+                check_payload(bytes, &signatures, &keys, keyless, &digest, facts)
+            }
             Format::DsseEnvelope => check_envelope(origin, bytes, &keys, &digest, facts),
             Format::SigstoreBundle => match &root {
                 Some(root) => check_bundle(origin, bytes, &policies, root, &digest, facts),
@@ -140,20 +150,47 @@ pub fn verify_inputs(
 
 fn check_payload(
     payload: &[u8],
-    signatures: &[String],
+    signatures: &[cosign::ManifestSignature],
     keys: &[PublicKey],
+    keyless: Option<(&TrustedRoot, &Identity)>,
     digest: &str,
     facts: &mut Facts,
 ) -> Result<(), String> {
     if signatures.is_empty() {
         return Err("not verified: no --signature to check the payload with".to_owned());
     }
-    let mut refusal = String::new();
-    for signature in signatures {
+    let mut refusal = "not verified: no --trusted-key, or keyless signature and --certificate-identity, to check the payload with".to_owned();
+    for found in signatures {
         for key in keys {
-            match cosign::verify_simple_signing(payload, signature, key, Some(digest)) {
+            match cosign::verify_simple_signing(payload, &found.signature, key, Some(digest)) {
                 Ok(verified) => {
                     push_signature(facts, Some(verified.key_id), None, None, None);
+                    return Ok(());
+                }
+                Err(error) => refusal = error.to_string(),
+            }
+        }
+        if let (Some((root, identity)), Some(certificate), Some(rekor_bundle)) =
+            (keyless, &found.certificate, &found.rekor_bundle)
+        {
+            match cosign::verify_keyless_simple_signing(
+                payload,
+                &found.signature,
+                certificate.as_bytes(),
+                rekor_bundle.as_bytes(),
+                digest,
+                identity,
+                root,
+            ) {
+                Ok(verified) => {
+                    let index = u64::try_from(verified.log_index).ok();
+                    push_signature(
+                        facts,
+                        None,
+                        Some(identity.identity.clone()),
+                        Some(identity.issuer.clone()),
+                        index,
+                    );
                     return Ok(());
                 }
                 Err(error) => refusal = error.to_string(),
@@ -277,11 +314,17 @@ fn record(facts: &mut Facts, warnings: Vec<String>) {
 }
 
 /// The cosign signatures in a file: its base64 text, or each layer
-/// signature of a cosign signature manifest (JSON).
-pub fn signature_texts(path: &Path) -> Result<Vec<String>> {
+/// signature of a cosign signature manifest (JSON), with the certificate
+/// and Rekor entry cosign stored beside a keyless one.
+pub fn signatures_in(path: &Path) -> Result<Vec<cosign::ManifestSignature>> {
     let bytes = read(path)?;
     if !bytes.trim_ascii_start().starts_with(b"{") {
-        return Ok(vec![String::from_utf8_lossy(&bytes).into_owned()]);
+        return Ok(vec![cosign::ManifestSignature {
+            layer_digest: String::new(),
+            signature: String::from_utf8_lossy(&bytes).into_owned(),
+            certificate: None,
+            rekor_bundle: None,
+        }]);
     }
     let found = cosign::manifest_signatures(&path.display().to_string(), &bytes)?;
     if found.is_empty() {
@@ -291,7 +334,7 @@ pub fn signature_texts(path: &Path) -> Result<Vec<String>> {
             cosign::SIGNATURE_ANNOTATION
         );
     }
-    Ok(found.into_iter().map(|(_, signature)| signature).collect())
+    Ok(found)
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {

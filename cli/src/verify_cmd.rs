@@ -108,23 +108,18 @@ pub fn run(args: VerifyArgs) -> Result<u8> {
         verify_sigstore_bundle(&args, bundle, &digest)?
     } else if let Some(envelope) = &args.notation_envelope {
         verify_notation(&args, envelope, &digest)?
-    } else {
-        let key_path = args
-            .key
+    } else if let Some(signature) = &args.signature {
+        let payload = args
+            .payload
             .as_deref()
-            .context("--signature and --attestation need --key")?;
+            .context("--signature needs --payload")?;
+        verify_signature(&args, signature, payload, &digest)?
+    } else if let Some(attestation) = &args.attestation {
+        let key_path = args.key.as_deref().context("--attestation needs --key")?;
         let key = PublicKey::from_pem(&key_path.display().to_string(), &read(key_path)?)?;
-        match (&args.signature, &args.attestation) {
-            (Some(signature), _) => {
-                let payload_path = args
-                    .payload
-                    .as_deref()
-                    .context("--signature needs --payload")?;
-                verify_signature(signature, payload_path, &key, &digest)?
-            }
-            (None, Some(attestation)) => verify_envelope(attestation, &key, &digest)?,
-            (None, None) => bail!("give --bundle, --signature with --payload, or --attestation"),
-        }
+        verify_envelope(attestation, &key, &digest)?
+    } else {
+        bail!("give --bundle, --notation-envelope, --signature with --payload, or --attestation");
     };
     let (verified, text, json) = match outcome {
         Ok((text, json)) => (true, format!("verified: {text}"), json),
@@ -146,18 +141,52 @@ pub fn run(args: VerifyArgs) -> Result<u8> {
 /// refusal. Unreadable input is the outer error.
 type Outcome = std::result::Result<(String, serde_json::Value), Error>;
 
+/// A cosign signature: with --key, a key signature; otherwise a keyless one
+/// (the certificate and Rekor entry cosign stored beside it in the
+/// signature manifest) for --certificate-identity, against --trusted-root.
 fn verify_signature(
+    args: &VerifyArgs,
     signature: &Path,
     payload: &Path,
-    key: &PublicKey,
     digest: &str,
 ) -> Result<Outcome> {
     let payload_bytes = read(payload)?;
-    let signatures = crate::trust::signature_texts(signature)?;
+    let signatures = crate::trust::signatures_in(signature)?;
+    let key = match &args.key {
+        Some(path) => Some(PublicKey::from_pem(
+            &path.display().to_string(),
+            &read(path)?,
+        )?),
+        None => None,
+    };
+    let keyless = match (
+        &key,
+        &args.trusted_root,
+        &args.certificate_identity,
+        &args.certificate_oidc_issuer,
+    ) {
+        (None, Some(root), Some(identity), Some(issuer)) => Some((
+            TrustedRoot::from_json(&root.display().to_string(), &read(root)?)?,
+            Identity {
+                identity: identity.clone(),
+                issuer: issuer.clone(),
+            },
+        )),
+        (None, ..) => bail!(
+            "--signature needs --key, or (keyless) --trusted-root, --certificate-identity and --certificate-oidc-issuer"
+        ),
+        _ => None,
+    };
     let mut refusal = None;
-    for text in &signatures {
-        match cosign::verify_simple_signing(&payload_bytes, text, key, Some(digest)) {
-            Ok(verified) => {
+    for found in &signatures {
+        let outcome = match (&key, &keyless) {
+            (Some(key), _) => cosign::verify_simple_signing(
+                &payload_bytes,
+                &found.signature,
+                key,
+                Some(digest),
+            )
+            .map(|verified| {
                 let line = format!(
                     "cosign signature of {} ({}) by key {}",
                     verified.image_digest,
@@ -167,10 +196,50 @@ fn verify_signature(
                         .unwrap_or("no repository named"),
                     verified.key_id
                 );
-                let json =
-                    json!({ "verified": true, "kind": "cosign-signature", "signature": verified });
-                return Ok(Ok((line, json)));
+                (
+                    line,
+                    json!({ "verified": true, "kind": "cosign-signature", "signature": verified }),
+                )
+            }),
+            (None, Some((root, identity))) => {
+                let (Some(certificate), Some(rekor_bundle)) =
+                    (&found.certificate, &found.rekor_bundle)
+                else {
+                    refusal = Some(Error::Refused {
+                        check: customs_verify::Check::Identity,
+                        reason: format!(
+                            "a signature without the {} and {} annotations of a keyless signature",
+                            cosign::CERTIFICATE_ANNOTATION,
+                            cosign::REKOR_BUNDLE_ANNOTATION
+                        ),
+                    });
+                    continue;
+                };
+                cosign::verify_keyless_simple_signing(
+                    &payload_bytes,
+                    &found.signature,
+                    certificate.as_bytes(),
+                    rekor_bundle.as_bytes(),
+                    digest,
+                    identity,
+                    root,
+                )
+                .map(|verified| {
+                    let line = format!(
+                        "cosign keyless signature of {} by {} ({}), logged at index {} at {}",
+                        verified.image_digest,
+                        identity.identity,
+                        identity.issuer,
+                        verified.log_index,
+                        verified.integrated_time
+                    );
+                    (line, json!({ "verified": true, "kind": "cosign-keyless-signature", "signature": verified }))
+                })
             }
+            (None, None) => continue,
+        };
+        match outcome {
+            Ok(verified) => return Ok(Ok(verified)),
             Err(error @ Error::Refused { .. }) => refusal = Some(error),
             Err(Error::Unreadable { origin, reason }) => {
                 let file = if origin == "payload" {
@@ -178,7 +247,7 @@ fn verify_signature(
                 } else {
                     signature
                 };
-                bail!("{}: {reason}", file.display());
+                bail!("{}: {origin}: {reason}", file.display());
             }
         }
     }

@@ -422,3 +422,77 @@ fn notation_envelopes_verify_against_the_trust_store_and_policy() {
         "{err}"
     );
 }
+
+#[test]
+fn keyless_cosign_signatures_beside_the_image_verify_for_their_signer() {
+    let dir = "cosign/connaisseur-rekor-test-keyless";
+    let manifest = vector(&format!("{dir}/signature-manifest.json"));
+    let payload = vector(&format!("{dir}/simplesigning-payload.json"));
+    let root = vector(&format!("{dir}/trusted_root.json"));
+    let digest = "sha256:31dc72a13a0c34b40eb95419d2b2fd67320c856baf3b72da518023ee8d370aee";
+    let signer = "philipp.belitz@securesystems.de";
+    let issuer = "https://github.com/login/oauth";
+    let (code, out, err) = verify(&[
+        &"--signature",
+        &manifest,
+        &"--payload",
+        &payload,
+        &"--trusted-root",
+        &root,
+        &"--certificate-identity",
+        &signer,
+        &"--certificate-oidc-issuer",
+        &issuer,
+        &digest,
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(&format!("by {signer} ({issuer})")), "{out}");
+    let (code, out, _) = verify(&[
+        &"--signature",
+        &manifest,
+        &"--payload",
+        &payload,
+        &"--trusted-root",
+        &root,
+        &"--certificate-identity",
+        &"release@acme.example",
+        &"--certificate-oidc-issuer",
+        &issuer,
+        &digest,
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("NOT VERIFIED (identity)"), "{out}");
+
+    // In eval, the identity comes from the certificate customs checked.
+    let identity = format!("signed.identity={signer}");
+    let trusted = [
+        &"--signature" as &dyn AsRef<std::ffi::OsStr>,
+        &manifest,
+        &"--trusted-root",
+        &root,
+        &"--certificate-identity",
+        &signer,
+        &"--certificate-oidc-issuer",
+        &issuer,
+        &"--param",
+        &identity,
+        &payload,
+    ];
+    let (decision, findings, _) = signed_policy(&trusted);
+    assert_eq!(decision, "allow", "{findings:?}");
+    let other = "signed.identity=release@acme.example";
+    let (decision, _, _) = signed_policy(&[
+        &"--signature",
+        &manifest,
+        &"--trusted-root",
+        &root,
+        &"--certificate-identity",
+        &signer,
+        &"--certificate-oidc-issuer",
+        &issuer,
+        &"--param",
+        &other,
+        &payload,
+    ]);
+    assert_eq!(decision, "deny");
+}

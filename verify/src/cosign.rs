@@ -109,11 +109,29 @@ pub fn verify_simple_signing(
     })
 }
 
+/// The annotation cosign writes the Fulcio certificate (PEM) of a keyless signature in.
+pub const CERTIFICATE_ANNOTATION: &str = "dev.sigstore.cosign/certificate";
+/// The annotation cosign writes the Rekor entry of a signature in.
+pub const REKOR_BUNDLE_ANNOTATION: &str = "dev.sigstore.cosign/bundle";
+
+/// One signature of a cosign signature manifest, with what cosign stored
+/// beside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestSignature {
+    /// The digest of the layer: the simple-signing payload it signs.
+    pub layer_digest: String,
+    /// The base64 signature.
+    pub signature: String,
+    /// A keyless signature's certificate (PEM).
+    pub certificate: Option<String>,
+    /// The Rekor entry cosign logged the signature in (JSON).
+    pub rekor_bundle: Option<String>,
+}
+
 /// The signatures of a cosign signature manifest (the OCI image manifest
-/// cosign stores under the tag `sha256-<digest>.sig`): for each layer, its
-/// digest and the base64 signature of its annotation. Layers without one are
-/// left out.
-pub fn manifest_signatures(origin: &str, manifest: &[u8]) -> Result<Vec<(String, String)>, Error> {
+/// cosign stores under the tag `sha256-<digest>.sig`): one per layer with a
+/// signature annotation. Layers without one are left out.
+pub fn manifest_signatures(origin: &str, manifest: &[u8]) -> Result<Vec<ManifestSignature>, Error> {
     #[derive(Deserialize)]
     struct Manifest {
         layers: Vec<Layer>,
@@ -130,8 +148,12 @@ pub fn manifest_signatures(origin: &str, manifest: &[u8]) -> Result<Vec<(String,
         .layers
         .into_iter()
         .filter_map(|mut layer| {
-            let signature = layer.annotations.remove(SIGNATURE_ANNOTATION)?;
-            Some((layer.digest, signature))
+            Some(ManifestSignature {
+                signature: layer.annotations.remove(SIGNATURE_ANNOTATION)?,
+                certificate: layer.annotations.remove(CERTIFICATE_ANNOTATION),
+                rekor_bundle: layer.annotations.remove(REKOR_BUNDLE_ANNOTATION),
+                layer_digest: layer.digest,
+            })
         })
         .collect())
 }

@@ -87,7 +87,8 @@ fn a_signature_manifest_verifies_with_alices_key_and_not_bobs() {
     let manifest = read(&format!("{TESTIMAGE}/signature-manifest.json"));
     let signatures = cosign::manifest_signatures("signature-manifest.json", &manifest).unwrap();
     assert_eq!(signatures.len(), 1);
-    let (layer, signature) = &signatures[0];
+    let (layer, signature) = (&signatures[0].layer_digest, &signatures[0].signature);
+    assert_eq!(signatures[0].certificate, None);
     let payload = read(&format!("{TESTIMAGE}/simplesigning-payload.json"));
     // The layer the signature sits on is the payload.
     assert_eq!(*layer, sha256_digest(&payload));
