@@ -71,7 +71,9 @@ pub fn verify_inputs(
 ) -> Result<()> {
     if args.is_empty() {
         if !args.signatures.is_empty() {
-            bail!("--signature needs --trusted-key: the key it must verify with");
+            bail!(
+                "--signature needs --trusted-key (a key signature), or --trusted-root with --certificate-identity (a keyless one)"
+            );
         }
         return Ok(());
     }
