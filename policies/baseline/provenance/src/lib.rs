@@ -37,7 +37,7 @@ impl Policy for Provenance {
             return Ok(vec![Finding::warn(
                 RULE,
                 Severity::Medium,
-                "no attestation information is in the facts; add `cosign verify-attestation` output to check provenance",
+                "no attestation information is in the facts; give the image's attestations with --trusted-key or --trusted-root to check provenance",
             )]);
         };
         let provenance: Vec<_> = attestations

@@ -38,7 +38,7 @@ impl Policy for Signed {
             return Ok(vec![Finding::warn(
                 RULE,
                 Severity::Medium,
-                "no signature information is in the facts; add `cosign verify` output to check signatures",
+                "no signature information is in the facts; give the image's signatures with --trusted-key or --trusted-root to check them",
             )]);
         };
         let matches = |field: &Option<String>, pattern: &WildMatch| {
