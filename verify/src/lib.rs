@@ -35,6 +35,7 @@ pub mod notation;
 mod protojson;
 pub mod rekor;
 mod sct;
+pub mod timestamp;
 pub mod trust_root;
 pub mod x509;
 
@@ -42,6 +43,7 @@ pub use bundle::{Bundle, Identity, Policy, Signed, Signer, VerifiedBundle, verif
 pub use error::{Check, Error};
 pub use keys::{KeyAlgorithm, PublicKey};
 pub use notation::{TrustPolicy, TrustStores, VerifiedNotation, verify_jws};
+pub use timestamp::{Timestamp, TimestampTrust, verify_timestamp};
 pub use trust_root::TrustedRoot;
 
 /// `sha256:` and the hex SHA-256 of `bytes`: how an artifact is named.

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use x509_cert::der::asn1::{AnyRef, Utf8StringRef};
 use x509_cert::der::{Decode, Encode};
 use x509_cert::ext::pkix::name::GeneralName;
-use x509_cert::ext::pkix::{ExtendedKeyUsage, SubjectAltName};
+use x509_cert::ext::pkix::{ExtendedKeyUsage, SubjectAltName, SubjectKeyIdentifier};
 use x509_cert::spki::ObjectIdentifier;
 
 use crate::trust_root::CertificateAuthority;
@@ -20,6 +20,7 @@ const FULCIO_ISSUER_V1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1
 const FULCIO_OTHERNAME_SAN: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1.7");
 const CODE_SIGNING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3");
+const TIME_STAMPING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
 /// Longest path from a leaf to the end of a trust root's chain.
 const MAX_CHAIN: usize = 8;
 
@@ -175,6 +176,26 @@ impl Certificate {
             .iter()
             .find(|extension| extension.extn_id == oid)
             .map(|extension| extension.extn_value.as_bytes())
+    }
+
+    /// Whether the certificate may sign timestamps (RFC 3161 §2.3).
+    pub(crate) fn allows_timestamping(&self) -> bool {
+        matches!(
+            self.certificate.tbs_certificate().get_extension::<ExtendedKeyUsage>(),
+            Ok(Some((_, usages))) if usages.0.contains(&TIME_STAMPING)
+        )
+    }
+
+    /// The subject key identifier extension's value.
+    pub(crate) fn subject_key_identifier(&self) -> Option<Vec<u8>> {
+        match self
+            .certificate
+            .tbs_certificate()
+            .get_extension::<SubjectKeyIdentifier>()
+        {
+            Ok(Some((_, identifier))) => Some(identifier.0.as_bytes().to_vec()),
+            _ => None,
+        }
     }
 
     fn allows_code_signing(&self) -> bool {
