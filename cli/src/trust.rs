@@ -250,7 +250,9 @@ fn check_bundle(
                             } => (None, Some(identity.clone()), Some(issuer.clone())),
                             Signer::Key { key_id } => (Some(key_id.clone()), None, None),
                         };
-                        let index = u64::try_from(verified.log_index).ok();
+                        let index = verified
+                            .log_index
+                            .and_then(|index| u64::try_from(index).ok());
                         push_signature(facts, key_id, subject, issuer, index);
                     }
                     Signed::Attestation {

@@ -310,9 +310,19 @@ fn verify_sigstore_bundle(args: &VerifyArgs, path: &Path, digest: &str) -> Resul
                     format!("Sigstore bundle attestation ({predicate_type})")
                 }
             };
+            let logged = match verified.log_index {
+                Some(index) => format!("logged at index {index}"),
+                None => "not logged".to_owned(),
+            };
+            let times: Vec<String> = verified
+                .signed_times()
+                .iter()
+                .map(ToString::to_string)
+                .collect();
             let line = format!(
-                "{what} of {} signed by {signer}, logged at index {} at {}",
-                verified.artifact_digest, verified.log_index, verified.integrated_time
+                "{what} of {} signed by {signer}, {logged}, signed at {}",
+                verified.artifact_digest,
+                times.join(" and ")
             );
             let json = json!({ "verified": true, "kind": "sigstore-bundle", "bundle": verified });
             Ok(Ok((line, json)))

@@ -1,13 +1,15 @@
 //! Sigstore bundles (protobuf-specs `Bundle`, v0.1 to v0.3) and their
-//! verification offline against a trust root: message signatures logged in
-//! Rekor v1 as hashedrekord 0.0.1 entries and DSSE envelopes (in-toto
-//! statements) logged as dsse 0.0.1 or intoto 0.0.2 entries, signed keyless
-//! (a Fulcio certificate) or with a key the caller brings.
+//! verification offline against a trust root: message signatures and DSSE
+//! envelopes (in-toto statements), signed keyless (a Fulcio certificate) or
+//! with a key the caller brings, logged in Rekor v1 (hashedrekord 0.0.1,
+//! dsse 0.0.1, intoto 0.0.2) or Rekor v2 (hashedrekord and dsse 0.0.2),
+//! with or without RFC 3161 timestamps.
 //!
-//! The signing time is the log's integrated time, vouched for by its signed
-//! entry timestamp; the certificate, its authority and the log keys are
-//! checked at that time, never at the wall clock. The identity is read from
-//! the verified certificate only.
+//! The signed times are the Rekor v1 integrated time, vouched for by its
+//! signed entry timestamp, and the time of each RFC 3161 timestamp; the
+//! certificate, its authority and the log keys are checked at every one of
+//! them, never at the wall clock. The identity is read from the verified
+//! certificate only.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -15,9 +17,11 @@ use serde::{Deserialize, Serialize};
 use crate::dsse::{self, Envelope, Statement};
 use crate::protojson;
 use crate::rekor::{self, LoggedSigner, RawTlogEntry, TlogEntry};
+use crate::timestamp::{self, Timestamp, TimestampTrust};
 use crate::trust_root::TrustedRoot;
 use crate::x509::{self, Certificate};
 use crate::{Check, Error, PublicKey};
+use sha2::Digest as _;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum BundleVersion {
@@ -67,8 +71,8 @@ pub struct Bundle {
     pub version: BundleVersion,
     pub material: Material,
     pub tlog_entries: Vec<TlogEntry>,
-    /// How many RFC 3161 timestamps the bundle carries.
-    pub rfc3161_timestamps: usize,
+    /// The RFC 3161 timestamps the bundle carries (DER TimeStampResp each).
+    pub rfc3161_timestamps: Vec<Vec<u8>>,
     pub content: Content,
 }
 
@@ -111,7 +115,13 @@ struct RawKeyHint {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawTimestamps {
-    rfc3161_timestamps: Option<Vec<serde_json::Value>>,
+    rfc3161_timestamps: Option<Vec<RawTimestamp>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawTimestamp {
+    signed_timestamp: String,
 }
 
 #[derive(Deserialize)]
@@ -180,7 +190,12 @@ impl Bundle {
         let rfc3161_timestamps = raw_material
             .timestamp_verification_data
             .and_then(|data| data.rfc3161_timestamps)
-            .map_or(0, |timestamps| timestamps.len());
+            .unwrap_or_default()
+            .iter()
+            .map(|timestamp| {
+                protojson::bytes(origin, "an RFC 3161 timestamp", &timestamp.signed_timestamp)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let content = match (raw.message_signature, raw.dsse_envelope) {
             (Some(signature), None) => Content::MessageSignature {
                 digest: signature
@@ -282,24 +297,46 @@ pub struct VerifiedBundle {
     /// The artifact decided, which the bundle signs (`algorithm:hex`).
     pub artifact_digest: String,
     pub signed: Signed,
-    pub log_index: i64,
-    /// When the log integrated the entry (vouched for by its signed entry
-    /// timestamp): the signing time every check used.
-    pub integrated_time: DateTime<Utc>,
+    /// The transparency log entry's index (none for a bundle signed with a
+    /// key and timestamped only).
+    pub log_index: Option<i64>,
+    /// When a Rekor v1 log integrated the entry, vouched for by its signed
+    /// entry timestamp (Rekor v2 entries state no time).
+    pub integrated_time: Option<DateTime<Utc>>,
+    /// The RFC 3161 timestamps, each verified against the trust root's
+    /// timestamp authorities.
+    pub timestamps: Vec<Timestamp>,
+}
+
+impl VerifiedBundle {
+    /// Every signed time the checks used: the integrated time and the
+    /// timestamps' times. The certificate was valid at each of them.
+    pub fn signed_times(&self) -> Vec<DateTime<Utc>> {
+        self.integrated_time
+            .iter()
+            .copied()
+            .chain(self.timestamps.iter().map(|timestamp| timestamp.time))
+            .collect()
+    }
 }
 
 fn unsupported(reason: impl Into<String>) -> Error {
     Error::refused(Check::Unsupported, reason)
 }
 
-/// Verifies a bundle logged in Rekor v1 against `root`: that it signs
-/// `artifact_digest` and was signed as `policy` requires. Message
-/// signatures (hashedrekord 0.0.1 entries) sign `artifact_digest` as
-/// `sha256:hex`; DSSE envelopes (dsse 0.0.1 or intoto 0.0.2 entries) carry
-/// an in-toto statement one of whose subjects must be `artifact_digest`
-/// (`sha256:hex` or `sha512:hex`). Bundles of other kinds (Rekor v2
-/// entries, certificates with RFC 3161 timestamps) are refused as
-/// unsupported.
+/// Verifies a bundle against `root`: that it signs `artifact_digest` and
+/// was signed as `policy` requires, at a time the log or a timestamp
+/// authority of `root` vouches for.
+///
+/// Message signatures sign `artifact_digest` as `sha256:hex`; DSSE
+/// envelopes carry an in-toto statement one of whose subjects must be
+/// `artifact_digest` (`sha256:hex` or `sha512:hex`). Log entries are Rekor
+/// v1 (hashedrekord 0.0.1, dsse 0.0.1, intoto 0.0.2, whose signed entry
+/// timestamp gives the integrated time) or Rekor v2 (hashedrekord and dsse
+/// 0.0.2, which state no time). Every RFC 3161 timestamp is verified, and
+/// the certificate must be valid at every signed time; there must be at
+/// least one. A bundle signed with a key may carry timestamps and no log
+/// entry; one signed with a certificate needs its log entry.
 pub fn verify_bundle(
     bundle: &Bundle,
     artifact_digest: &str,
@@ -331,56 +368,72 @@ pub fn verify_bundle(
             ));
         }
     };
-    // RFC 3161 timestamps are not verified here. The Rekor v1 signed entry
-    // timestamp gives a signed time on its own, and every check below uses
-    // that one time; ignoring a further time source is sound only when no
-    // outcome could depend on it. That holds for a key (no validity window:
-    // the only time-bound check is the log key's, at the integrated time),
-    // not for a certificate: a timestamp outside the certificate's validity
-    // must refuse (conformance-intoto-tsa-timestamp-outside-cert-validity_fail)
-    // even when the integrated time lies inside it.
-    if bundle.rfc3161_timestamps > 0 && matches!(signer, BundleSigner::Certificate(..)) {
-        return Err(unsupported(
-            "RFC 3161 timestamps of certificate-signed bundles are not supported yet",
-        ));
+    let entry = match (bundle.tlog_entries.as_slice(), &signer) {
+        ([entry], _) => Some(entry),
+        ([], BundleSigner::Key(_)) if !bundle.rfc3161_timestamps.is_empty() => None,
+        (entries, _) => {
+            return Err(unsupported(format!(
+                "a bundle with {} transparency log entries: exactly one is supported (none only for a key-signed bundle with a timestamp)",
+                entries.len()
+            )));
+        }
+    };
+    if let Some(entry) = entry {
+        check_entry_kind(entry, &bundle.content)?;
     }
-    let [entry] = bundle.tlog_entries.as_slice() else {
-        return Err(unsupported(format!(
-            "a bundle with {} transparency log entries: exactly one is supported",
-            bundle.tlog_entries.len()
-        )));
-    };
-    let kind = (entry.kind.as_str(), entry.version.as_str());
-    let supported = match &bundle.content {
-        Content::MessageSignature { .. } => kind == ("hashedrekord", "0.0.1"),
-        Content::Dsse(_) => kind == ("dsse", "0.0.1") || kind == ("intoto", "0.0.2"),
-    };
-    if !supported {
-        return Err(unsupported(format!(
-            "{} {} log entries are not supported for {} (only Rekor v1 hashedrekord 0.0.1, dsse 0.0.1 and intoto 0.0.2)",
-            entry.kind,
-            entry.version,
-            match bundle.content {
-                Content::MessageSignature { .. } => "message signatures",
-                Content::Dsse(_) => "DSSE envelopes",
+    let signature = match &bundle.content {
+        Content::MessageSignature { signature, .. } => signature,
+        Content::Dsse(envelope) => match envelope.signatures.as_slice() {
+            [(_, signature)] => signature,
+            signatures => {
+                return Err(unsupported(format!(
+                    "a DSSE envelope with {} signatures: a bundle's carries exactly one",
+                    signatures.len()
+                )));
             }
-        )));
-    }
-    if let Content::Dsse(envelope) = &bundle.content
-        && envelope.signatures.len() != 1
-    {
-        return Err(unsupported(format!(
-            "a DSSE envelope with {} signatures: a bundle's carries exactly one",
-            envelope.signatures.len()
-        )));
-    }
+        },
+    };
 
-    // The log first: it gives the signing time everything else is checked at.
-    let time = rekor::verify_entry(entry, root, bundle.version != BundleVersion::V0_1)?;
+    // The signed times first: everything else is checked at them.
+    let timestamps = bundle
+        .rfc3161_timestamps
+        .iter()
+        .enumerate()
+        .map(|(n, token)| {
+            timestamp::verify_timestamp(
+                &format!("RFC 3161 timestamp {}", n + 1),
+                token,
+                signature,
+                TimestampTrust::Authorities(&root.timestamp_authorities),
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut times: Vec<DateTime<Utc>> = timestamps.iter().map(|stamp| stamp.time).collect();
+    let integrated_time = match entry {
+        Some(entry) if rekor::is_v2(entry) => {
+            if times.is_empty() {
+                return Err(Error::refused(
+                    Check::Timestamp,
+                    "a Rekor v2 entry states no time and the bundle has no RFC 3161 timestamp: no signed time",
+                ));
+            }
+            rekor::verify_entry_v2(entry, root, &times)?;
+            None
+        }
+        Some(entry) => {
+            let time = rekor::verify_entry(entry, root, bundle.version != BundleVersion::V0_1)?;
+            times.push(time);
+            Some(time)
+        }
+        None => None,
+    };
+
     let (signer, key, logged) = match signer {
         BundleSigner::Certificate(leaf, identity) => (
             {
-                verify_certificate(leaf, root, time)?;
+                for time in &times {
+                    verify_certificate(leaf, root, *time)?;
+                }
                 certificate_signer(leaf, identity)?
             },
             leaf.public_key(),
@@ -396,26 +449,39 @@ pub fn verify_bundle(
     };
     let signed = match &bundle.content {
         Content::MessageSignature { digest, signature } => {
-            verify_message_signature(
-                entry,
-                digest.as_ref(),
-                signature,
-                artifact_digest,
-                key,
-                logged,
-            )?;
+            let signed_digest =
+                verify_message_signature(digest.as_ref(), signature, artifact_digest, key, logged)?;
+            // Last, that the log entry is of this very signing: a bundle
+            // whose own signature is wrong is refused for that first.
+            if let Some(entry) = entry {
+                if rekor::is_v2(entry) {
+                    rekor::check_hashedrekord_v2(&entry.body, signed_digest, signature, logged)?;
+                } else {
+                    rekor::check_hashedrekord(
+                        &entry.body,
+                        false,
+                        signed_digest,
+                        signature,
+                        logged,
+                    )?;
+                }
+            }
             Signed::MessageSignature
         }
         Content::Dsse(envelope) => {
             check_digest_form(artifact_digest)?;
             envelope.verify(key)?;
             let statement = dsse::signed_statement(envelope, artifact_digest)?;
-            // Last, that the log entry is of this very envelope: one whose
-            // own signature is wrong is refused for that first.
-            if entry.kind == "dsse" {
-                rekor::check_dsse(&entry.body, envelope, logged)?;
-            } else {
-                rekor::check_intoto(&entry.body, envelope, logged)?;
+            if let Some(entry) = entry {
+                match (entry.kind.as_str(), entry.version.as_str()) {
+                    ("hashedrekord", _) => {
+                        let pae = sha2::Sha256::digest(envelope.pae());
+                        rekor::check_hashedrekord_v2(&entry.body, &pae, signature, logged)?;
+                    }
+                    ("dsse", "0.0.2") => rekor::check_dsse_v2(&entry.body, envelope, logged)?,
+                    ("dsse", _) => rekor::check_dsse(&entry.body, envelope, logged)?,
+                    _ => rekor::check_intoto(&entry.body, envelope, logged)?,
+                }
             }
             Signed::Attestation {
                 statement_type: statement.statement_type.clone(),
@@ -428,9 +494,37 @@ pub fn verify_bundle(
         signer,
         artifact_digest: artifact_digest.to_owned(),
         signed,
-        log_index: entry.log_index,
-        integrated_time: time,
+        log_index: entry.map(|entry| entry.log_index),
+        integrated_time,
+        timestamps,
     })
+}
+
+/// Refuses a log entry of a kind this content cannot be logged as (or one
+/// not read here).
+fn check_entry_kind(entry: &TlogEntry, content: &Content) -> Result<(), Error> {
+    let kind = (entry.kind.as_str(), entry.version.as_str());
+    let supported = match content {
+        Content::MessageSignature { .. } => {
+            kind == ("hashedrekord", "0.0.1") || kind == ("hashedrekord", "0.0.2")
+        }
+        Content::Dsse(_) => matches!(
+            kind,
+            ("dsse", "0.0.1") | ("intoto", "0.0.2") | ("dsse", "0.0.2") | ("hashedrekord", "0.0.2")
+        ),
+    };
+    if supported {
+        return Ok(());
+    }
+    Err(unsupported(format!(
+        "{} {} log entries are not supported for {} (Rekor v1 hashedrekord 0.0.1, dsse 0.0.1 and intoto 0.0.2; Rekor v2 hashedrekord and dsse 0.0.2)",
+        entry.kind,
+        entry.version,
+        match content {
+            Content::MessageSignature { .. } => "message signatures",
+            Content::Dsse(_) => "DSSE envelopes",
+        }
+    )))
 }
 
 /// The signer a bundle and its policy agree on.
@@ -457,14 +551,15 @@ fn check_digest_form(artifact_digest: &str) -> Result<(), Error> {
     }
 }
 
-fn verify_message_signature(
-    entry: &TlogEntry,
-    digest: Option<&(String, Vec<u8>)>,
+/// Verifies a message signature over `artifact_digest` and returns the
+/// signed digest.
+fn verify_message_signature<'a>(
+    digest: Option<&'a (String, Vec<u8>)>,
     signature: &[u8],
     artifact_digest: &str,
     key: &PublicKey,
     logged: LoggedSigner<'_>,
-) -> Result<(), Error> {
+) -> Result<&'a [u8], Error> {
     let signed_digest = match digest {
         Some((algorithm, digest)) if algorithm == "SHA2_256" && digest.len() == 32 => digest,
         Some((algorithm, _)) => {
@@ -508,9 +603,7 @@ fn verify_message_signature(
             ),
         ));
     }
-    // Last, that the log entry is of this very signing: a bundle whose
-    // own signature is wrong is refused for that first.
-    rekor::check_hashedrekord(&entry.body, false, signed_digest, signature, logged)
+    Ok(signed_digest)
 }
 
 /// Verifies a Fulcio signing certificate at the signing `time`: within its
@@ -526,7 +619,7 @@ pub(crate) fn verify_certificate(
         return Err(Error::refused(
             Check::Timestamp,
             format!(
-                "the entry was logged at {time}, outside the certificate's validity ({} to {})",
+                "signed at {time} (a signed time of the log or a timestamp), outside the certificate's validity ({} to {})",
                 leaf.not_before(),
                 leaf.not_after()
             ),

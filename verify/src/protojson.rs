@@ -7,9 +7,17 @@ use serde::{Deserialize, Deserializer};
 
 use crate::Error;
 
-/// Protobuf `bytes`: base64, standard or URL-safe, padded or not.
+/// Protobuf `bytes`: base64, standard or URL-safe, padded or not; line
+/// breaks are passed over, as Go's decoder (protojson's) passes them over.
 pub(crate) fn bytes(origin: &str, what: &str, text: &str) -> Result<Vec<u8>, Error> {
     use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let unwrapped;
+    let text = if text.contains(['\n', '\r']) {
+        unwrapped = text.replace(['\n', '\r'], "");
+        unwrapped.as_str()
+    } else {
+        text
+    };
     [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
         .iter()
         .find_map(|engine| engine.decode(text).ok())

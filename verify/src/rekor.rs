@@ -1,8 +1,9 @@
-//! Rekor v1 transparency log entries as Sigstore bundles carry them: the
-//! signed entry timestamp (the log's promise, and the signed time), the
+//! Rekor transparency log entries as Sigstore bundles carry them: the
+//! signed entry timestamp (Rekor v1's promise, and a signed time), the
 //! RFC 6962/9162 inclusion proof, the checkpoint (a signed note) that
-//! commits to the proof's root, and the entry bodies (hashedrekord and
-//! rekord 0.0.1, dsse 0.0.1, intoto 0.0.2) that must describe the signing.
+//! commits to the proof's root, and the entry bodies that must describe the
+//! signing: Rekor v1 hashedrekord and rekord 0.0.1, dsse 0.0.1, intoto
+//! 0.0.2; Rekor v2 hashedrekord and dsse 0.0.2.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -165,6 +166,40 @@ pub(crate) fn verify_entry(
     Ok(time)
 }
 
+/// Whether `entry` is of Rekor v2 (a tile-backed log whose entries carry
+/// no integrated time and no signed entry timestamp: only an inclusion
+/// proof, and an RFC 3161 timestamp beside them for the time).
+pub(crate) fn is_v2(entry: &TlogEntry) -> bool {
+    entry.version == "0.0.2" && matches!(entry.kind.as_str(), "hashedrekord" | "dsse")
+}
+
+/// Verifies that a Rekor v2 `entry` is in a transparency log of `root`
+/// trusted at every one of the signing `times` (which must come from
+/// elsewhere: the entry states none): its inclusion proof leads to the
+/// root hash its checkpoint signs.
+pub(crate) fn verify_entry_v2(
+    entry: &TlogEntry,
+    root: &TrustedRoot,
+    times: &[DateTime<Utc>],
+) -> Result<(), Error> {
+    let log = root.tlog(&entry.log_id).ok_or_else(|| {
+        refuse(format!(
+            "the entry is from log {}, not a transparency log of the trust root",
+            hex::encode(&entry.log_id)
+        ))
+    })?;
+    if let Some(time) = times.iter().find(|time| !log.valid_for.contains(**time)) {
+        return Err(refuse(format!(
+            "the entry was signed at {time}, when the key of {} was not trusted",
+            log.base_url
+        )));
+    }
+    let proof = entry.inclusion_proof.as_ref().ok_or_else(|| {
+        refuse("the Rekor v2 entry carries no inclusion proof (it has no other proof of inclusion)")
+    })?;
+    verify_inclusion(entry, proof, log, true)
+}
+
 /// The canonical JSON (sorted keys, no spaces) a signed entry timestamp signs.
 #[derive(Serialize)]
 struct SignedEntry<'a> {
@@ -181,7 +216,7 @@ fn verify_signed_entry_timestamp(entry: &TlogEntry, log: &TransparencyLog) -> Re
     use base64::Engine as _;
     // Without it the integrated time is the bundle's word: no signed time.
     let signature = entry.signed_entry_timestamp.as_deref().ok_or_else(|| {
-        refuse("the entry carries no signed entry timestamp, so no signed time (RFC 3161 timestamps are not supported)")
+        refuse("the Rekor v1 entry carries no signed entry timestamp, so no signed time")
     })?;
     let body = base64::engine::general_purpose::STANDARD.encode(&entry.body);
     let log_id = hex::encode(&entry.log_id);
@@ -547,6 +582,156 @@ pub(crate) fn check_dsse(
         )));
     }
     Ok(())
+}
+
+/// A Rekor v2 entry's verifier: the signing certificate or public key, DER.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct VerifierV2 {
+    x509_certificate: Option<RawBytes>,
+    public_key: Option<RawBytes>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawBytes {
+    raw_bytes: String,
+}
+
+impl LoggedSigner<'_> {
+    fn is_named_by_v2(self, verifier: &VerifierV2) -> bool {
+        let der = |raw: &Option<RawBytes>| {
+            raw.as_ref()
+                .and_then(|raw| protojson::bytes("", "", &raw.raw_bytes).ok())
+        };
+        match self {
+            LoggedSigner::Certificate(leaf) => {
+                der(&verifier.x509_certificate).as_deref() == Some(leaf)
+            }
+            LoggedSigner::Key(key) => der(&verifier.public_key).is_some_and(|der| {
+                PublicKey::from_der("", &der).is_ok_and(|logged| logged.id() == key.id())
+            }),
+        }
+    }
+}
+
+/// A Rekor v2 digest: the protobuf-specs `HashOutput`.
+#[derive(Deserialize)]
+struct HashOutput {
+    algorithm: String,
+    digest: String,
+}
+
+impl HashOutput {
+    fn check_sha256(&self, sha256: &[u8], what: &str) -> Result<(), Error> {
+        let logged = protojson::bytes("", "", &self.digest).ok();
+        if self.algorithm == "SHA2_256" && logged.as_deref() == Some(sha256) {
+            Ok(())
+        } else {
+            Err(refuse(format!(
+                "the entry logs {} {}, not {what} sha256:{}",
+                self.algorithm,
+                self.digest,
+                hex::encode(sha256)
+            )))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct SignatureV2 {
+    content: String,
+    verifier: VerifierV2,
+}
+
+impl SignatureV2 {
+    fn check(&self, signature: &[u8], signer: LoggedSigner<'_>) -> Result<(), Error> {
+        if protojson::bytes("", "", &self.content).ok().as_deref() != Some(signature) {
+            return Err(refuse("the entry logs another signature than the bundle's"));
+        }
+        if !signer.is_named_by_v2(&self.verifier) {
+            return Err(refuse(format!(
+                "the entry logs another {} than the signer's",
+                signer.what()
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+struct HashedRekordV2 {
+    spec: HashedRekordV2Spec,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HashedRekordV2Spec {
+    hashed_rekord_v002: HashedRekordV2Body,
+}
+
+#[derive(Deserialize)]
+struct HashedRekordV2Body {
+    data: HashOutput,
+    signature: SignatureV2,
+}
+
+/// Verifies that a hashedrekord 0.0.2 (Rekor v2) entry body logs this
+/// signing: the SHA-256 of the signed bytes (for a DSSE envelope, of its
+/// PAE), the signature and the signer.
+pub(crate) fn check_hashedrekord_v2(
+    body: &[u8],
+    sha256: &[u8],
+    signature: &[u8],
+    signer: LoggedSigner<'_>,
+) -> Result<(), Error> {
+    let rekord: HashedRekordV2 = read_body(body, "hashedrekord", "0.0.2")?;
+    let body = rekord.spec.hashed_rekord_v002;
+    body.data.check_sha256(sha256, "the signed digest")?;
+    body.signature.check(signature, signer)
+}
+
+#[derive(Deserialize)]
+struct DsseV2 {
+    spec: DsseV2Spec,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DsseV2Spec {
+    dsse_v002: DsseV2Body,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DsseV2Body {
+    payload_hash: HashOutput,
+    signatures: Vec<SignatureV2>,
+}
+
+/// Verifies that a dsse 0.0.2 (Rekor v2) entry body logs `envelope`
+/// signed by `signer`: the SHA-256 of its payload and its one signature.
+pub(crate) fn check_dsse_v2(
+    body: &[u8],
+    envelope: &Envelope,
+    signer: LoggedSigner<'_>,
+) -> Result<(), Error> {
+    let dsse: DsseV2 = read_body(body, "dsse", "0.0.2")?;
+    let body = dsse.spec.dsse_v002;
+    body.payload_hash.check_sha256(
+        &sha2::Sha256::digest(&envelope.payload),
+        "the envelope's payload",
+    )?;
+    let [(_, signature)] = envelope.signatures.as_slice() else {
+        return Err(refuse("the envelope must carry exactly one signature"));
+    };
+    let [logged] = body.signatures.as_slice() else {
+        return Err(refuse(format!(
+            "the entry logs {} signatures, the envelope one",
+            body.signatures.len()
+        )));
+    };
+    logged.check(signature, signer)
 }
 
 #[derive(Deserialize)]

@@ -18,7 +18,7 @@ pub struct TrustedRoot {
     pub certificate_authorities: Vec<CertificateAuthority>,
     pub tlogs: Vec<TransparencyLog>,
     pub ctlogs: Vec<TransparencyLog>,
-    /// Read for later: RFC 3161 timestamps are not verified yet.
+    /// The authorities RFC 3161 timestamps are verified against.
     pub timestamp_authorities: Vec<CertificateAuthority>,
 }
 

@@ -1,10 +1,9 @@
 //! The Sigstore bundles of `../shared/corpus/verify/sigstore-bundle` (see
 //! its SOURCES.md and INDEX.json for each one's origin and expected
 //! outcome), and the bundles of `../shared/corpus/verify/{in-toto,cosign}`:
-//! every bundle logged in Rekor v1 (message signatures and DSSE envelopes,
-//! keyless or with the case's key, without RFC 3161 timestamps when signed
-//! by a certificate) is verified or refused by the check that should refuse
-//! it; every other kind is known to be unsupported and must never verify.
+//! every bundle (message signatures and DSSE envelopes, keyless or with the
+//! case's key, logged in Rekor v1 or v2, with or without RFC 3161
+//! timestamps) is verified or refused by the check that should refuse it.
 
 // Test code: a failed expectation should stop the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -43,9 +42,8 @@ enum Expect {
 
 use Expect::{Refused, Unreadable, Verified};
 
-/// Every bundle with a Rekor v1 entry (and no RFC 3161 timestamp where a
-/// certificate signs), and how it ends.
-const REKOR_V1: &[(&str, Expect)] = &[
+/// Every bundle of the corpus, and how it ends.
+const CASES: &[(&str, Expect)] = &[
     (
         "conformance-bundle-empty-certificate-chain_fail",
         Unreadable,
@@ -148,59 +146,69 @@ const REKOR_V1: &[(&str, Expect)] = &[
         Refused(Check::TransparencyLog),
     ),
     ("sigstore-python-github-actions-wheel", Verified),
-];
-
-const TSA: &str = "RFC 3161 timestamps beside a certificate (every signed time must be checked)";
-const REKOR_V2: &str = "Rekor v2 entry (hashedrekord/dsse 0.0.2, RFC 3161 time source)";
-const NO_TLOG: &str = "no transparency log entry: an RFC 3161 timestamp is the only signed time";
-
-/// The other bundles of the corpus, and why they are not verified yet.
-const KNOWN_UNSUPPORTED: &[(&str, &str)] = &[
-    ("conformance-bundle-with-sct-with-extensions", REKOR_V2),
+    // Rekor v2 entries (no integrated time: the RFC 3161 timestamp is the
+    // signed time) and RFC 3161 timestamps beside certificates and keys.
+    ("conformance-bundle-with-sct-with-extensions", Verified),
     (
         "conformance-intoto-tsa-timestamp-outside-cert-validity_fail",
-        TSA,
+        Refused(Check::Timestamp),
     ),
-    ("conformance-intoto-with-custom-trust-root", TSA),
-    ("conformance-rekor2-checkpoint-cosigned", REKOR_V2),
+    ("conformance-intoto-with-custom-trust-root", Verified),
+    ("conformance-rekor2-checkpoint-cosigned", Verified),
     (
         "conformance-rekor2-checkpoint-missing-log-signature_fail",
-        REKOR_V2,
+        Refused(Check::TransparencyLog),
     ),
     (
         "conformance-rekor2-checkpoint-missing-origin_fail",
-        REKOR_V2,
+        Refused(Check::TransparencyLog),
     ),
-    ("conformance-rekor2-checkpoint-missing-size_fail", REKOR_V2),
-    ("conformance-rekor2-checkpoint-multiple-cosigs", REKOR_V2),
+    (
+        "conformance-rekor2-checkpoint-missing-size_fail",
+        Refused(Check::TransparencyLog),
+    ),
+    ("conformance-rekor2-checkpoint-multiple-cosigs", Verified),
     (
         "conformance-rekor2-checkpoint-no-matching-signature_fail",
-        REKOR_V2,
+        Refused(Check::TransparencyLog),
     ),
     (
         "conformance-rekor2-checkpoint-two-sigs-from-origin",
-        REKOR_V2,
+        Verified,
     ),
-    ("conformance-rekor2-dsse-happy-path", REKOR_V2),
-    ("conformance-rekor2-dsse-invalid-sig_fail", REKOR_V2),
-    ("conformance-rekor2-dsse-mismatch-sig_fail", REKOR_V2),
-    ("conformance-rekor2-happy-path", REKOR_V2),
-    ("conformance-rekor2-no-inclusion-proof_fail", REKOR_V2),
-    ("conformance-rekor2-no-timestamp_fail", REKOR_V2),
+    ("conformance-rekor2-dsse-happy-path", Verified),
+    (
+        "conformance-rekor2-dsse-invalid-sig_fail",
+        Refused(Check::Signature),
+    ),
+    (
+        "conformance-rekor2-dsse-mismatch-sig_fail",
+        Refused(Check::TransparencyLog),
+    ),
+    ("conformance-rekor2-happy-path", Verified),
+    (
+        "conformance-rekor2-no-inclusion-proof_fail",
+        Refused(Check::TransparencyLog),
+    ),
+    (
+        "conformance-rekor2-no-timestamp_fail",
+        Refused(Check::Timestamp),
+    ),
     (
         "conformance-rekor2-timestamp-outside-trust-root-tsa-validity_fail",
-        REKOR_V2,
+        Refused(Check::Timestamp),
     ),
     (
         "conformance-rekor2-timestamp-untrusted-tsa-with-embedded-cert_fail",
-        REKOR_V2,
+        Refused(Check::Timestamp),
     ),
-    ("conformance-rekor2-timestamp-with-embedded-cert", REKOR_V2),
+    ("conformance-rekor2-timestamp-with-embedded-cert", Verified),
     (
         "conformance-rekor2-timestamp-with-incorrect-time_fail",
-        REKOR_V2,
+        Refused(Check::Timestamp),
     ),
-    ("sigstore-go-public-key-with-tsa", NO_TLOG),
+    // No log entry: a key and a timestamp.
+    ("sigstore-go-public-key-with-tsa", Verified),
 ];
 
 /// The identity each case is verified for: its `identity`/`issuer` files,
@@ -275,9 +283,9 @@ fn outcome(result: &Result<VerifiedBundle, Error>) -> Expect {
 }
 
 #[test]
-fn every_rekor_v1_bundle_verifies_or_is_refused_by_its_check() {
+fn every_bundle_verifies_or_is_refused_by_its_check() {
     let mut wrong = Vec::new();
-    for (case, expected) in REKOR_V1 {
+    for (case, expected) in CASES {
         let result = verify_case(case);
         if std::env::var_os("CUSTOMS_SHOW_OUTCOMES").is_some() {
             eprintln!("{case}: {result:?}");
@@ -290,33 +298,8 @@ fn every_rekor_v1_bundle_verifies_or_is_refused_by_its_check() {
 }
 
 #[test]
-fn unsupported_bundles_never_verify() {
-    for (case, why) in KNOWN_UNSUPPORTED {
-        let result = verify_case(case);
-        if std::env::var_os("CUSTOMS_SHOW_OUTCOMES").is_some() {
-            eprintln!("{case}: {result:?}");
-        }
-        assert!(
-            matches!(
-                result,
-                Err(Error::Unreadable { .. } | Error::Refused { .. })
-            ),
-            "{case} ({why}): {result:?}"
-        );
-        // Readable ones are refused as unsupported, never by chance.
-        if let Err(Error::Refused { check, reason }) = &result {
-            assert_eq!(*check, Check::Unsupported, "{case}: {reason}");
-        }
-    }
-}
-
-#[test]
 fn the_lists_cover_every_bundle_of_the_corpus() {
-    let mut listed: Vec<&str> = REKOR_V1
-        .iter()
-        .map(|(case, _)| *case)
-        .chain(KNOWN_UNSUPPORTED.iter().map(|(case, _)| *case))
-        .collect();
+    let mut listed: Vec<&str> = CASES.iter().map(|(case, _)| *case).collect();
     listed.sort_unstable();
     let mut present: Vec<String> = std::fs::read_dir(vector(""))
         .unwrap()
@@ -346,10 +329,13 @@ fn a_verified_bundle_reports_its_signed_times() {
         verified.artifact_digest,
         artifact_digest("conformance-happy-path-v0.1")
     );
-    assert_eq!(verified.log_index, 27246492);
-    assert_eq!(verified.integrated_time.timestamp(), 1689177396);
-    assert!(*not_before <= verified.integrated_time);
-    assert!(verified.integrated_time <= *not_after);
+    assert_eq!(verified.log_index, Some(27246492));
+    let integrated = verified.integrated_time.unwrap();
+    assert_eq!(integrated.timestamp(), 1689177396);
+    assert!(*not_before <= integrated);
+    assert!(integrated <= *not_after);
+    assert!(verified.timestamps.is_empty());
+    assert_eq!(verified.signed_times(), vec![integrated]);
 }
 
 fn refused_by<T: std::fmt::Debug>(result: Result<T, Error>, expected: Check) -> String {
@@ -463,7 +449,7 @@ fn trust_root_windows_and_keys_are_checked_at_the_signing_time() {
     let digest = artifact_digest(case);
     let policy = policy(case);
     let trusted = root(case);
-    let signed = verify_case(case).unwrap().integrated_time;
+    let signed = verify_case(case).unwrap().integrated_time.unwrap();
     let before = signed - chrono::Duration::seconds(1);
 
     // The log's key retired a second before the entry.
@@ -617,7 +603,7 @@ fn in_toto_bundles_verify_for_their_subjects() {
     };
     assert_eq!(statement_type, "https://in-toto.io/Statement/v0.1");
     assert_eq!(verified.artifact_digest, OCI_DIGEST);
-    assert_eq!(verified.integrated_time.timestamp(), 1740770291);
+    assert_eq!(verified.integrated_time.unwrap().timestamp(), 1740770291);
     let reason = refused_by(
         verify_bundle(&bundle, &sha256_digest(b"other"), &oci_policy(), &root),
         Check::Subject,
@@ -750,7 +736,7 @@ fn a_managed_key_bundle_verifies_with_its_key_only() {
     let digest = artifact_digest(case);
     let root = root(case);
     // Its RFC 3161 timestamp is present but not read: nothing depends on it.
-    assert_eq!(bundle.rfc3161_timestamps, 1);
+    assert_eq!(bundle.rfc3161_timestamps.len(), 1);
     verify_bundle(&bundle, &digest, &policy(case), &root).unwrap();
     let other = key_at("in-toto/sigstore-go-example-npm-publish-keyed/publish_key.pub");
     let reason = refused_by(
@@ -845,17 +831,118 @@ fn logged_body(case: &str) -> Vec<u8> {
 }
 
 #[test]
-fn certificate_signed_bundles_with_rfc3161_timestamps_stay_unsupported() {
-    // cosign v3's image signature: DSSE, dsse 0.0.1, and a timestamp that
-    // would have to be checked against the certificate too.
+fn cosign_v3_image_bundles_verify_at_both_signed_times() {
+    // cosign v3's image signature: DSSE logged as dsse 0.0.1 in Rekor v1,
+    // and an RFC 3161 timestamp: the certificate is checked at both times.
     let dir = "cosign/sigstore-rs-cosign-v3-image-bundle";
     let bundle = bundle_at(&format!("{dir}/bundle.sigstore.json"));
     let policy = github(
         "https://github.com/kubewarden/kubewarden-controller/.github/workflows/release.yml@refs/tags/v1.34.0",
     );
     let digest = "sha256:c811d58de79c92f03214e63aa339484e488d694ae8a6283b5f3f17a9faf50172";
+    let verified = verify_bundle(&bundle, digest, &policy, &root_at(dir)).unwrap();
+    assert_eq!(
+        predicate_type(&verified),
+        "https://sigstore.dev/cosign/sign/v1"
+    );
+    assert!(verified.integrated_time.is_some());
+    assert_eq!(verified.timestamps.len(), 1);
+    assert_eq!(verified.signed_times().len(), 2);
+    let Signer::Certificate {
+        not_before,
+        not_after,
+        ..
+    } = verified.signer
+    else {
+        panic!("{verified:?}");
+    };
+    for time in verified.signed_times() {
+        assert!(not_before <= time && time <= not_after, "{time}");
+    }
+    // Another image digest is not signed by it.
+    let other = format!("sha256:{}", "1".repeat(64));
     refused_by(
-        verify_bundle(&bundle, digest, &policy, &root_at(dir)),
+        verify_bundle(&bundle, &other, &policy, &root_at(dir)),
+        Check::Subject,
+    );
+}
+
+#[test]
+fn rekor_v2_entries_and_timestamps_are_checked_byte_for_byte() {
+    let case = "conformance-rekor2-happy-path";
+    let original = Bundle::from_json("b", &read(&format!("{case}/bundle.sigstore.json"))).unwrap();
+    let digest = artifact_digest(case);
+    let policy = policy(case);
+    let root = root(case);
+    let check = |bundle: &Bundle| verify_bundle(bundle, &digest, &policy, &root);
+    let verified = check(&original).unwrap();
+    assert_eq!(verified.log_index, Some(735));
+    assert_eq!(verified.integrated_time, None, "Rekor v2 states no time");
+    assert_eq!(verified.timestamps.len(), 1);
+    assert_eq!(
+        verified.signed_times()[0].to_rfc3339(),
+        "2025-06-12T12:02:20+00:00"
+    );
+    assert!(
+        verified.timestamps[0].authority.contains("sigstore-tsa"),
+        "{:?}",
+        verified.timestamps[0]
+    );
+
+    // The token's own signature (its last bytes) changed.
+    let mut bundle = original.clone();
+    *bundle.rfc3161_timestamps[0].last_mut().unwrap() ^= 1;
+    refused_by(check(&bundle), Check::Timestamp);
+    // A genuine timestamp, of another signature.
+    let mut bundle = original.clone();
+    bundle.rfc3161_timestamps = Bundle::from_json(
+        "b",
+        &read("conformance-rekor2-dsse-happy-path/bundle.sigstore.json"),
+    )
+    .unwrap()
+    .rfc3161_timestamps;
+    let reason = refused_by(check(&bundle), Check::Timestamp);
+    assert!(reason.contains("other bytes"), "{reason}");
+    // The log entry's body changed: the proof no longer leads to the root.
+    let mut bundle = original.clone();
+    let body = &mut bundle.tlog_entries[0].body;
+    let at = body.len() / 2;
+    body[at] ^= 1;
+    refused_by(check(&bundle), Check::TransparencyLog);
+    // A root hash changed: the checkpoint no longer commits to it.
+    let mut bundle = original.clone();
+    let proof = bundle.tlog_entries[0].inclusion_proof.as_mut().unwrap();
+    proof.root_hash[0] ^= 1;
+    refused_by(check(&bundle), Check::TransparencyLog);
+    // A trust root without the timestamp authority.
+    let mut untrusted = root.clone();
+    untrusted.timestamp_authorities.clear();
+    refused_by(
+        verify_bundle(&original, &digest, &policy, &untrusted),
+        Check::Timestamp,
+    );
+
+    // A key-signed bundle with a timestamp and no log entry: without the
+    // timestamp nothing vouches for any time.
+    let case = "sigstore-go-public-key-with-tsa";
+    let mut bundle =
+        Bundle::from_json("b", &read(&format!("{case}/bundle.sigstore.json"))).unwrap();
+    let verified = verify_bundle(
+        &bundle,
+        &artifact_digest(case),
+        &self::policy(case),
+        &self::root(case),
+    )
+    .unwrap();
+    assert_eq!((verified.log_index, verified.timestamps.len()), (None, 1));
+    bundle.rfc3161_timestamps.clear();
+    refused_by(
+        verify_bundle(
+            &bundle,
+            &artifact_digest(case),
+            &self::policy(case),
+            &self::root(case),
+        ),
         Check::Unsupported,
     );
 }
