@@ -346,10 +346,21 @@ fn verify_notation(args: &VerifyArgs, path: &Path, digest: &str) -> Result<Outco
         notation::TrustPolicy::from_json(&policy_path.display().to_string(), &read(policy_path)?)?;
     let stores = notation::TrustStores::load(store_dir)?;
     let scope = args.scope.as_deref().unwrap_or("");
-    match notation::verify_jws(&read(path)?, digest, &policy, &stores, scope, now) {
+    let envelope = read(path)?;
+    // A JWS envelope is JSON; anything else is taken as COSE (refused as
+    // unsupported, never read as a broken JWS).
+    let media_type = match envelope.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => notation::MEDIA_TYPE_JWS,
+        _ => notation::MEDIA_TYPE_COSE,
+    };
+    match notation::verify_envelope(media_type, &envelope, digest, &policy, &stores, scope, now) {
         Ok(verified) => {
+            let stamped = match &verified.timestamp {
+                Some(stamp) => format!(", timestamped at {} by {}", stamp.time, stamp.authority),
+                None => String::new(),
+            };
             let line = format!(
-                "Notation signature of {digest} by {} ({}, trust store {}, policy {:?}), signed at {}",
+                "Notation signature of {digest} by {} ({}, trust store {}, policy {:?}), signed at {}{stamped}",
                 verified.leaf_subject,
                 verified.signing_scheme.name(),
                 verified.trust_store.as_deref().unwrap_or("none"),

@@ -4,11 +4,12 @@
 //! (`trustpolicy.json` v1.0) and trust stores laid out as Notation keeps
 //! them (`truststore/x509/{ca,signingAuthority,tsa}/NAME/*`).
 //!
-//! What is not verified here is refused as [`Check::Unsupported`] where
-//! the outcome depends on it, never assumed: RFC 3161 countersignatures
-//! (`io.cncf.notary.timestampSignature`), COSE envelopes, verification
-//! plugins and critical headers not known here. Revocation (OCSP, CRL)
-//! needs the network and is not checked.
+//! RFC 3161 countersignatures (`io.cncf.notary.timestampSignature`) are
+//! verified against the policy's `tsa` trust stores when the policy needs
+//! one (see [`crate::timestamp`]). What is not verified here is refused as
+//! [`Check::Unsupported`] where the outcome depends on it, never assumed:
+//! COSE envelopes, verification plugins and critical headers not known
+//! here. Revocation (OCSP, CRL) needs the network and is not checked.
 //!
 //! The verification time is the caller's `now`; nothing here reads the
 //! clock.
@@ -26,6 +27,7 @@ use x509_cert::der::{Tag, Tagged};
 use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage};
 use x509_cert::spki::ObjectIdentifier;
 
+use crate::timestamp::{self, Timestamp, TimestampTrust};
 use crate::x509::Certificate;
 use crate::{Check, Error, KeyAlgorithm};
 
@@ -706,6 +708,9 @@ pub struct VerifiedNotation {
     /// (none when authenticity was not enforced and failed).
     pub trust_store: Option<String>,
     pub target_artifact: Descriptor,
+    /// The RFC 3161 countersignature, when the policy needed one and it
+    /// verified against the statement's `tsa` trust stores.
+    pub timestamp: Option<Timestamp>,
     /// Validations the level logs rather than enforces that failed: the
     /// check and why. (Revocation is never checked: it needs the network.)
     pub logged: Vec<(Check, String)>,
@@ -901,6 +906,7 @@ pub fn verify_jws(
     // Authenticity: the chain ends at a certificate of the scheme's stores,
     // and the leaf is a trusted identity.
     let mut trust_store = None;
+    let mut timestamp = None;
     if statement.action(Validation::Authenticity) != Action::Skip {
         let result = authenticate(&chain, headers.scheme, statement, stores).map(|store| {
             trust_store = Some(store);
@@ -908,13 +914,13 @@ pub fn verify_jws(
         outcome(Validation::Authenticity, result)?;
     }
     if statement.action(Validation::AuthenticTimestamp) != Action::Skip {
-        let result = authentic_timestamp(
-            &chain,
-            &headers,
-            statement,
-            header.timestamp_signature.is_some(),
-            now,
-        );
+        let countersignature = Countersignature {
+            token: header.timestamp_signature.as_deref(),
+            signature: &signature_bytes,
+        };
+        let result =
+            authentic_timestamp(&chain, &headers, statement, stores, countersignature, now)
+                .map(|verified| timestamp = verified);
         outcome(Validation::AuthenticTimestamp, result)?;
     }
     if statement.action(Validation::Expiry) != Action::Skip {
@@ -935,6 +941,7 @@ pub fn verify_jws(
         leaf_subject: leaf.subject(),
         trust_store,
         target_artifact: payload.target_artifact,
+        timestamp,
         logged,
     })
 }
@@ -1233,16 +1240,27 @@ fn check_chain(chain: &[Certificate]) -> Result<(), String> {
     Ok(())
 }
 
+/// An envelope's RFC 3161 countersignature (base64 of a TimeStampToken,
+/// when there is one) and the signature bytes it must stamp.
+#[derive(Clone, Copy)]
+struct Countersignature<'a> {
+    token: Option<&'a str>,
+    signature: &'a [u8],
+}
+
 /// Whether the chain was valid when signed: for the signing-authority
-/// scheme at its authentic signing time; for `notary.x509` now, unless the
-/// policy asks for an RFC 3161 countersignature, which is not verified here.
+/// scheme at its authentic signing time; for `notary.x509` now or, when the
+/// policy names `tsa` trust stores (and `verifyTimestamp` is `always`, or
+/// the chain has expired), at the time of the RFC 3161 countersignature,
+/// which must verify against those stores. Returns that countersignature.
 fn authentic_timestamp(
     chain: &[Certificate],
     headers: &Headers,
     statement: &PolicyStatement,
-    has_timestamp: bool,
+    stores: &TrustStores,
+    countersignature: Countersignature<'_>,
     now: DateTime<Utc>,
-) -> Result<(), Error> {
+) -> Result<Option<Timestamp>, Error> {
     let invalid_at =
         |time: DateTime<Utc>| chain.iter().find(|certificate| !certificate.valid_at(time));
     let expired = |certificate: &Certificate, time: DateTime<Utc>, what: &str| {
@@ -1263,32 +1281,72 @@ fn authentic_timestamp(
                 headers.signing_time,
                 "the authentic signing time",
             )),
-            None => Ok(()),
+            None => Ok(None),
         };
     }
-    let tsa_enabled = statement
+    let tsa_stores: Vec<&String> = statement
         .trust_stores
         .iter()
-        .any(|(kind, _)| *kind == StoreType::Tsa);
+        .filter(|(kind, _)| *kind == StoreType::Tsa)
+        .map(|(_, name)| name)
+        .collect();
     let valid_now = invalid_at(now);
-    let needs_timestamp = tsa_enabled
-        && !(statement.verify_timestamp == VerifyTimestamp::AfterCertExpiry && valid_now.is_none());
+    // afterCertExpiry: a chain still valid now needs no timestamp.
+    let timestamp_optional =
+        statement.verify_timestamp == VerifyTimestamp::AfterCertExpiry && valid_now.is_none();
+    let needs_timestamp = !tsa_stores.is_empty() && !timestamp_optional;
     if !needs_timestamp {
         return match valid_now {
             Some(certificate) => Err(expired(certificate, now, "the verification time")),
-            None => Ok(()),
+            None => Ok(None),
         };
     }
-    if !has_timestamp {
+    let Some(token) = countersignature.token else {
         return Err(Error::refused(
             Check::Timestamp,
             "the trust policy requires a timestamp countersignature and the envelope has none",
         ));
+    };
+    let mut roots = Vec::new();
+    for name in tsa_stores {
+        let store = stores.get(StoreType::Tsa, name).ok_or_else(|| {
+            Error::unreadable(
+                &format!("trust store tsa:{name}"),
+                "not among the trust stores given",
+            )
+        })?;
+        roots.extend(store.iter().cloned());
     }
-    Err(Error::refused(
-        Check::Unsupported,
-        "the trust policy requires verifying the RFC 3161 countersignature, which is not implemented here",
-    ))
+    let token = STANDARD
+        .decode(token)
+        .or_else(|_| URL_SAFE_NO_PAD.decode(token.trim_end_matches('=')))
+        .map_err(|e| {
+            Error::refused(
+                Check::Timestamp,
+                format!("the timestamp countersignature is not base64: {e}"),
+            )
+        })?;
+    let stamped = timestamp::verify_timestamp(
+        "the timestamp countersignature",
+        &token,
+        countersignature.signature,
+        TimestampTrust::Roots(&roots),
+    )
+    .map_err(|error| match error {
+        // A token that does not read is a countersignature that does not verify.
+        Error::Unreadable { origin, reason } => {
+            Error::refused(Check::Timestamp, format!("{origin}: {reason}"))
+        }
+        refused => refused,
+    })?;
+    match invalid_at(stamped.time) {
+        Some(certificate) => Err(expired(
+            certificate,
+            stamped.time,
+            "the countersignature's time",
+        )),
+        None => Ok(Some(stamped)),
+    }
 }
 
 #[cfg(test)]

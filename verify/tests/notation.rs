@@ -78,23 +78,6 @@ const TIMESTAMP_DIGEST: &str =
     "sha256:c0669ef34cdc14332c0f1ab0c2c01acb91d96014b172f1a76f3a39e63d1f0bda";
 const ANY_SCOPE: &str = "registry.example/app";
 
-/// Vectors whose outcome hangs on an RFC 3161 countersignature or a COSE
-/// envelope: asserted to be refused as unsupported, never as verified.
-const UNSUPPORTED: &[(&str, &str)] = &[
-    (
-        "notation-go-jws-with-timestamp",
-        "verifyTimestamp always with a tsa store: the RFC 3161 countersignature must verify",
-    ),
-    (
-        "notation-go-jws-expired-cert-with-timestamp",
-        "the signing certificate expired; only the RFC 3161 countersignature could save it",
-    ),
-    (
-        "notation-go-timestamp-after-cert-notafter",
-        "a COSE envelope (its refusal rests on the RFC 3161 time besides)",
-    ),
-];
-
 fn mock(case: &str) -> Vec<u8> {
     read(&format!("{case}/signature.jws.json"))
 }
@@ -577,47 +560,125 @@ fn a_jws_without_timestamp_needs_one_only_when_the_policy_has_a_tsa_store() {
     );
 }
 
+/// notation-go's timestamp vectors with the tsa store swapped for another.
+fn with_tsa_store(json: &str, name: &str) -> String {
+    json.replace("tsa:test-timestamp", &format!("tsa:{name}"))
+}
+
 #[test]
-fn vectors_that_need_rfc_3161_or_cose_are_unsupported() {
-    for (case, why) in UNSUPPORTED {
-        let stores = stores(case);
-        let result = match *case {
-            "notation-go-jws-with-timestamp" => verify_jws(
-                &read(&format!("{case}/jwsWithTimestamp.jws.json")),
-                TIMESTAMP_DIGEST,
-                &policy(TIMESTAMP_POLICY),
-                &stores,
-                ANY_SCOPE,
-                now(),
-            ),
-            "notation-go-jws-expired-cert-with-timestamp" => {
-                let envelope = read(&format!("{case}/jwsExpiredWithTimestamp.jws.json"));
-                // Its signer is in no store of the folder: trust it as its
-                // own anchor (INDEX's note) so the timestamp step is reached.
-                let mut stores = stores.clone();
-                stores.insert(StoreType::Ca, "valid-trust-store", leaf_of(&envelope));
-                verify_jws(
-                    &envelope,
-                    TIMESTAMP_DIGEST,
-                    &policy(TIMESTAMP_POLICY),
-                    &stores,
-                    ANY_SCOPE,
-                    now(),
-                )
-            }
-            _ => verify_envelope(
-                MEDIA_TYPE_COSE,
-                &read(&format!("{case}/timestampAfterNotAfter.cose")),
-                TIMESTAMP_DIGEST,
-                &policy(TIMESTAMP_POLICY),
-                &stores,
-                ANY_SCOPE,
-                now(),
-            ),
-        };
-        let reason = refused_by(result, Check::Unsupported);
-        assert!(!reason.is_empty(), "{case} ({why})");
-    }
+fn a_jws_countersignature_verifies_against_the_tsa_store_of_the_policy() {
+    let case = "notation-go-jws-with-timestamp";
+    let envelope = read(&format!("{case}/jwsWithTimestamp.jws.json"));
+    let stores = stores(case);
+    let verify = |policy_json: &str| {
+        verify_jws(
+            &envelope,
+            TIMESTAMP_DIGEST,
+            &policy(policy_json),
+            &stores,
+            ANY_SCOPE,
+            now(),
+        )
+    };
+    let verified = verify(TIMESTAMP_POLICY).unwrap();
+    let stamp = verified.timestamp.expect("the countersignature was used");
+    // Signed 2024-06-18T14:29:33+08:00; the TSA stamped it the same second.
+    let skew = (stamp.time - time("2024-06-18T06:29:33Z"))
+        .num_seconds()
+        .abs();
+    assert!(skew <= 5, "stamped at {}", stamp.time);
+    assert!(
+        stamp.authority.contains("GlobalSign"),
+        "{}",
+        stamp.authority
+    );
+    // A tsa store the TSA does not chain to: the countersignature fails.
+    let reason = refused_by(
+        verify(&with_tsa_store(TIMESTAMP_POLICY, "test-mismatch")),
+        Check::Timestamp,
+    );
+    assert!(reason.contains("does not chain"), "{reason}");
+    // A tsa store the trust stores do not have is an error, not a pass.
+    assert!(verify(&with_tsa_store(TIMESTAMP_POLICY, "absent")).is_err());
+}
+
+#[test]
+fn a_countersignature_saves_a_certificate_that_expired_after_signing() {
+    let case = "notation-go-jws-expired-cert-with-timestamp";
+    let envelope = read(&format!("{case}/jwsExpiredWithTimestamp.jws.json"));
+    // Its signer is in no store of the folder: trust it as its own anchor
+    // (SOURCES: the vector is for the authentic-timestamp step).
+    let mut stores = stores(case);
+    stores.insert(StoreType::Ca, "valid-trust-store", leaf_of(&envelope));
+    let verify = |policy_json: &str| {
+        verify_jws(
+            &envelope,
+            TIMESTAMP_DIGEST,
+            &policy(policy_json),
+            &stores,
+            ANY_SCOPE,
+            now(),
+        )
+    };
+    let verified = verify(TIMESTAMP_POLICY).unwrap();
+    let stamp = verified.timestamp.expect("the countersignature was used");
+    assert!(stamp.time < time("2024-06-18T07:30:31Z"), "{}", stamp.time);
+    // afterCertExpiry: the certificate has expired, so the timestamp counts.
+    let after = TIMESTAMP_POLICY.replace("\"always\"", "\"afterCertExpiry\"");
+    assert!(verify(&after).unwrap().timestamp.is_some());
+    // A countersignature from a TSA outside the store saves nothing.
+    refused_by(
+        verify(&with_tsa_store(TIMESTAMP_POLICY, "test-mismatch")),
+        Check::Timestamp,
+    );
+}
+
+#[test]
+fn a_countersignature_over_other_bytes_is_refused() {
+    // The token stamps the envelope's signature: graft the expired vector's
+    // token onto the valid envelope and the imprint no longer matches.
+    let valid = "notation-go-jws-with-timestamp";
+    let expired = "notation-go-jws-expired-cert-with-timestamp";
+    let mut envelope: serde_json::Value =
+        serde_json::from_slice(&read(&format!("{valid}/jwsWithTimestamp.jws.json"))).unwrap();
+    let other: serde_json::Value = serde_json::from_slice(&read(&format!(
+        "{expired}/jwsExpiredWithTimestamp.jws.json"
+    )))
+    .unwrap();
+    envelope["header"]["io.cncf.notary.timestampSignature"] =
+        other["header"]["io.cncf.notary.timestampSignature"].clone();
+    let reason = refused_by(
+        verify_jws(
+            &serde_json::to_vec(&envelope).unwrap(),
+            TIMESTAMP_DIGEST,
+            &policy(TIMESTAMP_POLICY),
+            &stores(valid),
+            ANY_SCOPE,
+            now(),
+        ),
+        Check::Timestamp,
+    );
+    assert!(reason.contains("over other bytes"), "{reason}");
+}
+
+#[test]
+fn cose_envelopes_are_refused_as_unsupported() {
+    // notation-go's timestampAfterNotAfter vector is invalid anyway (its
+    // certificate expired in 2001); COSE is never verified here.
+    let case = "notation-go-timestamp-after-cert-notafter";
+    let reason = refused_by(
+        verify_envelope(
+            MEDIA_TYPE_COSE,
+            &read(&format!("{case}/timestampAfterNotAfter.cose")),
+            TIMESTAMP_DIGEST,
+            &policy(TIMESTAMP_POLICY),
+            &stores(case),
+            ANY_SCOPE,
+            now(),
+        ),
+        Check::Unsupported,
+    );
+    assert!(reason.contains("COSE"), "{reason}");
 }
 
 fn leaf_of(envelope: &[u8]) -> Vec<customs_verify::x509::Certificate> {
@@ -658,19 +719,6 @@ fn timestamped_jws_verify_without_the_timestamp_only_where_it_is_not_needed() {
             now(),
         ),
         Check::Timestamp,
-    );
-    // afterCertExpiry with an expired certificate still needs the timestamp.
-    let after = TIMESTAMP_POLICY.replace("\"always\"", "\"afterCertExpiry\"");
-    refused_by(
-        verify_jws(
-            &envelope,
-            TIMESTAMP_DIGEST,
-            &policy(&after),
-            &stores,
-            ANY_SCOPE,
-            now(),
-        ),
-        Check::Unsupported,
     );
 }
 
@@ -763,4 +811,59 @@ fn trust_policies_are_refused_where_notation_refuses_them() {
             .attributes
             .contains(&("O".to_owned(), "A, Inc.".to_owned()))
     );
+}
+
+#[test]
+fn a_timestamp_token_verifies_by_itself_and_no_mangled_copy_does() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use customs_verify::{TimestampTrust, verify_timestamp};
+    let case = "notation-go-jws-with-timestamp";
+    let envelope: serde_json::Value =
+        serde_json::from_slice(&read(&format!("{case}/jwsWithTimestamp.jws.json"))).unwrap();
+    let token = STANDARD
+        .decode(
+            envelope["header"]["io.cncf.notary.timestampSignature"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+    let signature = URL_SAFE_NO_PAD
+        .decode(envelope["signature"].as_str().unwrap())
+        .unwrap();
+    let stores = stores(case);
+    let roots = stores.get(StoreType::Tsa, "test-timestamp").unwrap();
+    let verify = |token: &[u8], signed: &[u8]| {
+        verify_timestamp("token", token, signed, TimestampTrust::Roots(roots))
+    };
+    let stamp = verify(&token, &signature).unwrap();
+    assert_eq!(stamp.time, time("2024-06-18T06:29:37Z"));
+    // Another signature: the imprint does not match.
+    let mut other = signature.clone();
+    other[0] ^= 1;
+    refused_by(verify(&token, &other), Check::Timestamp);
+    // Another root store: the authority is not trusted.
+    let mismatch = stores.get(StoreType::Tsa, "test-mismatch").unwrap();
+    refused_by(
+        verify_timestamp("token", &token, &signature, TimestampTrust::Roots(mismatch)),
+        Check::Timestamp,
+    );
+    // Every truncation fails; every single-bit flip fails or, where it lands
+    // in bytes no check covers (an unused certificate), still says the same
+    // time; none panics.
+    for length in 0..token.len() {
+        assert!(verify(&token[..length], &signature).is_err(), "{length}");
+    }
+    let mut still_verified = 0;
+    // (Every fifth byte: each try is an RSA verification.)
+    for index in (0..token.len()).step_by(5) {
+        let mut flipped = token.clone();
+        flipped[index] ^= 0x10;
+        if let Ok(other) = verify(&flipped, &signature) {
+            assert_eq!(other.time, stamp.time, "byte {index}");
+            still_verified += 1;
+        }
+    }
+    eprintln!("{still_verified} of {} flips still verify", token.len() / 5);
+    assert!(still_verified < token.len() / 10, "{still_verified}");
 }
