@@ -13,6 +13,7 @@ mod grype;
 mod image_config;
 mod oci;
 mod openvex;
+mod predicate;
 mod sigstore;
 mod sniff;
 mod snyk;

@@ -294,6 +294,7 @@ fn provenance_fields(predicate: &serde_json::Value) -> (Option<String>, Option<S
 
 /// Adds an attestation about the image; one about no image, or another image, is left out.
 fn add_statement(
+    origin: &Origin,
     facts: &mut Facts,
     statement: Statement,
     verified: bool,
@@ -327,6 +328,20 @@ fn add_statement(
             verified,
             Trust::Reported,
         ));
+    let Some(contents) = super::predicate::contents(
+        origin,
+        &statement.predicate_type,
+        &statement.predicate,
+        warnings,
+    ) else {
+        return;
+    };
+    if let Err(error) = facts.merge(contents) {
+        warnings.push(format!(
+            "the {} predicate was not read: {error}",
+            statement.predicate_type
+        ));
+    }
 }
 
 /// A DSSE envelope holding an in-toto statement, as stored in an OCI `.att` layer.
@@ -338,7 +353,7 @@ pub(super) fn import_envelope(origin: &Origin, bytes: &[u8]) -> Result<Facts, Im
         "an attestation envelope with {} signature(s) that customs did not verify: recorded as unverified; use `cosign verify-attestation` output with --input-format cosign-verify-attestation to count it",
         envelope.signatures.len()
     )];
-    add_statement(&mut facts, statement, false, &mut warnings);
+    add_statement(origin, &mut facts, statement, false, &mut warnings);
     facts.sources.push(plain_source(
         "in-toto",
         Format::DsseEnvelope,
@@ -375,7 +390,7 @@ pub(super) fn import_verify_attestation(
                     e.to_string(),
                 )
             })?;
-        add_statement(&mut facts, statement, true, &mut warnings);
+        add_statement(origin, &mut facts, statement, true, &mut warnings);
         count += 1;
     }
     if count == 0 {
@@ -419,7 +434,7 @@ pub(super) fn import_bundle(origin: &Origin, bytes: &[u8]) -> Result<Facts, Impo
     match (bundle.dsse_envelope, bundle.message_signature) {
         (Some(envelope), _) => {
             let statement = decode_statement(origin, Format::SigstoreBundle, &envelope)?;
-            add_statement(&mut facts, statement, false, &mut warnings);
+            add_statement(origin, &mut facts, statement, false, &mut warnings);
         }
         (None, Some(_)) => {
             facts.signatures = Some(vec![Signature {
