@@ -28,6 +28,7 @@ pub fn load(
     paths: &[PathBuf],
     format: Option<Format>,
     trust: &crate::trust::TrustArgs,
+    now: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<Facts> {
     if paths.iter().filter(|p| is_stdin(p)).count() > 1 {
         bail!("standard input (-) can be named only once");
@@ -46,7 +47,7 @@ pub fn load(
         }
     }
     let mut facts = Facts::merge_all(all)?;
-    crate::trust::verify_inputs(trust, &signed_inputs, &mut facts)?;
+    crate::trust::verify_inputs(trust, &signed_inputs, &mut facts, now)?;
     for warning in facts.import_warnings() {
         eprintln!("warning: {}", customs::text::escaped(&warning.to_string()));
     }

@@ -243,6 +243,7 @@ fn run(cli: Cli) -> Result<u8> {
                 &args.input.inputs,
                 args.input.input_format,
                 &args.input.trust,
+                None,
             )?;
             report::print_json(&facts)?;
             Ok(EXIT_ALLOWED)
@@ -274,18 +275,20 @@ fn eval(args: EvalArgs) -> Result<u8> {
         .as_deref()
         .map(|text| {
             chrono::DateTime::parse_from_rfc3339(text)
-                .map(|t| t.timestamp())
+                .map(|t| t.to_utc())
                 .with_context(|| format!("--now {text:?} is not an RFC 3339 time"))
         })
         .transpose()?;
+    // Signatures checked at the clock's time are checked at --now too.
     let facts = inputs::load(
         &args.input.inputs,
         args.input.input_format,
         &args.input.trust,
+        now,
     )?;
     let (engine, bundle) = load_bundle(&args.policy)?;
     let mut options = EvalOptions::default();
-    options.now = now;
+    options.now = now.map(|t| t.timestamp());
     let decision = engine.evaluate(&bundle, &PreparedFacts::new(facts), &options);
     let input_names: Vec<String> = args
         .input

@@ -1,21 +1,24 @@
 //! Signatures and attestations customs checks itself. Given trust material
-//! (keys, a Sigstore trust root and the identity to expect), `eval` and
-//! `facts` check the signed inputs among their inputs — cosign
-//! simple-signing payloads with their `--signature`, DSSE envelopes,
-//! Sigstore bundles — against the image digest the inputs name, and add
-//! what verifies to the facts as `trust: verified`. What does not verify
+//! (keys, a Sigstore trust root and the identity to expect, Notation trust
+//! stores and policy), `eval` and `facts` check the signed inputs among
+//! their inputs — cosign simple-signing payloads with their `--signature`,
+//! DSSE envelopes, Sigstore bundles — and the `--notation-envelope`s
+//! against the image digest the inputs name, and add what verifies to the
+//! facts as `trust: verified`. What does not verify
 //! is said on stderr and in the facts' sources; the input's own claim stays
 //! as the importer recorded it (`reported`, unverified).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use chrono::{DateTime, Utc};
 use clap::Args;
 use customs_facts::import::{Format, Origin, attestation_of};
 use customs_facts::{Facts, Signature, SignatureKind, Source, Trust};
 use customs_verify::dsse::{Envelope, verify_attestation};
 use customs_verify::{
-    Bundle, Error, Identity, Policy, PublicKey, Signed, Signer, TrustedRoot, cosign, verify_bundle,
+    Bundle, Error, Identity, Policy, PublicKey, Signed, Signer, TrustPolicy, TrustStores,
+    TrustedRoot, cosign, notation, verify_bundle,
 };
 
 /// What the facts name as the verifier of what customs checked.
@@ -45,11 +48,27 @@ pub struct TrustArgs {
     /// The OIDC issuer a keyless bundle's certificate must name (exactly).
     #[arg(long, value_name = "URL", requires = "certificate_identity")]
     certificate_oidc_issuer: Option<String>,
+    /// A Notation signature envelope of the image (JWS, the layer of the
+    /// signature manifest `notation sign` pushes), checked against
+    /// --trust-store and --trust-policy. Repeatable.
+    #[arg(long = "notation-envelope", value_name = "FILE",
+          requires_all = ["trust_store", "trust_policy"])]
+    notation_envelopes: Vec<PathBuf>,
+    /// A Notation trust store directory (x509/{ca,signingAuthority,tsa}/NAME/).
+    #[arg(long, value_name = "DIR", requires = "notation_envelopes")]
+    trust_store: Option<PathBuf>,
+    /// A Notation trust policy (trustpolicy.json, version 1.0).
+    #[arg(long, value_name = "FILE", requires = "notation_envelopes")]
+    trust_policy: Option<PathBuf>,
+    /// The repository (REGISTRY/REPO) the trust policy's registryScopes are
+    /// matched against; default: the image reference's.
+    #[arg(long, value_name = "REPOSITORY", requires = "notation_envelopes")]
+    scope: Option<String>,
 }
 
 impl TrustArgs {
     fn is_empty(&self) -> bool {
-        self.keys.is_empty() && self.trusted_root.is_none()
+        self.keys.is_empty() && self.trusted_root.is_none() && self.notation_envelopes.is_empty()
     }
 }
 
@@ -64,10 +83,13 @@ pub fn is_signed_input(format: Format) -> bool {
 /// Checks the signed inputs with the trust material and adds what verified
 /// to `facts`. Unreadable trust material is an error; a signature that does
 /// not verify is a warning (the policies then find no verified signature).
+/// `now` is the time certificates without a signed time are checked at
+/// (Notation's), by default the clock.
 pub fn verify_inputs(
     args: &TrustArgs,
     inputs: &[(Origin, Format, Vec<u8>)],
     facts: &mut Facts,
+    now: Option<DateTime<Utc>>,
 ) -> Result<()> {
     if args.is_empty() {
         if !args.signatures.is_empty() {
@@ -117,7 +139,7 @@ pub fn verify_inputs(
         record(facts, warnings);
         return Ok(());
     };
-    if inputs.is_empty() {
+    if inputs.is_empty() && args.notation_envelopes.is_empty() {
         warnings.push(format!(
             "no signature, attestation or bundle of {digest} is among the inputs to check"
         ));
@@ -146,7 +168,61 @@ pub fn verify_inputs(
             warnings.push(format!("{origin}: {reason}"));
         }
     }
+    check_notation(
+        args,
+        &digest,
+        facts,
+        now.unwrap_or_else(Utc::now),
+        &mut warnings,
+    )?;
     record(facts, warnings);
+    Ok(())
+}
+
+/// Checks each `--notation-envelope` against the trust store and policy.
+/// Unreadable envelopes or trust material are errors; an envelope that
+/// does not verify is a warning.
+fn check_notation(
+    args: &TrustArgs,
+    digest: &str,
+    facts: &mut Facts,
+    now: DateTime<Utc>,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    let (Some(store_dir), Some(policy_path)) = (&args.trust_store, &args.trust_policy) else {
+        return Ok(());
+    };
+    let policy = TrustPolicy::from_json(&policy_path.display().to_string(), &read(policy_path)?)?;
+    let stores = TrustStores::load(store_dir)?;
+    let scope = match (&args.scope, &facts.image.registry, &facts.image.repository) {
+        (Some(scope), _, _) => scope.clone(),
+        (None, Some(registry), Some(repository)) => format!("{registry}/{repository}"),
+        // Only a policy with the scope "*" applies to an image of no repository.
+        _ => String::new(),
+    };
+    for path in &args.notation_envelopes {
+        let envelope = read(path)?;
+        let signature = match notation::verify_envelope(
+            notation::media_type_of(&envelope),
+            &envelope,
+            digest,
+            &policy,
+            &stores,
+            &scope,
+            now,
+        ) {
+            Ok(verified) => notation_signature(Some(verified.leaf_subject)),
+            Err(refused @ Error::Refused { .. }) => {
+                warnings.push(format!("{}: {refused}", path.display()));
+                notation_signature(None)
+            }
+            Err(unreadable) => return Err(unreadable.into()),
+        };
+        facts
+            .signatures
+            .get_or_insert_with(Vec::new)
+            .push(signature);
+    }
     Ok(())
 }
 
@@ -268,6 +344,28 @@ fn check_bundle(
         }
     }
     Err(refusal)
+}
+
+/// A Notation signature customs verified (signed by `subject`) or, with
+/// none, one it was given and could not verify: recorded as an importer
+/// records a signature it did not check, so the image counts as signed
+/// badly rather than not signed.
+fn notation_signature(verified_subject: Option<String>) -> Signature {
+    let verified = verified_subject.is_some();
+    Signature {
+        kind: SignatureKind::Notation,
+        verified,
+        trust: if verified {
+            Trust::Verified
+        } else {
+            Trust::Reported
+        },
+        verified_by: verified.then(|| VERIFIER.to_owned()),
+        key_id: None,
+        issuer: None,
+        subject: verified_subject,
+        rekor_log_index: None,
+    }
 }
 
 fn push_signature(

@@ -347,12 +347,8 @@ fn verify_notation(args: &VerifyArgs, path: &Path, digest: &str) -> Result<Outco
     let stores = notation::TrustStores::load(store_dir)?;
     let scope = args.scope.as_deref().unwrap_or("");
     let envelope = read(path)?;
-    // A JWS envelope is JSON; anything else is taken as COSE (refused as
-    // unsupported, never read as a broken JWS).
-    let media_type = match envelope.iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'{') => notation::MEDIA_TYPE_JWS,
-        _ => notation::MEDIA_TYPE_COSE,
-    };
+    // COSE is refused as unsupported, never read as a broken JWS.
+    let media_type = notation::media_type_of(&envelope);
     match notation::verify_envelope(media_type, &envelope, digest, &policy, &stores, scope, now) {
         Ok(verified) => {
             let stamped = match &verified.timestamp {

@@ -276,9 +276,17 @@ fn key_signed_and_attestation_bundles_verify() {
 /// `customs eval --format json ARGS`: the `signed` policy's decision and
 /// findings, and stderr.
 fn signed_policy(args: &[&dyn AsRef<std::ffi::OsStr>]) -> (String, Vec<String>, String) {
+    signed_policy_at("2026-12-01T00:00:00Z", args)
+}
+
+/// [`signed_policy`] as of `now`.
+fn signed_policy_at(
+    now: &str,
+    args: &[&dyn AsRef<std::ffi::OsStr>],
+) -> (String, Vec<String>, String) {
     let output = Command::cargo_bin("customs")
         .unwrap()
-        .args(["eval", "--format", "json", "--now", "2026-12-01T00:00:00Z"])
+        .args(["eval", "--format", "json", "--now", now])
         .args(args.iter().map(|a| a.as_ref()))
         .output()
         .unwrap();
@@ -495,4 +503,72 @@ fn keyless_cosign_signatures_beside_the_image_verify_for_their_signer() {
         &payload,
     ]);
     assert_eq!(decision, "deny");
+}
+
+/// notation's end-to-end vectors: the image manifest (tagged v1) and the
+/// layer of its signature manifest, in the vector's OCI layout.
+fn notation_e2e(case: &str) -> (PathBuf, PathBuf) {
+    let layout = vector(&format!("notation/{case}/oci-layout"));
+    let blob = |digest: &str| {
+        layout
+            .join("blobs/sha256")
+            .join(digest.trim_start_matches("sha256:"))
+    };
+    let json = |path: &PathBuf| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    };
+    let index = json(&layout.join("index.json"));
+    let manifests = index["manifests"].as_array().unwrap();
+    let image = manifests
+        .iter()
+        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == "v1")
+        .unwrap()["digest"]
+        .as_str()
+        .unwrap();
+    let envelope = manifests
+        .iter()
+        .map(|m| json(&blob(m["digest"].as_str().unwrap())))
+        .find(|m| m["config"]["mediaType"] == "application/vnd.cncf.notary.signature")
+        .unwrap()["layers"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (blob(image), blob(&envelope))
+}
+
+#[test]
+fn eval_counts_notation_signatures_customs_verified_itself() {
+    let run_at = |case: &str, now: &str| {
+        let (image, envelope) = notation_e2e(case);
+        let dir = vector(&format!("notation/{case}"));
+        signed_policy_at(
+            now,
+            &[
+                &image,
+                &"--notation-envelope",
+                &envelope,
+                &"--trust-store",
+                &dir.join("truststore"),
+                &"--trust-policy",
+                &dir.join("trustpolicy.json"),
+            ],
+        )
+    };
+    let run = |case: &str, now: Option<&str>| run_at(case, now.unwrap_or("2026-12-01T00:00:00Z"));
+    let (decision, findings, stderr) = run("notation-e2e-valid-signature", None);
+    assert_eq!(decision, "allow", "{findings:?} {stderr}");
+    // The envelope's signature bytes were changed: not counted, and said why.
+    let (decision, _, stderr) = run("notation-e2e-invalid-signature", None);
+    assert_eq!(decision, "deny");
+    assert!(stderr.contains("not verified (signature)"), "{stderr}");
+    // The signing certificate lived for minutes on 2023-06-27: verified as
+    // of --now inside them, refused as of today's --now.
+    let (decision, _, stderr) = run("notation-e2e-expired-signing-cert", None);
+    assert_eq!(decision, "deny");
+    assert!(stderr.contains("not verified (timestamp)"), "{stderr}");
+    let (decision, findings, _) = run(
+        "notation-e2e-expired-signing-cert",
+        Some("2023-06-27T06:09:00Z"),
+    );
+    assert_eq!(decision, "allow", "{findings:?}");
 }

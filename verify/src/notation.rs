@@ -717,6 +717,17 @@ pub struct VerifiedNotation {
 }
 
 /// Verifies the envelope of a signature manifest layer by its media type:
+/// The media type of an envelope read from a file, where no manifest says
+/// it: COSE if it starts as a COSE_Sign1 message does in CBOR (tag 18, or
+/// the bare four-element array), otherwise JWS (whose reading then says
+/// what is wrong with anything that is not one).
+pub fn media_type_of(envelope: &[u8]) -> &'static str {
+    match envelope.first() {
+        Some(0xD2 | 0x84) => MEDIA_TYPE_COSE,
+        _ => MEDIA_TYPE_JWS,
+    }
+}
+
 /// JWS is verified, COSE is refused as unsupported, anything else is no
 /// signature (an integrity failure, as Notation has it).
 pub fn verify_envelope(

@@ -679,6 +679,16 @@ fn cose_envelopes_are_refused_as_unsupported() {
         Check::Unsupported,
     );
     assert!(reason.contains("COSE"), "{reason}");
+    // Where no manifest names the media type, the bytes tell.
+    let cose = read(&format!("{case}/timestampAfterNotAfter.cose"));
+    assert_eq!(notation::media_type_of(&cose), MEDIA_TYPE_COSE);
+    let jws = read("notation-go-jws-with-timestamp/jwsWithTimestamp.jws.json");
+    assert_eq!(notation::media_type_of(&jws), MEDIA_TYPE_JWS);
+    // Neither: read as JWS, whose reading says what is wrong.
+    assert_eq!(
+        notation::media_type_of(b"invalid signature"),
+        MEDIA_TYPE_JWS
+    );
 }
 
 fn leaf_of(envelope: &[u8]) -> Vec<customs_verify::x509::Certificate> {
