@@ -48,7 +48,7 @@ pub struct TrustArgs {
     /// The OIDC issuer a keyless bundle's certificate must name (exactly).
     #[arg(long, value_name = "URL", requires = "certificate_identity")]
     certificate_oidc_issuer: Option<String>,
-    /// A Notation signature envelope of the image (JWS, the layer of the
+    /// A Notation signature envelope of the image (JWS or COSE, the layer of the
     /// signature manifest `notation sign` pushes), checked against
     /// --trust-store and --trust-policy. Repeatable.
     #[arg(long = "notation-envelope", value_name = "FILE",

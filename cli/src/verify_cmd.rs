@@ -46,9 +46,9 @@ pub struct VerifyArgs {
     /// The OIDC issuer the certificate must name (Fulcio's extension), exactly.
     #[arg(long, value_name = "URL")]
     certificate_oidc_issuer: Option<String>,
-    /// A Notation signature envelope (JWS, as `notation sign` stores it in
-    /// the signature manifest's layer), checked against --trust-store and
-    /// --trust-policy.
+    /// A Notation signature envelope (JWS or COSE, as `notation sign`
+    /// stores it in the signature manifest's layer), checked against
+    /// --trust-store and --trust-policy.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["signature", "attestation", "bundle"],
           requires_all = ["trust_store", "trust_policy"])]
     notation_envelope: Option<PathBuf>,
@@ -347,7 +347,7 @@ fn verify_notation(args: &VerifyArgs, path: &Path, digest: &str) -> Result<Outco
     let stores = notation::TrustStores::load(store_dir)?;
     let scope = args.scope.as_deref().unwrap_or("");
     let envelope = read(path)?;
-    // COSE is refused as unsupported, never read as a broken JWS.
+    // A file has no media type: the bytes tell JWS from COSE.
     let media_type = notation::media_type_of(&envelope);
     match notation::verify_envelope(media_type, &envelope, digest, &policy, &stores, scope, now) {
         Ok(verified) => {

@@ -1,4 +1,4 @@
-//! Any bytes read as a Notation JWS envelope and verified under notation-go's
+//! Any bytes read as a Notation JWS and COSE envelope and verified under notation-go's
 //! mock trust policy and CA trust store at a fixed time; the same bytes read
 //! as a trust policy. An error, never a panic.
 #![no_main]
@@ -6,7 +6,7 @@
 use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
-use customs_verify::notation::{StoreType, read_certificates};
+use customs_verify::notation::{MEDIA_TYPE_COSE, StoreType, read_certificates, verify_envelope};
 use customs_verify::{TrustPolicy, TrustStores, verify_jws};
 
 const ROOT: &[u8] = include_bytes!(
@@ -46,5 +46,6 @@ fn fixed() -> &'static (TrustPolicy, TrustStores, DateTime<Utc>) {
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let (policy, stores, now) = fixed();
     let _ = verify_jws(data, DIGEST, policy, stores, SCOPE, *now);
+    let _ = verify_envelope(MEDIA_TYPE_COSE, data, DIGEST, policy, stores, SCOPE, *now);
     let _ = TrustPolicy::from_json("fuzz", data);
 });

@@ -325,7 +325,10 @@ fn corrupted_mock_envelopes_fail_integrity() {
             verify_mock(&mock(case), MOCK_POLICY, &stores, now()),
             Check::Signature,
         );
-        assert!(reason.contains("not the x5c leaf's"), "{case}: {reason}");
+        assert!(
+            reason.contains("not the leaf certificate's"),
+            "{case}: {reason}"
+        );
     }
 }
 
@@ -661,27 +664,68 @@ fn a_countersignature_over_other_bytes_is_refused() {
     assert!(reason.contains("over other bytes"), "{reason}");
 }
 
+/// The leaf certificate of a COSE envelope's x5chain.
+fn cose_leaf(envelope: &[u8]) -> Vec<customs_verify::x509::Certificate> {
+    use coset::{CoseSign1, Label, TaggedCborSerializable};
+    let message = CoseSign1::from_tagged_slice(envelope).unwrap();
+    let chain = &message
+        .unprotected
+        .rest
+        .iter()
+        .find(|(label, _)| *label == Label::Int(33))
+        .unwrap()
+        .1;
+    let der = match chain {
+        coset::cbor::value::Value::Array(items) => items[0].as_bytes().unwrap().clone(),
+        other => other.as_bytes().unwrap().clone(),
+    };
+    read_certificates("x5chain[0]", &der).unwrap()
+}
+
 #[test]
-fn cose_envelopes_are_refused_as_unsupported() {
-    // notation-go's timestampAfterNotAfter vector is invalid anyway (its
-    // certificate expired in 2001); COSE is never verified here.
+fn a_cose_envelope_verifies_and_its_late_timestamp_is_refused() {
+    // notation-go's timestampAfterNotAfter: signed by a certificate that
+    // expired in 2001, stamped in 2024. Its signer is in no store of the
+    // folder: trust it as its own anchor, as for the JWS vector.
     let case = "notation-go-timestamp-after-cert-notafter";
-    let reason = refused_by(
+    let envelope = read(&format!("{case}/timestampAfterNotAfter.cose"));
+    assert_eq!(notation::media_type_of(&envelope), MEDIA_TYPE_COSE);
+    let leaf = cose_leaf(&envelope);
+    let mut stores = stores(case);
+    stores.insert(StoreType::Ca, "valid-trust-store", leaf.clone());
+    let verify = |envelope: &[u8], policy_json: &str, at| {
         verify_envelope(
             MEDIA_TYPE_COSE,
-            &read(&format!("{case}/timestampAfterNotAfter.cose")),
+            envelope,
             TIMESTAMP_DIGEST,
-            &policy(TIMESTAMP_POLICY),
-            &stores(case),
+            &policy(policy_json),
+            &stores,
             ANY_SCOPE,
-            now(),
-        ),
-        Check::Unsupported,
+            at,
+        )
+    };
+    // SOURCES' outcome: invalid, the timestamp is after the certificate's end.
+    let reason = refused_by(verify(&envelope, TIMESTAMP_POLICY, now()), Check::Timestamp);
+    assert!(reason.contains("2001"), "{reason}");
+    // Without a tsa store, as of a time inside the certificate's validity,
+    // everything else about it holds: the COSE signature, chain and payload.
+    let inside = leaf[0].not_before() + chrono::Duration::hours(1);
+    let verified = verify(&envelope, NO_TSA_POLICY, inside).unwrap();
+    assert_eq!(verified.target_artifact.digest, TIMESTAMP_DIGEST);
+    assert_eq!(verified.signing_time, time("2024-06-19T09:35:54Z"));
+    refused_by(verify(&envelope, NO_TSA_POLICY, now()), Check::Timestamp);
+    // One byte of the payload changed: the signature no longer holds.
+    let digest_at = envelope.windows(6).position(|w| w == b"c0669e").unwrap();
+    let mut tampered = envelope.clone();
+    tampered[digest_at] = b'd';
+    let reason = refused_by(verify(&tampered, NO_TSA_POLICY, inside), Check::Signature);
+    assert!(reason.contains("PS256"), "{reason}");
+    // Not COSE at all.
+    refused_by(
+        verify(b"\xd2\x84garbage", NO_TSA_POLICY, inside),
+        Check::Signature,
     );
-    assert!(reason.contains("COSE"), "{reason}");
     // Where no manifest names the media type, the bytes tell.
-    let cose = read(&format!("{case}/timestampAfterNotAfter.cose"));
-    assert_eq!(notation::media_type_of(&cose), MEDIA_TYPE_COSE);
     let jws = read("notation-go-jws-with-timestamp/jwsWithTimestamp.jws.json");
     assert_eq!(notation::media_type_of(&jws), MEDIA_TYPE_JWS);
     // Neither: read as JWS, whose reading says what is wrong.

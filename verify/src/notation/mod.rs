@@ -1,6 +1,6 @@
 //! Notary Project (Notation) signatures: JWS envelopes (the JSON
-//! serialization) over a target artifact descriptor, signed by the leaf of
-//! an `x5c` chain, verified against a Notation trust policy
+//! serialization) and COSE_Sign1 envelopes ([`cose`]) over a target
+//! artifact descriptor, signed by the leaf of the chain they carry, verified against a Notation trust policy
 //! (`trustpolicy.json` v1.0) and trust stores laid out as Notation keeps
 //! them (`truststore/x509/{ca,signingAuthority,tsa}/NAME/*`).
 //!
@@ -8,8 +8,7 @@
 //! verified against the policy's `tsa` trust stores when the policy needs
 //! one (see [`crate::timestamp`]). What is not verified here is refused as
 //! [`Check::Unsupported`] where the outcome depends on it, never assumed:
-//! COSE envelopes, verification plugins and critical headers not known
-//! here. Revocation (OCSP, CRL) needs the network and is not checked.
+//! verification plugins and critical headers not known here. Revocation (OCSP, CRL) needs the network and is not checked.
 //!
 //! The verification time is the caller's `now`; nothing here reads the
 //! clock.
@@ -26,6 +25,8 @@ use x509_cert::der::asn1::{Ia5StringRef, PrintableStringRef, TeletexStringRef, U
 use x509_cert::der::{Tag, Tagged};
 use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage};
 use x509_cert::spki::ObjectIdentifier;
+
+mod cose;
 
 use crate::timestamp::{self, Timestamp, TimestampTrust};
 use crate::x509::Certificate;
@@ -728,7 +729,7 @@ pub fn media_type_of(envelope: &[u8]) -> &'static str {
     }
 }
 
-/// JWS is verified, COSE is refused as unsupported, anything else is no
+/// JWS and COSE are verified, anything else is no
 /// signature (an integrity failure, as Notation has it).
 pub fn verify_envelope(
     media_type: &str,
@@ -739,17 +740,62 @@ pub fn verify_envelope(
     scope: &str,
     now: DateTime<Utc>,
 ) -> Result<VerifiedNotation, Error> {
-    match media_type {
-        MEDIA_TYPE_JWS => verify_jws(envelope, artifact_digest, policy, stores, scope, now),
-        MEDIA_TYPE_COSE => Err(Error::refused(
-            Check::Unsupported,
-            "COSE Notation envelopes are not verified here",
-        )),
-        other => Err(Error::refused(
-            Check::Signature,
-            format!("the signature layer's media type {other:?} is not a Notation envelope"),
-        )),
+    let open: fn(&[u8]) -> Result<Opened, Error> = match media_type {
+        MEDIA_TYPE_JWS => open_jws,
+        MEDIA_TYPE_COSE => cose::open,
+        other => {
+            return Err(Error::refused(
+                Check::Signature,
+                format!("the signature layer's media type {other:?} is not a Notation envelope"),
+            ));
+        }
+    };
+    verify_opened(envelope, open, artifact_digest, policy, stores, scope, now)
+}
+
+/// An envelope whose signature verified with its leaf certificate: what
+/// the rest of the checks read.
+pub(crate) struct Opened {
+    pub(crate) chain: Vec<Certificate>,
+    pub(crate) protected: Protected,
+    pub(crate) payload: Vec<u8>,
+    pub(crate) signature: Vec<u8>,
+    /// The RFC 3161 countersignature, or why it could not be read (which
+    /// matters only where the policy needs it: the header is unsigned).
+    pub(crate) timestamp_token: Option<Result<Vec<u8>, String>>,
+}
+
+/// The protected header's Notation parameters, from JWS or COSE.
+pub(crate) struct Protected {
+    pub(crate) cty: Option<String>,
+    pub(crate) crit: Option<Vec<String>>,
+    pub(crate) signing_scheme: Option<String>,
+    pub(crate) signing_time: Option<DateTime<Utc>>,
+    pub(crate) authentic_signing_time: Option<DateTime<Utc>>,
+    pub(crate) expiry: Option<DateTime<Utc>>,
+    /// Every parameter name present (for `crit`).
+    pub(crate) names: BTreeSet<String>,
+}
+
+/// The certificates of an envelope's chain, leaf first, DER-decoded.
+pub(crate) fn read_chain<T: AsRef<[u8]>>(ders: &[T]) -> Result<Vec<Certificate>, Error> {
+    let integrity = |reason: String| Error::refused(Check::Signature, reason);
+    if ders.is_empty() {
+        return Err(integrity("the envelope has no certificate chain".into()));
     }
+    if ders.len() > MAX_CHAIN {
+        return Err(integrity(format!(
+            "a certificate chain of {} certificates",
+            ders.len()
+        )));
+    }
+    ders.iter()
+        .enumerate()
+        .map(|(n, der)| {
+            Certificate::from_der(&format!("certificate {n} of the chain"), der.as_ref())
+                .map_err(|e| integrity(e.to_string()))
+        })
+        .collect()
 }
 
 #[derive(Deserialize)]
@@ -802,6 +848,143 @@ pub fn verify_jws(
     scope: &str,
     now: DateTime<Utc>,
 ) -> Result<VerifiedNotation, Error> {
+    verify_opened(
+        envelope,
+        open_jws,
+        artifact_digest,
+        policy,
+        stores,
+        scope,
+        now,
+    )
+}
+
+/// Reads a JWS envelope and checks its signature by the `x5c` leaf over
+/// the signing input as sent.
+fn open_jws(envelope: &[u8]) -> Result<Opened, Error> {
+    let integrity = |reason: String| Error::refused(Check::Signature, reason);
+    let jws: RawJws = serde_json::from_slice(envelope)
+        .map_err(|e| integrity(format!("not a JWS envelope (JSON serialization): {e}")))?;
+    let protected_json = strict_base64url(&jws.protected)
+        .map_err(|e| integrity(format!("the protected header is not base64url: {e}")))?;
+    let raw: RawProtected = serde_json::from_slice(&protected_json)
+        .map_err(|e| integrity(format!("the protected header is not Notation's: {e}")))?;
+    let header_names: BTreeMap<String, serde_json::Value> = serde_json::from_slice(&protected_json)
+        .map_err(|e| integrity(format!("the protected header is not an object: {e}")))?;
+    // RFC 7515: a name in both headers makes the header ambiguous.
+    if let Some(name) = jws
+        .header
+        .keys()
+        .find(|name| header_names.contains_key(*name))
+    {
+        return Err(integrity(format!(
+            "{name} is in both the protected and the unprotected header"
+        )));
+    }
+    let header: RawUnprotected =
+        serde_json::from_value(serde_json::Value::Object(jws.header.clone()))
+            .map_err(|e| integrity(format!("the unprotected header is not Notation's: {e}")))?;
+    if header.x5c.len() > MAX_CHAIN {
+        return Err(integrity(format!(
+            "an x5c chain of {} certificates",
+            header.x5c.len()
+        )));
+    }
+    let ders = header
+        .x5c
+        .iter()
+        .enumerate()
+        .map(|(n, encoded)| {
+            STANDARD
+                .decode(encoded)
+                .map_err(|e| integrity(format!("x5c[{n}] is not base64: {e}")))
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    let chain = read_chain(&ders)?;
+    let signature = strict_base64url(&jws.signature)
+        .map_err(|e| integrity(format!("the signature is not base64url: {e}")))?;
+    // The signing input is the encoded text as sent, so a payload altered
+    // in its encoding alone fails here.
+    let signing_input = format!("{}.{}", jws.protected, jws.payload);
+    check_signature(&chain[0], &raw.alg, signing_input.as_bytes(), &signature)?;
+    let payload = strict_base64url(&jws.payload)
+        .map_err(|e| integrity(format!("the payload is not base64url: {e}")))?;
+    let protected = jws_protected(raw, header_names.into_keys().collect())?;
+    let timestamp_token = header.timestamp_signature.map(|token| {
+        STANDARD
+            .decode(&token)
+            .or_else(|_| URL_SAFE_NO_PAD.decode(token.trim_end_matches('=')))
+            .map_err(|e| format!("the timestamp countersignature is not base64: {e}"))
+    });
+    Ok(Opened {
+        chain,
+        protected,
+        payload,
+        signature,
+        timestamp_token,
+    })
+}
+
+/// A JWS protected header's Notation parameters, its times read as RFC 3339.
+fn jws_protected(raw: RawProtected, names: BTreeSet<String>) -> Result<Protected, Error> {
+    let time = |name: &str, value: &Option<String>| -> Result<Option<DateTime<Utc>>, Error> {
+        value
+            .as_deref()
+            .map(|text| {
+                DateTime::parse_from_rfc3339(text)
+                    .map(|time| time.with_timezone(&Utc))
+                    .map_err(|e| {
+                        Error::refused(
+                            Check::Signature,
+                            format!("{name} {text:?} is not an RFC 3339 time: {e}"),
+                        )
+                    })
+            })
+            .transpose()
+    };
+    Ok(Protected {
+        signing_time: time(SIGNING_TIME, &raw.signing_time)?,
+        authentic_signing_time: time(AUTHENTIC_SIGNING_TIME, &raw.authentic_signing_time)?,
+        expiry: time(EXPIRY, &raw.expiry)?,
+        cty: raw.cty,
+        crit: raw.crit,
+        signing_scheme: raw.signing_scheme,
+        names,
+    })
+}
+
+/// The envelope's signature is the leaf's over the signed bytes.
+pub(crate) fn check_signature(
+    leaf: &Certificate,
+    alg: &str,
+    signed: &[u8],
+    signature: &[u8],
+) -> Result<(), Error> {
+    if jws_verifies(leaf, alg, signed, signature)? {
+        Ok(())
+    } else {
+        Err(Error::refused(
+            Check::Signature,
+            format!(
+                "the {alg} signature is not the leaf certificate's ({}) over the envelope",
+                leaf.subject()
+            ),
+        ))
+    }
+}
+
+/// The checks after the envelope is opened: the statement for `scope`,
+/// the payload's target, then authenticity, the authentic timestamp and
+/// expiry as the statement's level says.
+fn verify_opened(
+    envelope: &[u8],
+    open: fn(&[u8]) -> Result<Opened, Error>,
+    artifact_digest: &str,
+    policy: &TrustPolicy,
+    stores: &TrustStores,
+    scope: &str,
+    now: DateTime<Utc>,
+) -> Result<VerifiedNotation, Error> {
     let statement = policy.statement_for(scope).ok_or_else(|| {
         Error::refused(
             Check::TrustPolicy,
@@ -820,72 +1003,11 @@ pub fn verify_jws(
     }
 
     // Integrity: always enforced.
-    let integrity = |reason: String| Error::refused(Check::Signature, reason);
-    let jws: RawJws = serde_json::from_slice(envelope)
-        .map_err(|e| integrity(format!("not a JWS envelope (JSON serialization): {e}")))?;
-    let protected_json = strict_base64url(&jws.protected)
-        .map_err(|e| integrity(format!("the protected header is not base64url: {e}")))?;
-    let protected: RawProtected = serde_json::from_slice(&protected_json)
-        .map_err(|e| integrity(format!("the protected header is not Notation's: {e}")))?;
-    let header_names: BTreeMap<String, serde_json::Value> = serde_json::from_slice(&protected_json)
-        .map_err(|e| integrity(format!("the protected header is not an object: {e}")))?;
-    // RFC 7515: a name in both headers makes the header ambiguous.
-    if let Some(name) = jws
-        .header
-        .keys()
-        .find(|name| header_names.contains_key(*name))
-    {
-        return Err(integrity(format!(
-            "{name} is in both the protected and the unprotected header"
-        )));
-    }
-    let header: RawUnprotected =
-        serde_json::from_value(serde_json::Value::Object(jws.header.clone()))
-            .map_err(|e| integrity(format!("the unprotected header is not Notation's: {e}")))?;
-    if header.x5c.is_empty() {
-        return Err(integrity(
-            "the envelope has no x5c certificate chain".into(),
-        ));
-    }
-    if header.x5c.len() > MAX_CHAIN {
-        return Err(integrity(format!(
-            "an x5c chain of {} certificates",
-            header.x5c.len()
-        )));
-    }
-    let chain = header
-        .x5c
-        .iter()
-        .enumerate()
-        .map(|(n, encoded)| {
-            let der = STANDARD
-                .decode(encoded)
-                .map_err(|e| integrity(format!("x5c[{n}] is not base64: {e}")))?;
-            Certificate::from_der(&format!("x5c[{n}]"), &der).map_err(|e| integrity(e.to_string()))
-        })
-        .collect::<Result<Vec<_>, Error>>()?;
+    let opened = open(envelope)?;
+    let chain = &opened.chain;
     let leaf = &chain[0];
-    let signature_bytes = strict_base64url(&jws.signature)
-        .map_err(|e| integrity(format!("the signature is not base64url: {e}")))?;
-    // The signing input is the encoded text as sent, so a payload altered
-    // in its encoding alone fails here.
-    let signing_input = format!("{}.{}", jws.protected, jws.payload);
-    if !jws_verifies(
-        leaf,
-        &protected.alg,
-        signing_input.as_bytes(),
-        &signature_bytes,
-    )? {
-        return Err(integrity(format!(
-            "the {} signature is not the x5c leaf's ({}) over the envelope",
-            protected.alg,
-            leaf.subject()
-        )));
-    }
-    let payload = strict_base64url(&jws.payload)
-        .map_err(|e| integrity(format!("the payload is not base64url: {e}")))?;
-    let headers = check_protected(&protected, &header_names)?;
-    let payload: RawPayload = serde_json::from_slice(&payload).map_err(|e| {
+    let headers = check_protected(&opened.protected)?;
+    let payload: RawPayload = serde_json::from_slice(&opened.payload).map_err(|e| {
         Error::refused(
             Check::PayloadType,
             format!("the payload is not a Notation payload: {e}"),
@@ -919,19 +1041,18 @@ pub fn verify_jws(
     let mut trust_store = None;
     let mut timestamp = None;
     if statement.action(Validation::Authenticity) != Action::Skip {
-        let result = authenticate(&chain, headers.scheme, statement, stores).map(|store| {
+        let result = authenticate(chain, headers.scheme, statement, stores).map(|store| {
             trust_store = Some(store);
         });
         outcome(Validation::Authenticity, result)?;
     }
     if statement.action(Validation::AuthenticTimestamp) != Action::Skip {
         let countersignature = Countersignature {
-            token: header.timestamp_signature.as_deref(),
-            signature: &signature_bytes,
+            token: opened.timestamp_token.as_ref(),
+            signature: &opened.signature,
         };
-        let result =
-            authentic_timestamp(&chain, &headers, statement, stores, countersignature, now)
-                .map(|verified| timestamp = verified);
+        let result = authentic_timestamp(chain, &headers, statement, stores, countersignature, now)
+            .map(|verified| timestamp = verified);
         outcome(Validation::AuthenticTimestamp, result)?;
     }
     if statement.action(Validation::Expiry) != Action::Skip {
@@ -957,7 +1078,6 @@ pub fn verify_jws(
     })
 }
 
-/// Unpadded base64url with no stray bits: JWS's only encoding (RFC 7515).
 fn strict_base64url(text: &str) -> Result<Vec<u8>, String> {
     URL_SAFE_NO_PAD.decode(text).map_err(|e| e.to_string())
 }
@@ -1012,12 +1132,10 @@ struct Headers {
     expiry: Option<DateTime<Utc>>,
 }
 
-/// The protected header as Notation's JWS envelope specifies it.
-fn check_protected(
-    protected: &RawProtected,
-    names: &BTreeMap<String, serde_json::Value>,
-) -> Result<Headers, Error> {
+/// The protected header as Notation's envelopes specify it.
+fn check_protected(protected: &Protected) -> Result<Headers, Error> {
     let integrity = |reason: String| Error::refused(Check::Signature, reason);
+    let names = &protected.names;
     if protected.cty.as_deref() != Some(PAYLOAD_CONTENT_TYPE) {
         return Err(Error::refused(
             Check::PayloadType,
@@ -1034,19 +1152,9 @@ fn check_protected(
             return Err(integrity(format!("signing scheme {other:?}")));
         }
     };
-    let time = |name: &str, value: &Option<String>| -> Result<Option<DateTime<Utc>>, Error> {
-        value
-            .as_deref()
-            .map(|text| {
-                DateTime::parse_from_rfc3339(text)
-                    .map(|time| time.with_timezone(&Utc))
-                    .map_err(|e| integrity(format!("{name} {text:?} is not an RFC 3339 time: {e}")))
-            })
-            .transpose()
-    };
-    let signing_time = time(SIGNING_TIME, &protected.signing_time)?;
-    let authentic_time = time(AUTHENTIC_SIGNING_TIME, &protected.authentic_signing_time)?;
-    let expiry = time(EXPIRY, &protected.expiry)?;
+    let signing_time = protected.signing_time;
+    let authentic_time = protected.authentic_signing_time;
+    let expiry = protected.expiry;
     let signing_time = match (scheme, signing_time, authentic_time) {
         (SigningScheme::X509, Some(time), None) => time,
         (SigningScheme::X509SigningAuthority, None, Some(time)) => time,
@@ -1072,7 +1180,7 @@ fn check_protected(
     if scheme == SigningScheme::X509SigningAuthority {
         must_be_critical.push(AUTHENTIC_SIGNING_TIME);
     }
-    if names.contains_key(VERIFICATION_PLUGIN) {
+    if names.contains(VERIFICATION_PLUGIN) {
         must_be_critical.push(VERIFICATION_PLUGIN);
     }
     if let Some(missing) = must_be_critical
@@ -1086,7 +1194,7 @@ fn check_protected(
         if !seen.insert(name) {
             return Err(integrity(format!("{name} is listed twice in crit")));
         }
-        if !names.contains_key(name) {
+        if !names.contains(name.as_str()) {
             return Err(integrity(format!(
                 "{name} is marked critical but not present"
             )));
@@ -1105,7 +1213,7 @@ fn check_protected(
             ));
         }
     }
-    if names.contains_key(VERIFICATION_PLUGIN) {
+    if names.contains(VERIFICATION_PLUGIN) {
         return Err(Error::refused(
             Check::Unsupported,
             "the signature requires a Notation verification plugin",
@@ -1251,11 +1359,11 @@ fn check_chain(chain: &[Certificate]) -> Result<(), String> {
     Ok(())
 }
 
-/// An envelope's RFC 3161 countersignature (base64 of a TimeStampToken,
-/// when there is one) and the signature bytes it must stamp.
+/// An envelope's RFC 3161 countersignature (the TimeStampToken, or why it
+/// could not be read, when there is one) and the signature bytes it stamps.
 #[derive(Clone, Copy)]
 struct Countersignature<'a> {
-    token: Option<&'a str>,
+    token: Option<&'a Result<Vec<u8>, String>>,
     signature: &'a [u8],
 }
 
@@ -1328,18 +1436,12 @@ fn authentic_timestamp(
         })?;
         roots.extend(store.iter().cloned());
     }
-    let token = STANDARD
-        .decode(token)
-        .or_else(|_| URL_SAFE_NO_PAD.decode(token.trim_end_matches('=')))
-        .map_err(|e| {
-            Error::refused(
-                Check::Timestamp,
-                format!("the timestamp countersignature is not base64: {e}"),
-            )
-        })?;
+    let token = token
+        .as_ref()
+        .map_err(|reason| Error::refused(Check::Timestamp, reason.clone()))?;
     let stamped = timestamp::verify_timestamp(
         "the timestamp countersignature",
-        &token,
+        token,
         countersignature.signature,
         TimestampTrust::Roots(&roots),
     )
@@ -1369,9 +1471,11 @@ mod tests {
     /// The check `check_protected` refuses `header` with, or `None`.
     fn refusal(header: serde_json::Value) -> Option<Check> {
         let bytes = serde_json::to_vec(&header).unwrap();
-        let protected: RawProtected = serde_json::from_slice(&bytes).unwrap();
+        let raw: RawProtected = serde_json::from_slice(&bytes).unwrap();
         let names: BTreeMap<String, serde_json::Value> = serde_json::from_slice(&bytes).unwrap();
-        match check_protected(&protected, &names) {
+        match jws_protected(raw, names.into_keys().collect())
+            .and_then(|protected| check_protected(&protected))
+        {
             Ok(_) => None,
             Err(Error::Refused { check, .. }) => Some(check),
             Err(other) => panic!("{other}"),
