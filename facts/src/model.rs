@@ -278,6 +278,20 @@ impl Severity {
     }
 
     /// Parses a scanner's severity word, case-insensitively ("HIGH", "Critical", "info").
+    /// The qualitative rating of a CVSS v3/v4 base score (FIRST's table:
+    /// 0 none, 0.1–3.9 low, 4.0–6.9 medium, 7.0–8.9 high, 9.0–10 critical),
+    /// for reports that give a score and no severity.
+    pub fn from_cvss(score: f64) -> Severity {
+        match score {
+            s if s >= 9.0 => Severity::Critical,
+            s if s >= 7.0 => Severity::High,
+            s if s >= 4.0 => Severity::Medium,
+            s if s > 0.0 => Severity::Low,
+            0.0 => Severity::Negligible,
+            _ => Severity::Unknown,
+        }
+    }
+
     pub fn parse_lenient(word: &str) -> Option<Severity> {
         Some(match word.trim().to_ascii_lowercase().as_str() {
             "unknown" | "" => Severity::Unknown,
