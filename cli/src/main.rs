@@ -94,18 +94,19 @@ enum Command {
 
 #[derive(Args)]
 struct InputArgs {
-    /// Tool outputs about one image, merged: scanner reports (Trivy, Grype, Clair,
-    /// Snyk), SBOMs (CycloneDX, SPDX, Syft), OCI config/manifest/index, docker
-    /// inspect, cosign verify output, in-toto/Sigstore attestations, OpenVEX,
+    /// Tool outputs about one image, merged: scanner reports (Trivy, Grype,
+    /// Clair v4, clair-scanner, klar, Snyk), SBOMs (CycloneDX, SPDX, Syft), OCI
+    /// config/manifest/index, docker inspect, cosign verify output, in-toto/Sigstore attestations, OpenVEX,
     /// Kubernetes AdmissionReview, or a facts document from `customs facts`.
     /// `-` reads standard input. The format is detected from content.
     #[arg(value_name = "INPUT", required = true)]
     inputs: Vec<PathBuf>,
     /// Read every input as this format instead of detecting it: trivy-json,
     /// grype-json, syft-json, cyclonedx-json, spdx-json, oci-config, oci-manifest,
-    /// oci-index, docker-inspect, clair-v4, snyk-json, cosign-verify,
-    /// cosign-verify-attestation (never detected), simple-signing, dsse-envelope,
-    /// sigstore-bundle, openvex, admission-review, customs-facts.
+    /// oci-index, docker-inspect, clair-v4, clair-scanner-json, klar-json,
+    /// snyk-json, cosign-verify, cosign-verify-attestation (never detected),
+    /// simple-signing, dsse-envelope, sigstore-bundle, openvex,
+    /// admission-review, customs-facts.
     #[arg(long, value_name = "FORMAT", value_parser = inputs::parse_format)]
     input_format: Option<customs_facts::import::Format>,
     #[command(flatten)]

@@ -7,6 +7,7 @@
 
 mod admission;
 mod clair;
+mod clair_v2;
 mod cyclonedx;
 mod docker_inspect;
 mod grype;
@@ -138,6 +139,8 @@ pub fn import_as(origin: &Origin, bytes: &[u8], format: Format) -> Result<Facts,
         Format::SigstoreBundle => sigstore::import_bundle(origin, bytes)?,
         Format::AdmissionReview => admission::import(origin, bytes)?,
         Format::ClairV4 => clair::import(origin, bytes)?,
+        Format::ClairScanner => clair_v2::import_clair_scanner(origin, bytes)?,
+        Format::Klar => clair_v2::import_klar(origin, bytes)?,
         Format::SnykJson => snyk::import(origin, bytes)?,
         Format::SyftJson => syft::import(origin, bytes)?,
     };

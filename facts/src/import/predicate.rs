@@ -20,10 +20,12 @@ const COSIGN_VULN: &str = "https://cosign.sigstore.dev/attestation/vuln/v1";
 /// Scanner reports a cosign vulnerability predicate may carry. Anything
 /// else (SARIF, a table) is named in a warning, never guessed at; nothing
 /// that nests a further statement is read.
-const SCANNER_FORMATS: [Format; 4] = [
+const SCANNER_FORMATS: [Format; 6] = [
     Format::TrivyJson,
     Format::GrypeJson,
     Format::ClairV4,
+    Format::ClairScanner,
+    Format::Klar,
     Format::SnykJson,
 ];
 

@@ -45,6 +45,10 @@ pub enum Format {
     AdmissionReview,
     /// A Clair v4 vulnerability report.
     ClairV4,
+    /// clair-scanner's JSON report (Clair v2 API).
+    ClairScanner,
+    /// klar's JSON output (Clair v2 API).
+    Klar,
     /// `snyk container test --json`.
     SnykJson,
     /// Syft's own JSON SBOM.
@@ -52,7 +56,7 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Format; 19] = [
+    pub const ALL: [Format; 21] = [
         Format::CustomsFacts,
         Format::TrivyJson,
         Format::GrypeJson,
@@ -70,6 +74,8 @@ impl Format {
         Format::SigstoreBundle,
         Format::AdmissionReview,
         Format::ClairV4,
+        Format::ClairScanner,
+        Format::Klar,
         Format::SnykJson,
         Format::SyftJson,
     ];
@@ -94,6 +100,8 @@ impl Format {
             Format::SigstoreBundle => "sigstore-bundle",
             Format::AdmissionReview => "admission-review",
             Format::ClairV4 => "clair-v4",
+            Format::ClairScanner => "clair-scanner-json",
+            Format::Klar => "klar-json",
             Format::SnykJson => "snyk-json",
             Format::SyftJson => "syft-json",
         }
@@ -242,6 +250,12 @@ pub(super) fn sniff(origin: &Origin, bytes: &[u8]) -> Result<Format, ImportError
     }
     if keys.has("manifest_hash") && keys.has("package_vulnerabilities") {
         return Ok(Format::ClairV4);
+    }
+    if keys.has("unapproved") && keys.has("vulnerabilities") {
+        return Ok(Format::ClairScanner);
+    }
+    if keys.has("LayerCount") && keys.has("Vulnerabilities") {
+        return Ok(Format::Klar);
     }
     if keys.has("vulnerabilities")
         && (keys.has("docker") || keys.has("packageManager"))

@@ -1,0 +1,2 @@
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| customs_fuzz::import_as_format("clair-scanner-json", data));
