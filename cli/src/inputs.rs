@@ -42,7 +42,7 @@ pub fn load(
             None => detect(&origin, &bytes)?,
         };
         all.push(import_as(&origin, &bytes, format)?);
-        if crate::trust::is_signed_input(format) {
+        if customs_verify::evidence::is_signed_input(format) {
             signed_inputs.push((origin, format, bytes));
         }
     }

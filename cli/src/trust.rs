@@ -1,28 +1,17 @@
-//! Signatures and attestations customs checks itself. Given trust material
-//! (keys, a Sigstore trust root and the identity to expect, Notation trust
-//! stores and policy), `eval` and `facts` check the signed inputs among
-//! their inputs — cosign simple-signing payloads with their `--signature`,
-//! DSSE envelopes, Sigstore bundles — and the `--notation-envelope`s
-//! against the image digest the inputs name, and add what verifies to the
-//! facts as `trust: verified`. What does not verify
-//! is said on stderr and in the facts' sources; the input's own claim stays
-//! as the importer recorded it (`reported`, unverified).
+//! The trust flags of `eval` and `facts`: keys, a Sigstore trust root and
+//! the identity to expect, Notation trust stores and policy, and the
+//! signatures given beside the inputs (`--signature`,
+//! `--notation-envelope`). The checks themselves are the library's
+//! (`customs_verify::evidence`), as the server's are.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
 use clap::Args;
-use customs_facts::import::{Format, Origin, attestation_of};
-use customs_facts::{Facts, Signature, SignatureKind, Source, Trust};
-use customs_verify::dsse::{Envelope, verify_attestation};
-use customs_verify::{
-    Bundle, Error, Identity, Policy, PublicKey, Signed, Signer, TrustPolicy, TrustStores,
-    TrustedRoot, cosign, notation, verify_bundle,
-};
-
-/// What the facts name as the verifier of what customs checked.
-const VERIFIER: &str = "customs";
+use customs_facts::Facts;
+use customs_verify::evidence::{Detached, NotationTrust, SignedInput, TrustMaterial};
+use customs_verify::{Identity, PublicKey, TrustPolicy, TrustStores, TrustedRoot, cosign};
 
 #[derive(Args, Default)]
 #[group(skip)]
@@ -70,24 +59,78 @@ impl TrustArgs {
     fn is_empty(&self) -> bool {
         self.keys.is_empty() && self.trusted_root.is_none() && self.notation_envelopes.is_empty()
     }
-}
 
-/// The formats customs can check itself.
-pub fn is_signed_input(format: Format) -> bool {
-    matches!(
-        format,
-        Format::SimpleSigning | Format::DsseEnvelope | Format::SigstoreBundle
-    )
+    /// The trust material the flags name, read from their files.
+    fn material(&self) -> Result<TrustMaterial> {
+        let keys = self
+            .keys
+            .iter()
+            .map(|path| {
+                Ok(PublicKey::from_pem(
+                    &path.display().to_string(),
+                    &read(path)?,
+                )?)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let trusted_root = match &self.trusted_root {
+            Some(path) => Some(TrustedRoot::from_json(
+                &path.display().to_string(),
+                &read(path)?,
+            )?),
+            None => None,
+        };
+        let identity = match (&self.certificate_identity, &self.certificate_oidc_issuer) {
+            (Some(identity), Some(issuer)) => Some(Identity {
+                identity: identity.clone(),
+                issuer: issuer.clone(),
+            }),
+            _ => None,
+        };
+        let notation = match (&self.trust_store, &self.trust_policy) {
+            (Some(store_dir), Some(policy_path)) => Some(NotationTrust {
+                policy: TrustPolicy::from_json(
+                    &policy_path.display().to_string(),
+                    &read(policy_path)?,
+                )?,
+                stores: TrustStores::load(store_dir)?,
+                scope: self.scope.clone(),
+            }),
+            _ => None,
+        };
+        Ok(TrustMaterial {
+            keys,
+            trusted_root,
+            identity,
+            notation,
+        })
+    }
+
+    /// The signatures the flags give beside the inputs.
+    fn detached(&self) -> Result<Detached> {
+        let mut cosign_signatures = Vec::new();
+        for path in &self.signatures {
+            cosign_signatures.extend(signatures_in(path)?);
+        }
+        let notation_envelopes = self
+            .notation_envelopes
+            .iter()
+            .map(|path| Ok((path.display().to_string(), read(path)?)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Detached {
+            cosign_signatures,
+            notation_envelopes,
+        })
+    }
 }
 
 /// Checks the signed inputs with the trust material and adds what verified
-/// to `facts`. Unreadable trust material is an error; a signature that does
-/// not verify is a warning (the policies then find no verified signature).
-/// `now` is the time certificates without a signed time are checked at
-/// (Notation's), by default the clock.
+/// to `facts` (customs_verify::evidence). Unreadable trust material is an
+/// error; a signature that does not verify is a warning (the policies then
+/// find no verified signature). `now` is the time certificates without a
+/// signed time are checked at (Notation's), by default the clock.
 pub fn verify_inputs(
     args: &TrustArgs,
-    inputs: &[(Origin, Format, Vec<u8>)],
+    inputs: &[SignedInput],
     facts: &mut Facts,
     now: Option<DateTime<Utc>>,
 ) -> Result<()> {
@@ -99,320 +142,10 @@ pub fn verify_inputs(
         }
         return Ok(());
     }
-    let keys = args
-        .keys
-        .iter()
-        .map(|path| {
-            Ok(PublicKey::from_pem(
-                &path.display().to_string(),
-                &read(path)?,
-            )?)
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let mut signatures = Vec::new();
-    for path in &args.signatures {
-        signatures.extend(signatures_in(path)?);
-    }
-    let root = match &args.trusted_root {
-        Some(path) => Some(TrustedRoot::from_json(
-            &path.display().to_string(),
-            &read(path)?,
-        )?),
-        None => None,
-    };
-    let mut policies: Vec<Policy> = keys.iter().cloned().map(Policy::Key).collect();
-    if let (Some(identity), Some(issuer)) =
-        (&args.certificate_identity, &args.certificate_oidc_issuer)
-    {
-        policies.push(Policy::Identity(Identity {
-            identity: identity.clone(),
-            issuer: issuer.clone(),
-        }));
-    }
-
-    let mut warnings = Vec::new();
-    let Some(digest) = facts.image.digest.clone() else {
-        warnings.push(
-            "no signature was checked: the inputs name no image digest to check them for"
-                .to_owned(),
-        );
-        record(facts, warnings);
-        return Ok(());
-    };
-    if inputs.is_empty() && args.notation_envelopes.is_empty() {
-        warnings.push(format!(
-            "no signature, attestation or bundle of {digest} is among the inputs to check"
-        ));
-    }
-    for (origin, format, bytes) in inputs {
-        let outcome = match format {
-            Format::SimpleSigning => {
-                let keyless = root
-                    .as_ref()
-                    .zip(policies.iter().find_map(|policy| match policy {
-                        Policy::Identity(identity) => Some(identity),
-                        Policy::Key(_) => None,
-                    }));
-                check_payload(bytes, &signatures, &keys, keyless, &digest, facts)
-            }
-            Format::DsseEnvelope => check_envelope(origin, bytes, &keys, &digest, facts),
-            Format::SigstoreBundle => match &root {
-                Some(root) => check_bundle(origin, bytes, &policies, root, &digest, facts),
-                None => Err(
-                    "not verified: a Sigstore bundle is checked against --trusted-root".to_owned(),
-                ),
-            },
-            _ => Ok(()),
-        };
-        if let Err(reason) = outcome {
-            warnings.push(format!("{origin}: {reason}"));
-        }
-    }
-    check_notation(
-        args,
-        &digest,
-        facts,
-        now.unwrap_or_else(Utc::now),
-        &mut warnings,
-    )?;
-    record(facts, warnings);
+    let material = args.material()?;
+    let detached = args.detached()?;
+    material.check(inputs, &detached, facts, now.unwrap_or_else(Utc::now))?;
     Ok(())
-}
-
-/// Checks each `--notation-envelope` against the trust store and policy.
-/// Unreadable envelopes or trust material are errors; an envelope that
-/// does not verify is a warning.
-fn check_notation(
-    args: &TrustArgs,
-    digest: &str,
-    facts: &mut Facts,
-    now: DateTime<Utc>,
-    warnings: &mut Vec<String>,
-) -> Result<()> {
-    let (Some(store_dir), Some(policy_path)) = (&args.trust_store, &args.trust_policy) else {
-        return Ok(());
-    };
-    let policy = TrustPolicy::from_json(&policy_path.display().to_string(), &read(policy_path)?)?;
-    let stores = TrustStores::load(store_dir)?;
-    let scope = match (&args.scope, &facts.image.registry, &facts.image.repository) {
-        (Some(scope), _, _) => scope.clone(),
-        (None, Some(registry), Some(repository)) => format!("{registry}/{repository}"),
-        // Only a policy with the scope "*" applies to an image of no repository.
-        _ => String::new(),
-    };
-    for path in &args.notation_envelopes {
-        let envelope = read(path)?;
-        let signature = match notation::verify_envelope(
-            notation::media_type_of(&envelope),
-            &envelope,
-            digest,
-            &policy,
-            &stores,
-            &scope,
-            now,
-        ) {
-            Ok(verified) => notation_signature(Some(verified.leaf_subject)),
-            Err(refused @ Error::Refused { .. }) => {
-                warnings.push(format!("{}: {refused}", path.display()));
-                notation_signature(None)
-            }
-            Err(unreadable) => return Err(unreadable.into()),
-        };
-        facts
-            .signatures
-            .get_or_insert_with(Vec::new)
-            .push(signature);
-    }
-    Ok(())
-}
-
-fn check_payload(
-    payload: &[u8],
-    signatures: &[cosign::ManifestSignature],
-    keys: &[PublicKey],
-    keyless: Option<(&TrustedRoot, &Identity)>,
-    digest: &str,
-    facts: &mut Facts,
-) -> Result<(), String> {
-    if signatures.is_empty() {
-        return Err("not verified: no --signature to check the payload with".to_owned());
-    }
-    let mut refusal = "not verified: no --trusted-key, or keyless signature and --certificate-identity, to check the payload with".to_owned();
-    for found in signatures {
-        for key in keys {
-            match cosign::verify_simple_signing(payload, &found.signature, key, Some(digest)) {
-                Ok(verified) => {
-                    push_signature(facts, Some(verified.key_id), None, None, None);
-                    return Ok(());
-                }
-                Err(error) => refusal = error.to_string(),
-            }
-        }
-        if let (Some((root, identity)), Some(certificate), Some(rekor_bundle)) =
-            (keyless, &found.certificate, &found.rekor_bundle)
-        {
-            match cosign::verify_keyless_simple_signing(
-                payload,
-                &found.signature,
-                certificate.as_bytes(),
-                rekor_bundle.as_bytes(),
-                digest,
-                identity,
-                root,
-            ) {
-                Ok(verified) => {
-                    let index = u64::try_from(verified.log_index).ok();
-                    push_signature(
-                        facts,
-                        None,
-                        Some(identity.identity.clone()),
-                        Some(identity.issuer.clone()),
-                        index,
-                    );
-                    return Ok(());
-                }
-                Err(error) => refusal = error.to_string(),
-            }
-        }
-    }
-    Err(refusal)
-}
-
-fn check_envelope(
-    origin: &Origin,
-    bytes: &[u8],
-    keys: &[PublicKey],
-    digest: &str,
-    facts: &mut Facts,
-) -> Result<(), String> {
-    let envelope = Envelope::from_json(&origin.to_string(), bytes).map_err(|e| e.to_string())?;
-    let mut refusal = "not verified: no --trusted-key to check the envelope with".to_owned();
-    for key in keys {
-        match verify_attestation(&envelope, key, digest) {
-            Ok(verified) => {
-                push_attestation(
-                    facts,
-                    &verified.predicate_type,
-                    &verified.statement.predicate,
-                );
-                return Ok(());
-            }
-            Err(error) => refusal = error.to_string(),
-        }
-    }
-    Err(refusal)
-}
-
-fn check_bundle(
-    origin: &Origin,
-    bytes: &[u8],
-    policies: &[Policy],
-    root: &TrustedRoot,
-    digest: &str,
-    facts: &mut Facts,
-) -> Result<(), String> {
-    let bundle = Bundle::from_json(&origin.to_string(), bytes).map_err(|e| e.to_string())?;
-    let mut refusal =
-        "not verified: no --trusted-key or --certificate-identity to check the bundle with"
-            .to_owned();
-    for policy in policies {
-        match verify_bundle(&bundle, digest, policy, root) {
-            Ok(verified) => {
-                match &verified.signed {
-                    Signed::MessageSignature => {
-                        let (key_id, subject, issuer) = match &verified.signer {
-                            Signer::Certificate {
-                                identity, issuer, ..
-                            } => (None, Some(identity.clone()), Some(issuer.clone())),
-                            Signer::Key { key_id } => (Some(key_id.clone()), None, None),
-                        };
-                        let index = verified
-                            .log_index
-                            .and_then(|index| u64::try_from(index).ok());
-                        push_signature(facts, key_id, subject, issuer, index);
-                    }
-                    Signed::Attestation {
-                        predicate_type,
-                        statement,
-                        ..
-                    } => push_attestation(facts, predicate_type, &statement.predicate),
-                }
-                return Ok(());
-            }
-            Err(error @ Error::Refused { .. }) => refusal = error.to_string(),
-            Err(unreadable) => return Err(unreadable.to_string()),
-        }
-    }
-    Err(refusal)
-}
-
-/// A Notation signature customs verified (signed by `subject`) or, with
-/// none, one it was given and could not verify: recorded as an importer
-/// records a signature it did not check, so the image counts as signed
-/// badly rather than not signed.
-fn notation_signature(verified_subject: Option<String>) -> Signature {
-    let verified = verified_subject.is_some();
-    Signature {
-        kind: SignatureKind::Notation,
-        verified,
-        trust: if verified {
-            Trust::Verified
-        } else {
-            Trust::Reported
-        },
-        verified_by: verified.then(|| VERIFIER.to_owned()),
-        key_id: None,
-        issuer: None,
-        subject: verified_subject,
-        rekor_log_index: None,
-    }
-}
-
-fn push_signature(
-    facts: &mut Facts,
-    key_id: Option<String>,
-    subject: Option<String>,
-    issuer: Option<String>,
-    rekor_log_index: Option<u64>,
-) {
-    facts
-        .signatures
-        .get_or_insert_with(Vec::new)
-        .push(Signature {
-            kind: SignatureKind::Cosign,
-            verified: true,
-            trust: Trust::Verified,
-            verified_by: Some(VERIFIER.to_owned()),
-            key_id,
-            issuer,
-            subject,
-            rekor_log_index,
-        });
-}
-
-fn push_attestation(facts: &mut Facts, predicate_type: &str, predicate: &serde_json::Value) {
-    facts
-        .attestations
-        .get_or_insert_with(Vec::new)
-        .push(attestation_of(
-            predicate_type,
-            predicate,
-            true,
-            Trust::Verified,
-        ));
-}
-
-/// Warnings go into the facts' sources, as an importer's do (and from
-/// there to stderr).
-fn record(facts: &mut Facts, warnings: Vec<String>) {
-    facts.sources.push(Source {
-        tool: VERIFIER.to_owned(),
-        tool_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
-        format: "verification".to_owned(),
-        scanned_at: None,
-        file: None,
-        warnings,
-    });
 }
 
 /// The cosign signatures in a file: its base64 text, or each layer

@@ -30,6 +30,7 @@ pub mod bundle;
 pub mod cosign;
 pub mod dsse;
 mod error;
+pub mod evidence;
 mod keys;
 pub mod notation;
 mod protojson;
