@@ -76,6 +76,7 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         config.reload_interval_secs = secs;
     }
     config.load_token()?;
+    config.load_trust()?;
     if config.token.is_none()
         && let Some(token) = args.token_env.filter(|t| !t.is_empty())
     {

@@ -14,7 +14,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use customs::{Decision, EvalOptions, PreparedFacts};
 use customs_facts::Facts;
-use customs_facts::import::{Format, Origin, import_as, import_bytes};
+use customs_facts::import::{Format, Origin, detect, import_as};
+use customs_verify::evidence::{Detached, SignedInput, TrustMaterial, is_signed_input};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -288,19 +289,45 @@ fn multipart_error(state: &AppState, text: &str, status: StatusCode) -> ApiError
     ApiError::bad_request(format!("invalid multipart body: {text}"))
 }
 
-/// Imports and merges the inputs, as `customs eval` does with files.
-pub fn import(inputs: Vec<(String, Vec<u8>)>, format: Option<Format>) -> Result<Facts, ApiError> {
+/// Imports and merges the inputs, as `customs eval` does with files; the
+/// signed ones among them are returned for [`verify`].
+pub fn import(
+    inputs: Vec<(String, Vec<u8>)>,
+    format: Option<Format>,
+) -> Result<(Facts, Vec<SignedInput>), ApiError> {
     let mut all = Vec::with_capacity(inputs.len());
+    let mut signed = Vec::new();
     for (name, bytes) in inputs {
         let origin = Origin::named(name);
-        let facts = match format {
-            Some(format) => import_as(&origin, &bytes, format),
-            None => import_bytes(&origin, &bytes),
-        }
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let format = match format {
+            Some(format) => format,
+            None => detect(&origin, &bytes).map_err(|e| ApiError::bad_request(e.to_string()))?,
+        };
+        let facts =
+            import_as(&origin, &bytes, format).map_err(|e| ApiError::bad_request(e.to_string()))?;
         all.push(facts);
+        if is_signed_input(format) {
+            signed.push((origin, format, bytes));
+        }
     }
-    Facts::merge_all(all).map_err(|e| ApiError::bad_request(e.to_string()))
+    let facts = Facts::merge_all(all).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok((facts, signed))
+}
+
+/// Checks the signed inputs against the server's trust material (none
+/// configured: nothing is checked, and what the inputs claim stays
+/// `reported`), as `customs eval` does with its trust flags.
+pub fn verify(
+    trust: &TrustMaterial,
+    signed: &[SignedInput],
+    facts: &mut Facts,
+) -> Result<(), ApiError> {
+    if trust.is_empty() {
+        return Ok(());
+    }
+    trust
+        .check(signed, &Detached::default(), facts, chrono::Utc::now())
+        .map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
 /// Which share of the evaluation slots a request waits for: admission has
@@ -406,8 +433,11 @@ async fn evaluate(
     let format = query.format()?;
     let now = query.now()?;
     let inputs = read_inputs(&state, request).await?;
+    let shared = state.clone();
     let decided = decide(&state, Lane::Api, "evaluate", now, false, move || {
-        import(inputs, format)
+        let (mut facts, signed) = import(inputs, format)?;
+        verify(&shared.config.trust_material, &signed, &mut facts)?;
+        Ok(facts)
     })
     .await?;
     Ok((
@@ -559,8 +589,9 @@ async fn put_facts(
     let at = chrono::Utc::now().timestamp();
     let policy_time = now.unwrap_or(at);
     let writer_name = writer.name.clone();
+    let shared = state.clone();
     let decided = decide(&state, Lane::Api, "facts", Some(policy_time), true, move || {
-        let mut facts = import(inputs, format)?;
+        let (mut facts, signed) = import(inputs, format)?;
         match (facts.image.digest.as_deref(), without_digest) {
             (Some(found), _) if found != named => {
                 return Err(ApiError::bad_request(format!(
@@ -604,6 +635,8 @@ async fn put_facts(
                 ),
             ));
         }
+        // Checked once the digest they are filed under is settled.
+        verify(&shared.config.trust_material, &signed, &mut facts)?;
         Ok(facts)
     })
     .await?;

@@ -30,11 +30,18 @@
 //! reload_interval_secs: 30                  # also reloads on SIGHUP
 //! admission_requires: [vulnerabilities, config]   # facts an admitted image needs
 //! admission_stale: deny                     # or warn: facts older than stale_after_days
+//! trust:                                    # signatures the server checks itself
+//!   trusted_keys: [/etc/customs/cosign.pub] # cosign keys (payloads, DSSE, key-signed bundles)
+//!   trusted_root: /etc/customs/trusted_root.json   # Sigstore trust root (bundles)
+//!   certificate_identity: https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main
+//!   certificate_oidc_issuer: https://token.actions.githubusercontent.com
 //! ```
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use customs_verify::evidence::TrustMaterial;
+use customs_verify::{Identity, PublicKey, TrustedRoot};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +117,28 @@ pub struct ServerConfig {
     pub admission_requires: Vec<RequiredFact>,
     /// What facts older than `stale_after_days` do at admission.
     pub admission_stale: StaleFacts,
+    /// Trust material for the signatures, attestations and Sigstore bundles
+    /// among posted tool outputs: what verifies is stored with `trust:
+    /// verified`, which the baseline's `signed` and `provenance` rules count.
+    pub trust: TrustConfig,
+    /// `trust` read from its files at start-up.
+    #[serde(skip)]
+    pub trust_material: TrustMaterial,
+}
+
+/// The `trust` section: files of trust material, read at start-up.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrustConfig {
+    /// PEM public keys (cosign key signatures, DSSE attestations,
+    /// key-signed Sigstore bundles).
+    pub trusted_keys: Vec<PathBuf>,
+    /// Sigstore's trusted_root.json (Sigstore bundles).
+    pub trusted_root: Option<PathBuf>,
+    /// The signer a keyless certificate must name, exactly.
+    pub certificate_identity: Option<String>,
+    /// The OIDC issuer a keyless certificate must name, exactly.
+    pub certificate_oidc_issuer: Option<String>,
 }
 
 /// One named token in the configuration.
@@ -321,6 +350,8 @@ impl Default for ServerConfig {
                 .map_or(1, std::num::NonZeroUsize::get),
             admission_requires: vec![RequiredFact::Vulnerabilities, RequiredFact::Config],
             admission_stale: StaleFacts::Deny,
+            trust: TrustConfig::default(),
+            trust_material: TrustMaterial::default(),
         }
     }
 }
@@ -384,6 +415,49 @@ impl ServerConfig {
                 });
             }
         }
+        Ok(())
+    }
+
+    /// Reads the `trust` section's files into `trust_material`.
+    pub fn load_trust(&mut self) -> Result<(), ConfigError> {
+        let trust = &self.trust;
+        let invalid = |path: &Path, message: String| ConfigError::Invalid {
+            path: path.display().to_string(),
+            message,
+        };
+        let read = |path: &Path| {
+            std::fs::read(path).map_err(|source| ConfigError::Read {
+                path: path.display().to_string(),
+                source,
+            })
+        };
+        let mut material = TrustMaterial::default();
+        for path in &trust.trusted_keys {
+            material.keys.push(
+                PublicKey::from_pem(&path.display().to_string(), &read(path)?)
+                    .map_err(|e| invalid(path, format!("trust.trusted_keys: {e}")))?,
+            );
+        }
+        if let Some(path) = &trust.trusted_root {
+            material.trusted_root = Some(
+                TrustedRoot::from_json(&path.display().to_string(), &read(path)?)
+                    .map_err(|e| invalid(path, format!("trust.trusted_root: {e}")))?,
+            );
+        }
+        material.identity = match (&trust.certificate_identity, &trust.certificate_oidc_issuer) {
+            (Some(identity), Some(issuer)) if material.trusted_root.is_some() => Some(Identity {
+                identity: identity.clone(),
+                issuer: issuer.clone(),
+            }),
+            (None, None) => None,
+            _ => {
+                return Err(ConfigError::Invalid {
+                    path: "trust".to_owned(),
+                    message: "certificate_identity and certificate_oidc_issuer go together, with trusted_root".to_owned(),
+                });
+            }
+        };
+        self.trust_material = material;
         Ok(())
     }
 

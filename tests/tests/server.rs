@@ -2325,3 +2325,71 @@ async fn two_replicas_on_postgresql_share_facts_and_sweep_once_per_period() {
     drop(replicas);
     store.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_inputs_are_verified_with_the_servers_trust_material() {
+    // cosign attest's keyless bundle for an image (corpus/verify/in-toto).
+    let dir = corpus_dir().join("verify/in-toto/cosign-oci-attestation-bundle");
+    let image = "sha256:732112270d7e59418a8c080b134b24cabd67d250d0d0147a97ed95ba5c280aa4";
+    let bundle = std::fs::read(dir.join("bundle.sigstore.json")).unwrap();
+    let trusting = |identity: &str| {
+        let root = dir.join("trusted_root.json");
+        let identity = identity.to_owned();
+        move |config: &mut ServerConfig| {
+            config.trust.trusted_root = Some(root);
+            config.trust.certificate_identity = Some(identity);
+            config.trust.certificate_oidc_issuer = Some("https://github.com/login/oauth".into());
+            config.load_trust().unwrap();
+        }
+    };
+    // The signer the server trusts: stored as verified by customs.
+    let server = Running::start(baseline(), trusting("cody@soyland.com")).await;
+    let (trust, _) = recorded_trust(&server, image, &bundle).await;
+    assert_eq!(trust, ["reported", "verified"]);
+
+    // Another signer: the bundle's own claim only, and the reason said.
+    let server = Running::start(baseline(), trusting("release@acme.com")).await;
+    let (trust, warnings) = recorded_trust(&server, image, &bundle).await;
+    assert_eq!(trust, ["reported"]);
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("not verified (identity)")),
+        "{warnings:?}"
+    );
+
+    // No trust material: nothing is checked, nothing is verified.
+    let server = Running::start(baseline(), |_| {}).await;
+    let (trust, _) = recorded_trust(&server, image, &bundle).await;
+    assert_eq!(trust, ["reported"]);
+
+    // Trust material that does not read stops the server from starting.
+    let mut config = ServerConfig::default();
+    config.trust.trusted_keys = vec![dir.join("bundle.sigstore.json")];
+    let error = config.load_trust().unwrap_err().to_string();
+    assert!(error.contains("trust.trusted_keys"), "{error}");
+}
+
+/// Records `body` for `image` and reads back the trust of the attestations
+/// stored (the importer's claim, then what customs verified), with the
+/// answer's warnings.
+async fn recorded_trust(server: &Running, image: &str, body: &[u8]) -> (Vec<String>, Vec<String>) {
+    let response = server.record(image, body.to_vec()).await;
+    assert_eq!(response.status(), 200);
+    let warnings: Vec<String> = response
+        .headers()
+        .get_all("warning")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    let record = server
+        .read_json(&format!("/v1/images/{image}"), TOKEN)
+        .await;
+    let trust = record["facts"]["attestations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["trust"].as_str().unwrap().to_owned())
+        .collect();
+    (trust, warnings)
+}
