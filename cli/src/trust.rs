@@ -50,7 +50,8 @@ pub struct TrustArgs {
     #[arg(long, value_name = "FILE", requires = "notation_envelopes")]
     trust_policy: Option<PathBuf>,
     /// The repository (REGISTRY/REPO) the trust policy's registryScopes are
-    /// matched against; default: the image reference's.
+    /// matched against; without it only a statement for "*" applies (the
+    /// inputs' image reference never chooses the statement).
     #[arg(long, value_name = "REPOSITORY", requires = "notation_envelopes")]
     scope: Option<String>,
 }

@@ -350,6 +350,11 @@ fn verify_notation(args: &VerifyArgs, path: &Path, digest: &str) -> Result<Outco
     // A file has no media type: the bytes tell JWS from COSE.
     let media_type = notation::media_type_of(&envelope);
     match notation::verify_envelope(media_type, &envelope, digest, &policy, &stores, scope, now) {
+        // Accepted by a lenient level, but not something customs vouches for.
+        Ok(verified) if let Some(reason) = verified.shortfall() => Ok(Err(Error::Refused {
+            check: customs_verify::Check::TrustPolicy,
+            reason,
+        })),
         Ok(verified) => {
             let stamped = match &verified.timestamp {
                 Some(stamp) => format!(", timestamped at {} by {}", stamp.time, stamp.authority),

@@ -572,3 +572,57 @@ fn eval_counts_notation_signatures_customs_verified_itself() {
     );
     assert_eq!(decision, "allow", "{findings:?}");
 }
+
+/// tests/data/notation-forgeries (generate.py): envelopes over the digest of
+/// notation's e2e image, with a ca store, a tsa store and three policies.
+fn forgery(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("data/notation-forgeries")
+        .join(name)
+}
+
+#[test]
+fn no_lenient_level_or_forged_timestamp_makes_a_notation_signature_count() {
+    let (image, _) = notation_e2e("notation-e2e-valid-signature");
+    let run = |envelope: &str, policy: &str| {
+        signed_policy(&[
+            &image,
+            &"--notation-envelope",
+            &forgery(envelope),
+            &"--trust-store",
+            &forgery("store"),
+            &"--trust-policy",
+            &forgery(policy),
+        ])
+    };
+    // The control: a signer whose certificate expired in 2021, stamped in
+    // 2020 by a TSA its tsa root issued.
+    let (decision, findings, stderr) = run("real-tsa.jws", "policy-strict-tsa.json");
+    assert_eq!(decision, "allow", "{findings:?} {stderr}");
+    // The same, stamped by a "TSA" an end-entity certificate under the root
+    // issued: the timestamp does not count, so the expired signer does not.
+    let (decision, _, stderr) = run("forged-tsa.jws", "policy-strict-tsa.json");
+    assert_eq!(decision, "deny");
+    assert!(stderr.contains("not a CA"), "{stderr}");
+    // A self-signed signer under an audit statement, an expired one under a
+    // permissive one: accepted by Notation's levels, never verified here.
+    let (decision, _, stderr) = run("selfsigned.jws", "policy-audit.json");
+    assert_eq!(decision, "deny");
+    assert!(stderr.contains("only logs checks that failed"), "{stderr}");
+    let (decision, _, stderr) = run("expired-no-ts.jws", "policy-permissive.json");
+    assert_eq!(decision, "deny");
+    assert!(stderr.contains("only logs checks that failed"), "{stderr}");
+    // customs verify says the same.
+    let digest = "sha256:b8479de3f88fb259a0a9ea82a5b2a052a1ef3c4ebbcfc61482d5ae4c831f8af9";
+    let (code, out, _) = verify(&[
+        &"--notation-envelope",
+        &forgery("selfsigned.jws"),
+        &"--trust-store",
+        &forgery("store"),
+        &"--trust-policy",
+        &forgery("policy-audit.json"),
+        &digest,
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("NOT VERIFIED (trust-policy)"), "{out}");
+}

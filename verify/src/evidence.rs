@@ -41,8 +41,8 @@ pub struct TrustMaterial {
 pub struct NotationTrust {
     pub policy: TrustPolicy,
     pub stores: TrustStores,
-    /// The repository the policy's scopes are matched against; by default
-    /// the image reference's (`REGISTRY/REPOSITORY`).
+    /// The repository (`REGISTRY/REPOSITORY`) the policy's scopes are
+    /// matched against; without one only a statement for `*` applies.
     pub scope: Option<String>,
 }
 
@@ -264,12 +264,10 @@ fn check_notation(
     now: DateTime<Utc>,
     warnings: &mut Vec<String>,
 ) -> Result<(), Error> {
-    let scope = match (&trust.scope, &facts.image.registry, &facts.image.repository) {
-        (Some(scope), _, _) => scope.clone(),
-        (None, Some(registry), Some(repository)) => format!("{registry}/{repository}"),
-        // Only a policy with the scope "*" applies to an image of no repository.
-        _ => String::new(),
-    };
+    // Never the facts' reference: it comes from the inputs, which must not
+    // choose the statement they are judged by. Without a scope, only a
+    // statement for "*" applies.
+    let scope = trust.scope.clone().unwrap_or_default();
     for (origin, envelope) in &detached.notation_envelopes {
         let signature = match notation::verify_envelope(
             notation::media_type_of(envelope),
@@ -280,7 +278,13 @@ fn check_notation(
             &scope,
             now,
         ) {
-            Ok(verified) => notation_signature(Some(verified.leaf_subject)),
+            Ok(verified) => match verified.shortfall() {
+                None => notation_signature(Some(verified.leaf_subject)),
+                Some(shortfall) => {
+                    warnings.push(format!("{origin}: not verified: {shortfall}"));
+                    notation_signature(None)
+                }
+            },
             Err(refused @ Error::Refused { .. }) => {
                 warnings.push(format!("{origin}: {refused}"));
                 notation_signature(None)

@@ -197,6 +197,15 @@ pub(crate) fn verify_entry_v2(
     let proof = entry.inclusion_proof.as_ref().ok_or_else(|| {
         refuse("the Rekor v2 entry carries no inclusion proof (it has no other proof of inclusion)")
     })?;
+    // Nothing signs a v2 entry's own index but the proof: they must agree,
+    // or the index reported would be the bundle's word. (Rekor v1 differs:
+    // its proof counts within a shard, its entry across shards.)
+    if entry.log_index != proof.log_index {
+        return Err(refuse(format!(
+            "the entry says index {}, its inclusion proof {}",
+            entry.log_index, proof.log_index
+        )));
+    }
     verify_inclusion(entry, proof, log, true)
 }
 

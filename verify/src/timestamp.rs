@@ -405,7 +405,7 @@ fn chain_to_roots(
         .find(|certificate| names(signer, certificate))
         .ok_or_else(|| refuse("the timestamp token does not carry its signing certificate"))?;
     let mut current = leaf;
-    for _ in 0..MAX_PATH {
+    for cas_below in 0..MAX_PATH {
         if !current.valid_at(time) {
             return Err(refuse(format!(
                 "the timestamp says {time}, outside the validity of {} ({} to {})",
@@ -417,6 +417,8 @@ fn chain_to_roots(
         if roots.contains(current) {
             return Ok(leaf.clone());
         }
+        // Every issuer must be a CA allowed to sign certificates at this
+        // depth: a root's end-entity certificate cannot vouch for a TSA.
         if let Some(root) = roots.iter().find(|root| current.is_signed_by(root)) {
             if !root.valid_at(time) {
                 return Err(refuse(format!(
@@ -424,9 +426,12 @@ fn chain_to_roots(
                     root.subject()
                 )));
             }
+            if let Some(problem) = root.issuer_problem(cas_below) {
+                return Err(refuse(format!("the timestamp's chain: {problem}")));
+            }
             return Ok(leaf.clone());
         }
-        current = embedded
+        let issuer = embedded
             .iter()
             .find(|issuer| *issuer != current && current.is_signed_by(issuer))
             .ok_or_else(|| {
@@ -435,6 +440,10 @@ fn chain_to_roots(
                     leaf.subject()
                 ))
             })?;
+        if let Some(problem) = issuer.issuer_problem(cas_below) {
+            return Err(refuse(format!("the timestamp's chain: {problem}")));
+        }
+        current = issuer;
     }
     Err(refuse(format!(
         "the timestamp's certificate chain is longer than {MAX_PATH}"

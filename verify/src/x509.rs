@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 use x509_cert::der::asn1::{AnyRef, Utf8StringRef};
 use x509_cert::der::{Decode, Encode};
 use x509_cert::ext::pkix::name::GeneralName;
-use x509_cert::ext::pkix::{ExtendedKeyUsage, SubjectAltName, SubjectKeyIdentifier};
+use x509_cert::ext::pkix::{
+    BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAltName, SubjectKeyIdentifier,
+};
 use x509_cert::spki::ObjectIdentifier;
 
 use crate::trust_root::CertificateAuthority;
@@ -178,12 +180,42 @@ impl Certificate {
             .map(|extension| extension.extn_value.as_bytes())
     }
 
-    /// Whether the certificate may sign timestamps (RFC 3161 §2.3).
+    /// Whether the certificate may sign timestamps: RFC 3161 §2.3 asks for
+    /// one extended key usage, timeStamping, in a critical extension, so a
+    /// certificate for other purposes as well cannot stamp times.
     pub(crate) fn allows_timestamping(&self) -> bool {
         matches!(
             self.certificate.tbs_certificate().get_extension::<ExtendedKeyUsage>(),
-            Ok(Some((_, usages))) if usages.0.contains(&TIME_STAMPING)
+            Ok(Some((true, usages))) if usages.0 == [TIME_STAMPING]
         )
+    }
+
+    /// Why this certificate may not issue the certificate below it, with
+    /// `cas_below` CA certificates between it and the end entity: it must
+    /// be a CA (basicConstraints), within its path length, and allowed to
+    /// sign certificates (keyUsage, when present).
+    pub(crate) fn issuer_problem(&self, cas_below: usize) -> Option<String> {
+        let tbs = self.certificate.tbs_certificate();
+        match tbs.get_extension::<BasicConstraints>() {
+            Ok(Some((_, constraints))) if constraints.ca => {
+                if constraints
+                    .path_len_constraint
+                    .is_some_and(|limit| usize::from(limit) < cas_below)
+                {
+                    return Some(format!("{} exceeds its path length", self.subject()));
+                }
+            }
+            _ => return Some(format!("the issuer {} is not a CA", self.subject())),
+        }
+        if let Ok(Some((_, usage))) = tbs.get_extension::<KeyUsage>()
+            && !usage.key_cert_sign()
+        {
+            return Some(format!(
+                "the issuer {} may not sign certificates",
+                self.subject()
+            ));
+        }
+        None
     }
 
     /// The subject key identifier extension's value.

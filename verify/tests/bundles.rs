@@ -914,6 +914,11 @@ fn rekor_v2_entries_and_timestamps_are_checked_byte_for_byte() {
     let proof = bundle.tlog_entries[0].inclusion_proof.as_mut().unwrap();
     proof.root_hash[0] ^= 1;
     refused_by(check(&bundle), Check::TransparencyLog);
+    // An entry index the proof does not share: it would be reported unsigned.
+    let mut bundle = original.clone();
+    bundle.tlog_entries[0].log_index += 1;
+    let reason = refused_by(check(&bundle), Check::TransparencyLog);
+    assert!(reason.contains("index 736"), "{reason}");
     // A trust root without the timestamp authority.
     let mut untrusted = root.clone();
     untrusted.timestamp_authorities.clear();

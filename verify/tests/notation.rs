@@ -921,3 +921,27 @@ fn a_timestamp_token_verifies_by_itself_and_no_mangled_copy_does() {
     eprintln!("{still_verified} of {} flips still verify", token.len() / 5);
     assert!(still_verified < token.len() / 10, "{still_verified}");
 }
+
+#[test]
+fn a_timestamp_authority_issued_by_an_end_entity_certificate_is_refused() {
+    use customs_verify::{TimestampTrust, verify_timestamp};
+    // tests/data/notation-forgeries/generate.py: a root R issues an
+    // end-entity certificate E (CA:FALSE), whose key issues "Forged TSA".
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/notation-forgeries");
+    let root = read_certificates(
+        "tsaroot.der",
+        &std::fs::read(data.join("tsaroot.der")).unwrap(),
+    )
+    .unwrap();
+    let token = std::fs::read(data.join("forged.tst")).unwrap();
+    let reason = refused_by(
+        verify_timestamp(
+            "forged.tst",
+            &token,
+            b"signature",
+            TimestampTrust::Roots(&root),
+        ),
+        Check::Timestamp,
+    );
+    assert!(reason.contains("is not a CA"), "{reason}");
+}

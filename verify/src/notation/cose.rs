@@ -8,9 +8,7 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use coset::cbor::value::Value;
-use coset::{
-    CborSerializable, CoseSign1, Header, Label, RegisteredLabel, TaggedCborSerializable, iana,
-};
+use coset::{CoseSign1, Header, Label, RegisteredLabel, TaggedCborSerializable, iana};
 
 use super::{
     AUTHENTIC_SIGNING_TIME, EXPIRY, Opened, Protected, SIGNING_SCHEME, SIGNING_TIME,
@@ -31,9 +29,9 @@ fn integrity(reason: impl Into<String>) -> Error {
 /// Reads a COSE envelope and checks its signature by the chain's leaf over
 /// the Sig_structure of the protected header as sent and the payload.
 pub(super) fn open(envelope: &[u8]) -> Result<Opened, Error> {
+    // Notation writes COSE_Sign1 tagged (18), as its specification asks.
     let message = CoseSign1::from_tagged_slice(envelope)
-        .or_else(|_| CoseSign1::from_slice(envelope))
-        .map_err(|e| integrity(format!("not a COSE_Sign1 envelope: {e}")))?;
+        .map_err(|e| integrity(format!("not a tagged COSE_Sign1 envelope: {e}")))?;
     let protected = &message.protected.header;
     let unprotected = &message.unprotected;
     let protected_names = names(protected);

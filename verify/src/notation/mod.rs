@@ -717,7 +717,34 @@ pub struct VerifiedNotation {
     pub logged: Vec<(Check, String)>,
 }
 
-/// Verifies the envelope of a signature manifest layer by its media type:
+impl VerifiedNotation {
+    /// Why this is not a signature customs can vouch for, although the
+    /// statement's level accepted it: a check the level only logs failed,
+    /// or authenticity was not established (an `audit` statement accepts a
+    /// self-signed envelope). `None` when every check passed.
+    pub fn shortfall(&self) -> Option<String> {
+        if !self.logged.is_empty() {
+            let failed: Vec<String> = self
+                .logged
+                .iter()
+                .map(|(check, reason)| format!("{} ({reason})", check.name()))
+                .collect();
+            return Some(format!(
+                "trust policy statement {:?} only logs checks that failed: {}",
+                self.policy,
+                failed.join("; ")
+            ));
+        }
+        if self.trust_store.is_none() {
+            return Some(format!(
+                "trust policy statement {:?} did not establish authenticity (no trust store vouches for the signer)",
+                self.policy
+            ));
+        }
+        None
+    }
+}
+
 /// The media type of an envelope read from a file, where no manifest says
 /// it: COSE if it starts as a COSE_Sign1 message does in CBOR (tag 18, or
 /// the bare four-element array), otherwise JWS (whose reading then says
@@ -729,6 +756,7 @@ pub fn media_type_of(envelope: &[u8]) -> &'static str {
     }
 }
 
+/// Verifies the envelope of a signature manifest layer by its media type:
 /// JWS and COSE are verified, anything else is no
 /// signature (an integrity failure, as Notation has it).
 pub fn verify_envelope(
@@ -1327,26 +1355,9 @@ fn check_chain(chain: &[Certificate]) -> Result<(), String> {
                 issuer.subject()
             ));
         }
-        let tbs = issuer.inner().tbs_certificate();
-        match tbs.get_extension::<BasicConstraints>() {
-            Ok(Some((_, constraints))) if constraints.ca => {
-                // n certificates between the leaf and this issuer are CAs.
-                if constraints
-                    .path_len_constraint
-                    .is_some_and(|limit| usize::from(limit) < n)
-                {
-                    return Err(format!("{} exceeds its path length", issuer.subject()));
-                }
-            }
-            _ => return Err(format!("the issuer {} is not a CA", issuer.subject())),
-        }
-        if let Ok(Some((_, usage))) = tbs.get_extension::<KeyUsage>()
-            && !usage.key_cert_sign()
-        {
-            return Err(format!(
-                "the issuer {} may not sign certificates",
-                issuer.subject()
-            ));
+        // n certificates between the leaf and this issuer are CAs.
+        if let Some(problem) = issuer.issuer_problem(n) {
+            return Err(problem);
         }
     }
     let last = &chain[chain.len() - 1];
