@@ -248,12 +248,14 @@ pub fn verify_timestamp(
     })
 }
 
-/// The bytes the signer signed: its signed attributes (as a DER SET) when
-/// it has them, which must name the TSTInfo by type and digest; else the
-/// TSTInfo itself.
+/// The bytes the signer signed: its signed attributes (as a DER SET),
+/// which must name the TSTInfo by type and digest. RFC 5652 §5.3 requires
+/// them for any content but data, so a token without them is refused.
 fn signed_content(origin: &str, signer: &SignerInfo, tst_der: &[u8]) -> Result<Vec<u8>, Error> {
     let Some(attributes) = &signer.signed_attrs else {
-        return Ok(tst_der.to_vec());
+        return Err(refuse(format!(
+            "{origin}: the timestamp has no signed attributes, which a TSTInfo's signer must sign"
+        )));
     };
     let value = |oid: ObjectIdentifier| {
         attributes
