@@ -163,6 +163,12 @@ struct EvalArgs {
     /// Evaluate as if now were this time (RFC 3339), e.g. to replay a decision.
     #[arg(long, value_name = "TIME")]
     now: Option<String>,
+    /// Deny (rule evidence/missing) when the facts lack any of these, as
+    /// admission does: vulnerabilities, config, secrets, packages,
+    /// signatures, attestations. Comma-separated or repeated. Without it a
+    /// missing scan only warns. Recommended in CI: vulnerabilities,config.
+    #[arg(long, value_name = "FACTS", value_delimiter = ',')]
+    require: Vec<customs::RequiredFact>,
 }
 
 #[derive(Args)]
@@ -290,6 +296,7 @@ fn eval(args: EvalArgs) -> Result<u8> {
     let (engine, bundle) = load_bundle(&args.policy)?;
     let mut options = EvalOptions::default();
     options.now = now.map(|t| t.timestamp());
+    options.require = args.require;
     let decision = engine.evaluate(&bundle, &PreparedFacts::new(facts), &options);
     let input_names: Vec<String> = args
         .input

@@ -22,12 +22,14 @@ mod derive;
 pub mod import;
 mod merge;
 mod model;
+mod required;
 pub mod text;
 mod vex;
 
 pub use derive::{ReferenceParts, os_eol, split_image_reference, user_from_config};
 pub use merge::MergeError;
 pub use model::*;
+pub use required::RequiredFact;
 
 /// The JSON Schema of the facts v1 document, generated from the types.
 pub fn json_schema() -> serde_json::Value {

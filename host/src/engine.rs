@@ -78,11 +78,19 @@ impl EngineConfig {
 pub struct EvalOptions {
     /// The time the policies see as "now" (Unix seconds); the current time when `None`.
     pub now: Option<i64>,
+    /// Parts of the facts the image is denied without (rule
+    /// `evidence/missing` of the report `evidence`), whatever the policies
+    /// say: in CI, `--require vulnerabilities,config` makes a run without a
+    /// scan deny, as admission does.
+    pub require: Vec<customs_facts::RequiredFact>,
 }
 
 impl EvalOptions {
     pub fn at(now: i64) -> EvalOptions {
-        EvalOptions { now: Some(now) }
+        EvalOptions {
+            now: Some(now),
+            require: Vec::new(),
+        }
     }
 }
 
@@ -343,6 +351,7 @@ impl Engine {
             }
             None => Vec::new(),
         };
+        reports.extend(verdict::missing_evidence(facts.facts(), &options.require));
         Decision::from_reports(image, reports, waivers)
     }
 

@@ -54,6 +54,7 @@ pub use customs_facts::text;
 pub use archive::{ArchiveLimits, MEDIA_TYPE as BUNDLE_MEDIA_TYPE};
 pub use bundle::{Bundle, BundleEntry};
 pub use cel::environment as cel_environment;
+pub use customs_facts::RequiredFact;
 pub use engine::{Engine, EngineConfig, EvalOptions};
 pub use error::Error;
 pub use limits::Limits;
@@ -65,7 +66,7 @@ pub use policy::{ParamInfo, Policy, PolicyInfo, RuleInfo, is_id as is_valid_name
 pub use prepared::PreparedFacts;
 pub use rollback::{ACCEPTED_VERSIONS_FILE, Acceptance, AcceptedVersion, AcceptedVersions};
 pub use verdict::{
-    Decision, Effect, Enforcement, FailureKind, Finding, ImageRef, Outcome, POLICY_ERROR_RULE,
-    PolicyDecision, PolicyReport, Severity, Summary,
+    Decision, EVIDENCE_MISSING_RULE, EVIDENCE_POLICY, Effect, Enforcement, FailureKind, Finding,
+    ImageRef, Outcome, POLICY_ERROR_RULE, PolicyDecision, PolicyReport, Severity, Summary,
 };
 pub use waivers::{Waiver, WaiverMark, WaiverOutcome, WaiverStatus, Waivers};

@@ -328,3 +328,46 @@ pub(crate) fn failed(
         enforcement,
     }
 }
+
+/// The report that denies an image whose facts lack what the caller
+/// requires ([`crate::EvalOptions::require`]), one finding per missing
+/// part; `None` when nothing is missing. Added after waivers are applied:
+/// no waiver makes missing evidence present.
+pub(crate) fn missing_evidence(
+    facts: &customs_facts::Facts,
+    required: &[customs_facts::RequiredFact],
+) -> Option<PolicyReport> {
+    let missing = facts.missing(required);
+    if missing.is_empty() {
+        return None;
+    }
+    let findings = missing
+        .into_iter()
+        .map(|fact| Finding {
+            rule: EVIDENCE_MISSING_RULE.to_owned(),
+            effect: Effect::Deny,
+            severity: Severity::High,
+            message: format!(
+                "the facts lack {}, which this decision requires: add the tool output that gives it",
+                fact.name()
+            ),
+            subject: Some(fact.id().to_owned()),
+            waiver: None,
+        })
+        .collect();
+    Some(PolicyReport {
+        name: EVIDENCE_POLICY.to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        decision: PolicyDecision::Deny,
+        duration: Duration::ZERO,
+        findings,
+        error: None,
+        failure: None,
+        enforcement: Enforcement::Enforce,
+    })
+}
+
+/// The name of the report [`missing_evidence`] adds.
+pub const EVIDENCE_POLICY: &str = "evidence";
+/// The rule of its findings.
+pub const EVIDENCE_MISSING_RULE: &str = "evidence/missing";

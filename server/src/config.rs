@@ -254,48 +254,8 @@ pub enum FactsWithoutDigest {
     Url,
 }
 
-/// A part of the facts admission can require.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RequiredFact {
-    /// A vulnerability scan (an empty list counts: a clean scan).
-    Vulnerabilities,
-    /// The image config (user, entrypoint, labels).
-    Config,
-    /// A secret scan.
-    Secrets,
-    /// A package list (an SBOM or a scanner's package list).
-    Packages,
-    /// Signature checks.
-    Signatures,
-    /// Attestation checks.
-    Attestations,
-}
-
-impl RequiredFact {
-    pub fn name(self) -> &'static str {
-        match self {
-            RequiredFact::Vulnerabilities => "a vulnerability scan",
-            RequiredFact::Config => "the image config",
-            RequiredFact::Secrets => "a secret scan",
-            RequiredFact::Packages => "a package list",
-            RequiredFact::Signatures => "signature checks",
-            RequiredFact::Attestations => "attestation checks",
-        }
-    }
-
-    /// Whether `facts` hold this part.
-    pub fn is_in(self, facts: &customs_facts::Facts) -> bool {
-        match self {
-            RequiredFact::Vulnerabilities => facts.vulnerabilities.is_some(),
-            RequiredFact::Config => facts.config.is_some(),
-            RequiredFact::Secrets => facts.secrets.is_some(),
-            RequiredFact::Packages => facts.packages.is_some(),
-            RequiredFact::Signatures => facts.signatures.is_some(),
-            RequiredFact::Attestations => facts.attestations.is_some(),
-        }
-    }
-}
+/// A part of the facts admission can require (shared with `customs eval --require`).
+pub use customs_facts::RequiredFact;
 
 /// What stale facts do at admission.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
