@@ -408,6 +408,8 @@ pub fn verify_bundle(
             )
         })
         .collect::<Result<Vec<_>, _>>()?;
+    // Sigstore's clients check validity at genTime and leave its accuracy
+    // aside (a Fulcio certificate begins the second a TSA stamps); so here.
     let mut times: Vec<DateTime<Utc>> = timestamps.iter().map(|stamp| stamp.time).collect();
     let integrated_time = match entry {
         Some(entry) if rekor::is_v2(entry) => {

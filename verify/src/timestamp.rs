@@ -7,7 +7,7 @@
 //! against the authorities the caller trusts, never against certificates
 //! the token brings on its own.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use cms::cert::CertificateChoices;
 use cms::content_info::ContentInfo;
 use cms::signed_data::{SignedData, SignerIdentifier, SignerInfo};
@@ -48,8 +48,21 @@ pub enum TimestampTrust<'a> {
 pub struct Timestamp {
     /// The time the authority vouches for.
     pub time: DateTime<Utc>,
+    /// `time` less and plus the accuracy the authority states (both
+    /// `time` when it states none): the signing happened somewhere in
+    /// between. Notation requires validity at both ends; Sigstore's clients
+    /// use `time` alone.
+    pub earliest: DateTime<Utc>,
+    pub latest: DateTime<Utc>,
     /// The subject of the certificate that signed it.
     pub authority: String,
+}
+
+impl Timestamp {
+    /// The ends of the range the signing happened in.
+    pub fn bounds(&self) -> [DateTime<Utc>; 2] {
+        [self.earliest, self.latest]
+    }
 }
 
 #[derive(Sequence)]
@@ -170,6 +183,28 @@ pub fn verify_timestamp(
         .map_err(|e| unreadable(format!("the TSTInfo: {e}")))?;
     let time = generalized_time(&tst.gen_time)
         .ok_or_else(|| unreadable("the TSTInfo's genTime is not a time".into()))?;
+    let accuracy = match &tst.accuracy {
+        Some(accuracy) => accuracy_of(accuracy).ok_or_else(|| {
+            refuse(format!(
+                "{origin}: the timestamp's accuracy is not one of seconds, 1-999 ms and 1-999 µs"
+            ))
+        })?,
+        None => TimeDelta::zero(),
+    };
+    let (Some(earliest), Some(latest)) = (
+        time.checked_sub_signed(accuracy),
+        time.checked_add_signed(accuracy),
+    ) else {
+        return Err(refuse(format!(
+            "{origin}: the timestamp's accuracy reaches past representable times"
+        )));
+    };
+    // Notation checks certificates over the whole stated range (RFC 3161
+    // §2.4.2's accuracy); Sigstore's clients at genTime.
+    let bounds = match trust {
+        TimestampTrust::Roots(_) => [earliest, latest],
+        TimestampTrust::Authorities(_) => [time, time],
+    };
 
     // What is stamped must be these very bytes.
     let imprint = tst.message_imprint.hashed_message.as_bytes();
@@ -216,9 +251,9 @@ pub fn verify_timestamp(
         .collect();
     let leaf = match trust {
         TimestampTrust::Authorities(authorities) => {
-            trusted_authority_leaf(signer, authorities, time)?.clone()
+            trusted_authority_leaf(signer, authorities, bounds)?.clone()
         }
-        TimestampTrust::Roots(roots) => chain_to_roots(signer, &embedded, roots, time)?,
+        TimestampTrust::Roots(roots) => chain_to_roots(signer, &embedded, roots, bounds)?,
     };
     if !leaf.allows_timestamping() {
         return Err(refuse(format!(
@@ -226,9 +261,9 @@ pub fn verify_timestamp(
             leaf.subject()
         )));
     }
-    if !leaf.valid_at(time) {
+    if !bounds.iter().all(|t| leaf.valid_at(*t)) {
         return Err(refuse(format!(
-            "{origin}: the timestamp says {time}, outside its authority's certificate ({} to {})",
+            "{origin}: the timestamp says {time} (from {earliest} to {latest}), outside its authority's certificate ({} to {})",
             leaf.not_before(),
             leaf.not_after()
         )));
@@ -244,8 +279,42 @@ pub fn verify_timestamp(
     }
     Ok(Timestamp {
         time,
+        earliest,
+        latest,
         authority: leaf.subject(),
     })
+}
+
+/// An Accuracy as a duration: seconds, and millis and micros of 1 to 999
+/// (RFC 3161 §2.4.2); `None` when out of range.
+fn accuracy_of(accuracy: &Accuracy) -> Option<TimeDelta> {
+    let number = |value: &Option<Int>| -> Option<i64> {
+        match value {
+            None => Some(0),
+            Some(int) => {
+                // Two's complement, big-endian: negative when the top bit is set.
+                let bytes = int.as_bytes();
+                if bytes.first().is_none_or(|b| b & 0x80 != 0) {
+                    return None;
+                }
+                // At most 4 bytes of magnitude, after the sign byte DER may add.
+                let magnitude = bytes.strip_prefix(&[0]).unwrap_or(bytes);
+                (magnitude.len() <= 4)
+                    .then(|| magnitude.iter().fold(0i64, |n, b| (n << 8) | i64::from(*b)))
+            }
+        }
+    };
+    let (seconds, millis, micros) = (
+        number(&accuracy.seconds)?,
+        number(&accuracy.millis)?,
+        number(&accuracy.micros)?,
+    );
+    if millis > 999 || micros > 999 {
+        return None;
+    }
+    TimeDelta::try_seconds(seconds)?
+        .checked_add(&TimeDelta::try_milliseconds(millis)?)?
+        .checked_add(&TimeDelta::microseconds(micros))
 }
 
 /// The bytes the signer signed: its signed attributes (as a DER SET),
@@ -340,8 +409,9 @@ fn names(signer: &SignerInfo, certificate: &Certificate) -> bool {
 fn trusted_authority_leaf<'a>(
     signer: &SignerInfo,
     authorities: &'a [CertificateAuthority],
-    time: DateTime<Utc>,
+    bounds: [DateTime<Utc>; 2],
 ) -> Result<&'a Certificate, Error> {
+    let time = bounds[0];
     let named: Vec<&CertificateAuthority> = authorities
         .iter()
         .filter(|authority| {
@@ -358,7 +428,7 @@ fn trusted_authority_leaf<'a>(
     }
     let authority = named
         .iter()
-        .find(|authority| authority.valid_for.contains(time))
+        .find(|authority| bounds.iter().all(|t| authority.valid_for.contains(*t)))
         .ok_or_else(|| {
             refuse(format!(
                 "the timestamp says {time}, when its authority ({}) was not trusted",
@@ -377,7 +447,10 @@ fn trusted_authority_leaf<'a>(
             pair[1].subject()
         )));
     }
-    if let Some(expired) = chain.iter().find(|certificate| !certificate.valid_at(time)) {
+    if let Some(expired) = chain
+        .iter()
+        .find(|certificate| !bounds.iter().all(|t| certificate.valid_at(*t)))
+    {
         return Err(refuse(format!(
             "the timestamp says {time}, outside the validity of {} ({} to {})",
             expired.subject(),
@@ -399,8 +472,10 @@ fn chain_to_roots(
     signer: &SignerInfo,
     embedded: &[Certificate],
     roots: &[Certificate],
-    time: DateTime<Utc>,
+    bounds: [DateTime<Utc>; 2],
 ) -> Result<Certificate, Error> {
+    let time = bounds[0];
+    let valid = |certificate: &Certificate| bounds.iter().all(|t| certificate.valid_at(*t));
     let leaf = embedded
         .iter()
         .chain(roots)
@@ -408,7 +483,7 @@ fn chain_to_roots(
         .ok_or_else(|| refuse("the timestamp token does not carry its signing certificate"))?;
     let mut current = leaf;
     for cas_below in 0..MAX_PATH {
-        if !current.valid_at(time) {
+        if !valid(current) {
             return Err(refuse(format!(
                 "the timestamp says {time}, outside the validity of {} ({} to {})",
                 current.subject(),
@@ -422,7 +497,7 @@ fn chain_to_roots(
         // Every issuer must be a CA allowed to sign certificates at this
         // depth: a root's end-entity certificate cannot vouch for a TSA.
         if let Some(root) = roots.iter().find(|root| current.is_signed_by(root)) {
-            if !root.valid_at(time) {
+            if !valid(root) {
                 return Err(refuse(format!(
                     "the timestamp says {time}, outside the validity of the root {}",
                     root.subject()
@@ -463,4 +538,39 @@ fn generalized_time(value: &Any) -> Option<DateTime<Utc>> {
     NaiveDateTime::parse_from_str(whole, "%Y%m%d%H%M%S")
         .ok()
         .map(|time| time.and_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn int(bytes: &[u8]) -> Option<Int> {
+        Some(Int::new(bytes).unwrap())
+    }
+
+    #[test]
+    fn accuracy_reads_seconds_millis_and_micros_in_range_only() {
+        let accuracy = |seconds, millis, micros| {
+            accuracy_of(&Accuracy {
+                seconds,
+                millis,
+                micros,
+            })
+        };
+        assert_eq!(
+            accuracy(int(&[1]), int(&[0x01, 0xF4]), None),
+            Some(TimeDelta::milliseconds(1_500))
+        );
+        assert_eq!(
+            accuracy(None, None, int(&[7])),
+            Some(TimeDelta::microseconds(7))
+        );
+        // 1000 ms is out of range; a negative second count is no accuracy.
+        assert_eq!(accuracy(None, int(&[0x03, 0xE8]), None), None);
+        assert_eq!(accuracy(int(&[0xFF]), None, None), None);
+        // Over four bytes of seconds.
+        assert_eq!(accuracy(int(&[0x01, 0, 0, 0, 0]), None, None), None);
+    }
 }

@@ -892,6 +892,11 @@ fn a_timestamp_token_verifies_by_itself_and_no_mangled_copy_does() {
     };
     let stamp = verify(&token, &signature).unwrap();
     assert_eq!(stamp.time, time("2024-06-18T06:29:37Z"));
+    // GlobalSign states an accuracy of one second.
+    assert_eq!(
+        stamp.bounds(),
+        [time("2024-06-18T06:29:36Z"), time("2024-06-18T06:29:38Z")]
+    );
     // Another signature: the imprint does not match.
     let mut other = signature.clone();
     other[0] ^= 1;

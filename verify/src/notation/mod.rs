@@ -1463,14 +1463,17 @@ fn authentic_timestamp(
         }
         refused => refused,
     })?;
-    match invalid_at(stamped.time) {
-        Some(certificate) => Err(expired(
-            certificate,
-            stamped.time,
-            "the countersignature's time",
-        )),
-        None => Ok(Some(stamped)),
+    // Valid wherever in the stamped range the signing happened.
+    for time in stamped.bounds() {
+        if let Some(certificate) = invalid_at(time) {
+            return Err(expired(
+                certificate,
+                time,
+                "the countersignature's time (less or plus its accuracy)",
+            ));
+        }
     }
+    Ok(Some(stamped))
 }
 
 #[cfg(test)]
