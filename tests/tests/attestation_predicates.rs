@@ -57,14 +57,6 @@ fn package_keys(facts: &Facts) -> Vec<(String, String)> {
     keys
 }
 
-fn warnings(facts: &Facts) -> Vec<&str> {
-    facts
-        .sources
-        .iter()
-        .flat_map(|s| s.warnings.iter().map(String::as_str))
-        .collect()
-}
-
 #[test]
 fn sbom_predicates_give_the_packages_of_the_sbom() {
     for (path, predicate_type) in [
@@ -111,7 +103,7 @@ fn an_sbom_of_another_image_is_not_merged() {
     let attested = import(&envelope("https://cyclonedx.org/bom", corpus_json(path)));
     assert!(attested.packages.is_none());
     assert_eq!(attested.image.digest.as_deref(), Some(IMAGE));
-    let said = warnings(&attested);
+    let said = attested.import_warnings();
     assert!(
         said.iter()
             .any(|w| w.contains("predicate was not read") && w.contains(&own)),
@@ -165,11 +157,12 @@ fn a_predicate_customs_cannot_read_is_a_warning_and_the_attestation_stays() {
     assert_eq!(attested.attestations.as_ref().unwrap().len(), 1);
     assert!(attested.vulnerabilities.is_none());
     assert!(
-        warnings(&attested)
+        attested
+            .import_warnings()
             .iter()
             .any(|w| w.contains("predicate was not read")),
         "{:?}",
-        warnings(&attested)
+        attested.import_warnings()
     );
     // A predicate of the right type that is not that document.
     let broken = import(&envelope(
@@ -179,7 +172,8 @@ fn a_predicate_customs_cannot_read_is_a_warning_and_the_attestation_stays() {
     assert!(broken.packages.is_none());
     assert_eq!(broken.attestations.as_ref().unwrap().len(), 1);
     assert!(
-        warnings(&broken)
+        broken
+            .import_warnings()
             .iter()
             .any(|w| w.contains("predicate was not read"))
     );

@@ -10,20 +10,12 @@ use std::collections::{BTreeSet, HashMap};
 
 use customs::{EvalOptions, PolicyDecision, PreparedFacts};
 use customs_facts::import::{Format, Origin, detect, import_file};
-use customs_facts::{Facts, FixState, Severity, VexStatus};
+use customs_facts::{FixState, Severity, VexStatus};
 use customs_tests::{baseline, corpus_dir, corpus_files, engine};
 use serde_json::Value;
 
 fn raw(path: &std::path::Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
-}
-
-fn warnings(facts: &Facts) -> Vec<&str> {
-    facts
-        .sources
-        .iter()
-        .flat_map(|s| s.warnings.iter().map(String::as_str))
-        .collect()
 }
 
 /// The id Clair's name starts with, as the importer must read it.
@@ -161,7 +153,8 @@ fn the_debian_stretch_report_is_scored_and_not_affected() {
     );
     assert!(vulnerabilities.iter().all(|v| v.is_vex_suppressed()));
     assert!(
-        warnings(&facts)
+        facts
+            .import_warnings()
             .iter()
             .any(|w| w.contains("212 finding(s) with fixed version 0:0"))
     );
@@ -189,7 +182,8 @@ fn rhel_advisories_are_one_vulnerability_per_package_with_their_cves() {
         .unwrap();
     assert_eq!(pyup.aliases, ["CVE-2020-26137"]);
     assert!(
-        warnings(&facts)
+        facts
+            .import_warnings()
             .iter()
             .any(|w| w.contains("merged 10 repeated finding(s)"))
     );
@@ -267,7 +261,8 @@ fn clair_v2_clients_read_as_their_own_formats() {
     assert_eq!(perl.fixed_versions, ["4:5.16.3-294.el7_6"]);
     assert!(facts.image.reference.is_none() && facts.image.digest.is_none());
     assert!(
-        warnings(&facts)
+        facts
+            .import_warnings()
             .iter()
             .any(|w| w.contains("klar names no image"))
     );
@@ -299,7 +294,8 @@ fn snyk_reports_read_references_fixes_and_ids() {
         assert_eq!(vulnerabilities.len(), triples.len(), "{name}");
         assert!(facts.packages.is_none(), "{name}");
         assert!(
-            warnings(&facts)
+            facts
+                .import_warnings()
                 .iter()
                 .any(|w| w.contains("the image's packages are unknown")),
             "{name}"
