@@ -12,7 +12,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use customs::{Decision, EvalOptions, PreparedFacts};
+use customs::{Decision, EvalOptions, PreparedFacts, RequiredFact};
 use customs_facts::Facts;
 use customs_facts::import::{Format, Origin, detect, import_as};
 use customs_verify::evidence::{Detached, SignedInput, TrustMaterial, is_signed_input};
@@ -190,6 +190,9 @@ pub struct EvalQuery {
     format: Option<String>,
     /// The time the policies see (RFC 3339); now by default.
     now: Option<String>,
+    /// Facts the image is denied without (`evidence/missing`), comma-separated:
+    /// as `customs eval --require`.
+    require: Option<String>,
 }
 
 impl EvalQuery {
@@ -206,6 +209,26 @@ impl EvalQuery {
                 })
             })
             .transpose()
+    }
+
+    fn require(&self) -> Result<Vec<RequiredFact>, ApiError> {
+        self.require
+            .iter()
+            .flat_map(|list| list.split(','))
+            .filter(|name| !name.trim().is_empty())
+            .map(|name| {
+                name.parse()
+                    .map_err(|e: String| ApiError::bad_request(format!("require: {e}")))
+            })
+            .collect()
+    }
+
+    /// The evaluation options the query asks for.
+    fn options(&self) -> Result<EvalOptions, ApiError> {
+        let mut options = EvalOptions::default();
+        options.now = self.now()?;
+        options.require = self.require()?;
+        Ok(options)
     }
 
     fn now(&self) -> Result<Option<i64>, ApiError> {
@@ -358,7 +381,7 @@ pub async fn decide(
     state: &Arc<AppState>,
     lane: Lane,
     endpoint: &'static str,
-    now: Option<i64>,
+    options: EvalOptions,
     keep_facts: bool,
     facts: impl FnOnce() -> Result<Facts, ApiError> + Send + 'static,
 ) -> Result<Decided, ApiError> {
@@ -372,8 +395,6 @@ pub async fn decide(
             .then(|| serde_json::to_value(&facts))
             .transpose()
             .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-        let mut options = EvalOptions::default();
-        options.now = now;
         let started = Instant::now();
         let decision = worker
             .engine
@@ -431,10 +452,10 @@ async fn evaluate(
     request: Request,
 ) -> Result<(HeaderMap, Json<serde_json::Value>), ApiError> {
     let format = query.format()?;
-    let now = query.now()?;
+    let options = query.options()?;
     let inputs = read_inputs(&state, request).await?;
     let shared = state.clone();
-    let decided = decide(&state, Lane::Api, "evaluate", now, false, move || {
+    let decided = decide(&state, Lane::Api, "evaluate", options, false, move || {
         let (mut facts, signed) = import(inputs, format)?;
         verify(&shared.config.trust_material, &signed, &mut facts)?;
         Ok(facts)
@@ -590,7 +611,9 @@ async fn put_facts(
     let policy_time = now.unwrap_or(at);
     let writer_name = writer.name.clone();
     let shared = state.clone();
-    let decided = decide(&state, Lane::Api, "facts", Some(policy_time), true, move || {
+    let mut options = query.options()?;
+    options.now = Some(policy_time);
+    let decided = decide(&state, Lane::Api, "facts", options, true, move || {
         let (mut facts, signed) = import(inputs, format)?;
         match (facts.image.digest.as_deref(), without_digest) {
             (Some(found), _) if found != named => {

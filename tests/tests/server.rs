@@ -2393,3 +2393,38 @@ async fn recorded_trust(server: &Running, image: &str, body: &[u8]) -> (Vec<Stri
         .collect();
     (trust, warnings)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_decision_api_requires_facts_as_eval_does() {
+    let server = Running::start(baseline(), |_| {}).await;
+    // An image config: no scan in it.
+    let input = corpus_dir().join("oci-config/containers-image-httpd-2.4.23.config.json");
+    let evaluate = |query: &'static str| {
+        let url = format!("{}/v1/evaluate?{query}", server.url);
+        let body = std::fs::read(&input).unwrap();
+        async move { client().post(url).body(body).send().await.unwrap() }
+    };
+    let evidence = |decision: &Value| -> Vec<String> {
+        decision["policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["name"] == "evidence")
+            .flat_map(|p| p["findings"].as_array().unwrap())
+            .map(|f| f["subject"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let plain: Value = evaluate("").await.json().await.unwrap();
+    assert!(evidence(&plain).is_empty());
+    let required: Value = evaluate("require=vulnerabilities,config")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(required["decision"], "deny");
+    assert_eq!(evidence(&required), ["vulnerabilities"]);
+    let refused = evaluate("require=vulns").await;
+    assert_eq!(refused.status(), 400);
+    let text = refused.text().await.unwrap();
+    assert!(text.contains("expected one of vulnerabilities"), "{text}");
+}
