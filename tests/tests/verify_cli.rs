@@ -625,4 +625,16 @@ fn no_lenient_level_or_forged_timestamp_makes_a_notation_signature_count() {
     ]);
     assert_eq!(code, 1, "{out}");
     assert!(out.starts_with("NOT VERIFIED (trust-policy)"), "{out}");
+    // "O=Evil, O=Acme" under a statement that trusts O=Acme.
+    let (code, out, _) = verify(&[
+        &"--notation-envelope",
+        &forgery("repeated-o.jws"),
+        &"--trust-store",
+        &forgery("store"),
+        &"--trust-policy",
+        &forgery("policy-identity.json"),
+        &digest,
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("NOT VERIFIED (identity)"), "{out}");
 }

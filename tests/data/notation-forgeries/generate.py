@@ -6,6 +6,8 @@
 # - real-tsa.jws: the same signature stamped by a TSA the root issued: verifies.
 # - expired-no-ts.jws: the expired signature without a timestamp (permissive).
 # - selfsigned.jws: a self-signed signer no store holds (audit).
+# - repeated-o.jws: a signer whose subject is "O=Evil, O=Acme", under a
+#   statement trusting O=Acme (policy-identity.json): must be refused.
 import datetime, hashlib, json, os, base64, sys
 from cryptography import x509
 from cryptography.x509.oid import NameOID, ExtendedKeyUsageOID
@@ -51,6 +53,13 @@ gk = newkey(); G = cert(name("Real TSA"), gk, R.subject, rk, D(2019), D(2099), F
 # Signing chain: ca store root, leaf expired in 2021
 sk = newkey(); S = cert(name("Signing Root"), sk, name("Signing Root"), sk, D(2000), D(2099), True, ku="ca")
 lk = newkey(); L = cert(name("Release signer"), lk, S.subject, sk, D(2020), D(2021), False, [ExtendedKeyUsageOID.CODE_SIGNING], ku="sig")
+# A signer under the same root whose subject repeats O: Evil and Acme
+rep_name = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "US"),
+    x509.NameAttribute(NameOID.STATE_OR_PROVINCE_NAME, "WA"),
+    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Evil"),
+    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Acme"),
+    x509.NameAttribute(NameOID.COMMON_NAME, "Release")])
+pk = newkey(); P = cert(rep_name, pk, S.subject, sk, D(2020), D(2099), False, [ExtendedKeyUsageOID.CODE_SIGNING], ku="sig")
 # Self-signed attacker leaf (for the audit-level case)
 ak = newkey(); A = cert(name("Acme Release Signing"), ak, name("Acme Release Signing"), ak, D(2020), D(2099), False, [ExtendedKeyUsageOID.CODE_SIGNING], ku="sig")
 
@@ -123,6 +132,11 @@ env, _ = jws(lk, [L, S], "2020-06-01T00:00:00Z")
 open(os.path.join(OUT, "expired-no-ts.jws"), "wb").write(env)
 env, _ = jws(ak, [A], "2024-06-01T00:00:00Z")
 open(os.path.join(OUT, "selfsigned.jws"), "wb").write(env)
+env, _ = jws(pk, [P, S], "2024-06-01T00:00:00Z")
+open(os.path.join(OUT, "repeated-o.jws"), "wb").write(env)
+open(os.path.join(OUT, "policy-identity.json"), "w").write(json.dumps({"version": "1.0", "trustPolicies": [{
+    "name": "acme", "registryScopes": ["*"], "signatureVerification": {"level": "strict"},
+    "trustStores": ["ca:mine"], "trustedIdentities": ["x509.subject: C=US, ST=WA, O=Acme, CN=Release"]}]}))
 # bare primitive: token over b"signature" via the forged TSA
 open(os.path.join(OUT, "forged.tst"), "wb").write(token(b"signature", when, T, tk, [T, E]))
 open(os.path.join(OUT, "tsaroot.der"), "wb").write(der(R))

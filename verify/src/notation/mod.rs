@@ -605,46 +605,55 @@ fn unescape(value: &str) -> Result<String, String> {
 }
 
 /// The attributes of a certificate's subject, types by their short names.
-fn subject_attributes(certificate: &Certificate) -> BTreeSet<(String, String)> {
-    certificate
-        .inner()
-        .tbs_certificate()
-        .subject()
-        .iter()
-        .filter_map(|atv| {
-            let value = match atv.value.tag() {
-                Tag::PrintableString => PrintableStringRef::try_from(&atv.value)
-                    .ok()
-                    .map(|s| s.as_str().to_owned()),
-                Tag::Utf8String => Utf8StringRef::try_from(&atv.value)
-                    .ok()
-                    .map(|s| s.as_str().to_owned()),
-                Tag::Ia5String => Ia5StringRef::try_from(&atv.value)
-                    .ok()
-                    .map(|s| s.as_str().to_owned()),
-                Tag::TeletexString => TeletexStringRef::try_from(&atv.value)
-                    .ok()
-                    .map(|s| s.as_str().to_owned()),
-                _ => None,
-            }?;
-            let oid = atv.oid.to_string();
-            let kind = match oid.as_str() {
-                "2.5.4.3" => "CN",
-                "2.5.4.5" => "SERIALNUMBER",
-                "2.5.4.6" => "C",
-                "2.5.4.7" => "L",
-                "2.5.4.8" => "ST",
-                "2.5.4.9" => "STREET",
-                "2.5.4.10" => "O",
-                "2.5.4.11" => "OU",
-                "2.5.4.17" => "POSTALCODE",
-                "0.9.2342.19200300.100.1.25" => "DC",
-                "1.2.840.113549.1.9.1" => "EMAILADDRESS",
-                other => other,
-            };
-            Some((kind.to_owned(), value))
-        })
-        .collect()
+fn subject_attributes(certificate: &Certificate) -> Option<BTreeSet<(String, String)>> {
+    let mut attributes = BTreeSet::new();
+    let mut kinds = BTreeSet::new();
+    for atv in certificate.inner().tbs_certificate().subject().iter() {
+        let attribute = attribute_of(atv)?;
+        // "O=Evil, O=Acme" must not pass for O=Acme: notation-go refuses
+        // repeated types, and so does this (an unread encoding as well).
+        if !kinds.insert(attribute.0.clone()) {
+            return None;
+        }
+        attributes.insert(attribute);
+    }
+    Some(attributes)
+}
+
+/// One subject attribute as (short type name, text value); `None` for a
+/// value in an encoding not read here.
+fn attribute_of(atv: &x509_cert::attr::AttributeTypeAndValue) -> Option<(String, String)> {
+    let value = match atv.value.tag() {
+        Tag::PrintableString => PrintableStringRef::try_from(&atv.value)
+            .ok()
+            .map(|s| s.as_str().to_owned()),
+        Tag::Utf8String => Utf8StringRef::try_from(&atv.value)
+            .ok()
+            .map(|s| s.as_str().to_owned()),
+        Tag::Ia5String => Ia5StringRef::try_from(&atv.value)
+            .ok()
+            .map(|s| s.as_str().to_owned()),
+        Tag::TeletexString => TeletexStringRef::try_from(&atv.value)
+            .ok()
+            .map(|s| s.as_str().to_owned()),
+        _ => None,
+    }?;
+    let oid = atv.oid.to_string();
+    let kind = match oid.as_str() {
+        "2.5.4.3" => "CN",
+        "2.5.4.5" => "SERIALNUMBER",
+        "2.5.4.6" => "C",
+        "2.5.4.7" => "L",
+        "2.5.4.8" => "ST",
+        "2.5.4.9" => "STREET",
+        "2.5.4.10" => "O",
+        "2.5.4.11" => "OU",
+        "2.5.4.17" => "POSTALCODE",
+        "0.9.2342.19200300.100.1.25" => "DC",
+        "1.2.840.113549.1.9.1" => "EMAILADDRESS",
+        other => other,
+    };
+    Some((kind.to_owned(), value))
 }
 
 /// A descriptor as Notation signs it (`targetArtifact`) and as OCI
@@ -1305,7 +1314,15 @@ fn authenticate(
     match &statement.trusted_identities {
         TrustedIdentities::Any => {}
         TrustedIdentities::Subjects(names) => {
-            let leaf = subject_attributes(&chain[0]);
+            let Some(leaf) = subject_attributes(&chain[0]) else {
+                return Err(Error::refused(
+                    Check::Identity,
+                    format!(
+                        "the signer {} repeats an attribute type or uses an encoding not read here, so it matches no trusted identity",
+                        chain[0].subject()
+                    ),
+                ));
+            };
             if !names.iter().any(|name| name.attributes.is_subset(&leaf)) {
                 return Err(Error::refused(
                     Check::Identity,
