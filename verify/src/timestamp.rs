@@ -25,6 +25,12 @@ const SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.1135
 const TST_INFO: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
 const CONTENT_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");
 const MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
+/// ESS signing-certificate attributes (RFC 2634, RFC 5035): the signer's
+/// certificate by hash, under its signature.
+const SIGNING_CERTIFICATE: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.12");
+const SIGNING_CERTIFICATE_V2: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.47");
 const SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
 const SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2");
 const SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.3");
@@ -120,6 +126,26 @@ struct Accuracy {
     millis: Option<Int>,
     #[asn1(context_specific = "1", tag_mode = "IMPLICIT", optional = "true")]
     micros: Option<Int>,
+}
+
+/// SigningCertificate and SigningCertificateV2: the first certificate
+/// named is the signer's.
+#[derive(Sequence)]
+struct SigningCertificate {
+    certs: Vec<EssCertId>,
+    #[asn1(optional = "true")]
+    policies: Option<Any>,
+}
+
+/// ESSCertID (SHA-1 hash) and ESSCertIDv2 (a hash algorithm, SHA-256 when
+/// absent); the issuer and serial that may follow are not needed.
+#[derive(Sequence)]
+struct EssCertId {
+    #[asn1(optional = "true")]
+    hash_algorithm: Option<AlgorithmIdentifierOwned>,
+    cert_hash: OctetString,
+    #[asn1(optional = "true")]
+    issuer_serial: Option<Any>,
 }
 
 fn refuse(reason: impl Into<String>) -> Error {
@@ -268,6 +294,7 @@ pub fn verify_timestamp(
             leaf.not_after()
         )));
     }
+    check_signing_certificate(origin, signer, &leaf)?;
     if !leaf
         .public_key()
         .verifies_as(algorithm, &signed_bytes, signer.signature.as_bytes())
@@ -360,6 +387,63 @@ fn signed_content(origin: &str, signer: &SignerInfo, tst_der: &[u8]) -> Result<V
     attributes
         .to_der()
         .map_err(|e| Error::unreadable(origin, format!("cannot encode the signed attributes: {e}")))
+}
+
+/// When the signer signed the hash of its certificate (ESS signingCertificate
+/// or signingCertificateV2, as TSAs do), the certificate chosen must be that
+/// one: the signer identifier is unsigned, so another certificate of the
+/// same key could otherwise stand in for it.
+fn check_signing_certificate(
+    origin: &str,
+    signer: &SignerInfo,
+    leaf: &Certificate,
+) -> Result<(), Error> {
+    let Some(attributes) = &signer.signed_attrs else {
+        return Ok(());
+    };
+    for attribute in attributes.iter() {
+        let version_one = match attribute.oid {
+            SIGNING_CERTIFICATE => true,
+            SIGNING_CERTIFICATE_V2 => false,
+            _ => continue,
+        };
+        let stated = attribute
+            .values
+            .get(0)
+            .and_then(|value| value.decode_as::<SigningCertificate>().ok())
+            .ok_or_else(|| {
+                refuse(format!(
+                    "{origin}: the timestamp's signing-certificate attribute does not read"
+                ))
+            })?;
+        let first = stated.certs.first().ok_or_else(|| {
+            refuse(format!(
+                "{origin}: the timestamp's signing-certificate attribute names no certificate"
+            ))
+        })?;
+        let hash = if version_one {
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, leaf.der())
+                .as_ref()
+                .to_vec()
+        } else {
+            let algorithm = first.hash_algorithm.as_ref().map_or(SHA256, |a| a.oid);
+            digest(algorithm, leaf.der()).ok_or_else(|| {
+                Error::refused(
+                    Check::Unsupported,
+                    format!(
+                        "{origin}: signing-certificate hashes by {algorithm} are not supported"
+                    ),
+                )
+            })?
+        };
+        if first.cert_hash.as_bytes() != hash.as_slice() {
+            return Err(refuse(format!(
+                "{origin}: the timestamp's signer signed another certificate's hash than {}'s",
+                leaf.subject()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The X.509 signature algorithm a signer used: CMS may name the key type
@@ -542,12 +626,66 @@ fn generalized_time(value: &Any) -> Option<DateTime<Utc>> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::panic)]
 
     use super::*;
 
     fn int(bytes: &[u8]) -> Option<Int> {
         Some(Int::new(bytes).unwrap())
+    }
+
+    /// GlobalSign's token from notation-go's timestamp vector, its signer
+    /// and the certificates it carries.
+    fn globalsign() -> (SignerInfo, Vec<Certificate>) {
+        use base64::Engine as _;
+        // The corpus where CUSTOMS_CORPUS says, as the other corpus tests read it.
+        let path = std::env::var_os("CUSTOMS_CORPUS")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus")
+            })
+            .join("verify/notation/notation-go-jws-with-timestamp/jwsWithTimestamp.jws.json");
+        let envelope: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let token = base64::engine::general_purpose::STANDARD
+            .decode(
+                envelope["header"]["io.cncf.notary.timestampSignature"]
+                    .as_str()
+                    .unwrap(),
+            )
+            .unwrap();
+        let signed: SignedData = ContentInfo::from_der(&token)
+            .unwrap()
+            .content
+            .decode_as()
+            .unwrap();
+        let certificates = signed
+            .certificates
+            .iter()
+            .flat_map(|set| set.0.iter())
+            .filter_map(|choice| match choice {
+                CertificateChoices::Certificate(c) => {
+                    Certificate::from_der("t", &c.to_der().unwrap()).ok()
+                }
+                CertificateChoices::Other(_) => None,
+            })
+            .collect();
+        (signed.signer_infos.0.as_slice()[0].clone(), certificates)
+    }
+
+    #[test]
+    fn the_signed_certificate_hash_binds_the_signer_to_its_certificate() {
+        let (signer, certificates) = globalsign();
+        let (signers, others): (Vec<_>, Vec<_>) =
+            certificates.iter().partition(|c| names(&signer, c));
+        check_signing_certificate("t", &signer, signers[0]).unwrap();
+        // Another certificate in the signer's place (as one of the same key
+        // could be): the signed hash is not its.
+        let Err(Error::Refused { reason, .. }) = check_signing_certificate("t", &signer, others[0])
+        else {
+            panic!("another certificate passed");
+        };
+        assert!(reason.contains("another certificate's hash"), "{reason}");
     }
 
     #[test]
