@@ -272,3 +272,20 @@ pub fn bundle_dir(rules: &[&str], cel: &[(&str, &str)]) -> tempfile::TempDir {
     }
     dir
 }
+
+/// The subjects (`vulnerabilities`, `config`, ...) of the `evidence/missing`
+/// findings of a decision document (`customs eval --format json`, the
+/// decision API), in order.
+pub fn missing_evidence(decision: &serde_json::Value) -> Vec<String> {
+    decision["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["name"] == customs::EVIDENCE_POLICY)
+        .flat_map(|p| p["findings"].as_array().unwrap())
+        .map(|f| {
+            assert_eq!(f["rule"], customs::EVIDENCE_MISSING_RULE);
+            f["subject"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}

@@ -6,11 +6,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use assert_cmd::Command;
-use customs::{
-    EVIDENCE_MISSING_RULE, EvalOptions, Outcome, PolicyDecision, PreparedFacts, RequiredFact,
-};
+use customs::{EvalOptions, Outcome, PolicyDecision, PreparedFacts, RequiredFact};
 use customs_facts::import::import_file;
-use customs_tests::{baseline, corpus_dir, engine};
+use customs_tests::{baseline, corpus_dir, engine, missing_evidence};
 use serde_json::Value;
 
 /// `customs eval --format json` of an OCI config (no scan) with a policy
@@ -46,25 +44,11 @@ fn eval(extra: &[&str]) -> (i32, Value) {
     (output.status.code().unwrap(), decision)
 }
 
-fn missing(decision: &Value) -> Vec<String> {
-    decision["policies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|p| p["name"] == "evidence")
-        .flat_map(|p| p["findings"].as_array().unwrap())
-        .map(|f| {
-            assert_eq!(f["rule"], EVIDENCE_MISSING_RULE);
-            f["subject"].as_str().unwrap().to_owned()
-        })
-        .collect()
-}
-
 #[test]
 fn a_missing_scan_denies_only_when_required() {
     let (code, decision) = eval(&[]);
     assert_eq!((code, decision["decision"].as_str()), (0, Some("allow")));
-    assert!(missing(&decision).is_empty());
+    assert!(missing_evidence(&decision).is_empty());
 
     let (code, decision) = eval(&[
         "--require",
@@ -74,12 +58,12 @@ fn a_missing_scan_denies_only_when_required() {
     ]);
     assert_eq!((code, decision["decision"].as_str()), (1, Some("deny")));
     // The config is there; the scans are not.
-    assert_eq!(missing(&decision), ["vulnerabilities", "secrets"]);
+    assert_eq!(missing_evidence(&decision), ["vulnerabilities", "secrets"]);
 
     // A waiver cannot make missing evidence present.
     let (code, decision) = eval(&["--require", "vulnerabilities", "--waivers", "WAIVERS"]);
     assert_eq!((code, decision["decision"].as_str()), (1, Some("deny")));
-    assert_eq!(missing(&decision), ["vulnerabilities"]);
+    assert_eq!(missing_evidence(&decision), ["vulnerabilities"]);
 }
 
 #[test]

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use customs::Bundle;
 use customs_server::{ROUTES, Server, ServerConfig};
-use customs_tests::{baseline, corpus_dir, engine};
+use customs_tests::{baseline, corpus_dir, engine, missing_evidence};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "test-token-0123456789";
@@ -2404,25 +2404,15 @@ async fn the_decision_api_requires_facts_as_eval_does() {
         let body = std::fs::read(&input).unwrap();
         async move { client().post(url).body(body).send().await.unwrap() }
     };
-    let evidence = |decision: &Value| -> Vec<String> {
-        decision["policies"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|p| p["name"] == "evidence")
-            .flat_map(|p| p["findings"].as_array().unwrap())
-            .map(|f| f["subject"].as_str().unwrap().to_owned())
-            .collect()
-    };
     let plain: Value = evaluate("").await.json().await.unwrap();
-    assert!(evidence(&plain).is_empty());
+    assert!(missing_evidence(&plain).is_empty());
     let required: Value = evaluate("require=vulnerabilities,config")
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(required["decision"], "deny");
-    assert_eq!(evidence(&required), ["vulnerabilities"]);
+    assert_eq!(missing_evidence(&required), ["vulnerabilities"]);
     let refused = evaluate("require=vulns").await;
     assert_eq!(refused.status(), 400);
     let text = refused.text().await.unwrap();
