@@ -527,8 +527,25 @@ pub struct Workload {
     pub kind: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Init, app and ephemeral containers: they all run.
     #[serde(default)]
     pub containers: Vec<Container>,
+    /// The pod shares the node's network namespace (`hostNetwork`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub host_network: bool,
+    /// The pod shares the node's process namespace (`hostPID`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub host_pid: bool,
+    /// The pod shares the node's IPC namespace (`hostIPC`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub host_ipc: bool,
+    /// The node paths the pod mounts (`hostPath` volumes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host_path_volumes: Vec<String>,
+}
+
+fn is_false(value: &bool) -> bool {
+    !value
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -538,6 +555,9 @@ pub struct Container {
     pub image: String,
     #[serde(default)]
     pub security_context: SecurityContext,
+    /// Node ports the container binds (`ports[].hostPort`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host_ports: Vec<u16>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -555,8 +575,13 @@ pub struct SecurityContext {
     pub read_only_root_filesystem: Option<bool>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub capabilities_add: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capabilities_drop: Vec<String>,
+    /// `RuntimeDefault`, `Unconfined` or `Localhost:PATH`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seccomp_profile: Option<String>,
+    /// `RuntimeDefault`, `Unconfined` or `Localhost:NAME`, or the annotation's
+    /// `runtime/default`, `unconfined`, `localhost/NAME`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apparmor_profile: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -143,6 +143,7 @@ impl PreparedFacts {
                         severity: severity(m.severity),
                         kind: m.kind.clone(),
                         message: m.message.clone(),
+                        target: m.target.clone(),
                     })
                     .collect()
             }),
@@ -194,13 +195,19 @@ impl PreparedFacts {
                                 allow_privilege_escalation: sc.allow_privilege_escalation,
                                 read_only_root_filesystem: sc.read_only_root_filesystem,
                                 capabilities_add: sc.capabilities_add.clone(),
+                                capabilities_drop: sc.capabilities_drop.clone(),
                                 seccomp_profile: sc.seccomp_profile.clone(),
                                 apparmor_profile: sc.apparmor_profile.clone(),
                                 selinux_type: sc.selinux_type.clone(),
                             },
+                            host_ports: c.host_ports.clone(),
                         }
                     })
                     .collect(),
+                host_network: w.host_network,
+                host_pid: w.host_pid,
+                host_ipc: w.host_ipc,
+                host_path_volumes: w.host_path_volumes.clone(),
             }),
             json: OnceLock::new(),
             cel: OnceLock::new(),

@@ -60,6 +60,55 @@ fn container_settings_override_the_pods() {
     );
 }
 
+#[test]
+fn host_namespaces_paths_ports_and_dropped_capabilities_are_read() {
+    let workload = import_file(&data("pod-hardening-violations.json"))
+        .unwrap()
+        .workload
+        .unwrap();
+    assert_eq!(
+        (workload.host_network, workload.host_pid, workload.host_ipc),
+        (true, true, true)
+    );
+    assert_eq!(
+        workload.host_path_volumes,
+        ["/var/run/docker.sock"],
+        "the emptyDir volume is no host path"
+    );
+    let agent = &workload.containers[0];
+    assert_eq!(agent.host_ports, [9100]);
+    assert_eq!(
+        agent.security_context.apparmor_profile.as_deref(),
+        Some("unconfined"),
+        "from the annotation"
+    );
+
+    let workload = import_file(&data("pod-restricted.json"))
+        .unwrap()
+        .workload
+        .unwrap();
+    assert_eq!(
+        (workload.host_network, workload.host_pid, workload.host_ipc),
+        (false, false, false)
+    );
+    assert!(workload.host_path_volumes.is_empty());
+    let api = &workload.containers[0];
+    assert!(
+        api.host_ports.is_empty(),
+        "a containerPort binds no node port"
+    );
+    assert_eq!(api.security_context.capabilities_drop, ["ALL"]);
+    assert_eq!(
+        api.security_context.seccomp_profile.as_deref(),
+        Some("RuntimeDefault"),
+        "inherited from the pod"
+    );
+    assert_eq!(
+        api.security_context.apparmor_profile.as_deref(),
+        Some("RuntimeDefault")
+    );
+}
+
 fn no_root_user(facts: Facts) -> PolicyDecision {
     let decision = engine().evaluate(
         &baseline(),

@@ -67,6 +67,33 @@ struct PodSpec {
     init_containers: Vec<K8sContainer>,
     #[serde(default)]
     ephemeral_containers: Vec<K8sContainer>,
+    #[serde(default)]
+    host_network: bool,
+    #[serde(default, rename = "hostPID")]
+    host_pid: bool,
+    #[serde(default, rename = "hostIPC")]
+    host_ipc: bool,
+    #[serde(default)]
+    volumes: Vec<Volume>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Volume {
+    #[serde(default)]
+    host_path: Option<HostPath>,
+}
+
+#[derive(Deserialize)]
+struct HostPath {
+    path: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ContainerPort {
+    #[serde(default)]
+    host_port: Option<u16>,
 }
 
 #[derive(Deserialize)]
@@ -77,6 +104,8 @@ struct K8sContainer {
     image: String,
     #[serde(default)]
     security_context: Option<K8sSecurityContext>,
+    #[serde(default)]
+    ports: Vec<ContainerPort>,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -106,6 +135,8 @@ struct K8sSecurityContext {
 struct Capabilities {
     #[serde(default)]
     add: Vec<String>,
+    #[serde(default)]
+    drop: Vec<String>,
 }
 
 #[derive(Deserialize, Clone)]
@@ -230,6 +261,14 @@ pub(super) fn import(origin: &Origin, bytes: &[u8]) -> Result<Facts, ImportError
             kind: Some(kind),
             name: request.name.or(object_meta.name).or(template_meta.name),
             containers,
+            host_network: spec.host_network,
+            host_pid: spec.host_pid,
+            host_ipc: spec.host_ipc,
+            host_path_volumes: spec
+                .volumes
+                .into_iter()
+                .filter_map(|v| v.host_path.map(|h| h.path))
+                .collect(),
         }),
         sources: vec![plain_source(
             "kubernetes",
@@ -249,6 +288,7 @@ fn effective(
     annotations: &BTreeMap<String, String>,
 ) -> Container {
     let own = c.security_context.clone().unwrap_or_default();
+    let capabilities = own.capabilities.clone().unwrap_or_default();
     let apparmor = own
         .app_armor_profile
         .as_ref()
@@ -272,7 +312,8 @@ fn effective(
             privileged: own.privileged,
             allow_privilege_escalation: own.allow_privilege_escalation,
             read_only_root_filesystem: own.read_only_root_filesystem,
-            capabilities_add: own.capabilities.map(|c| c.add).unwrap_or_default(),
+            capabilities_add: capabilities.add,
+            capabilities_drop: capabilities.drop,
             seccomp_profile: own
                 .seccomp_profile
                 .as_ref()
@@ -284,5 +325,12 @@ fn effective(
                 .and_then(|o| o.kind)
                 .or_else(|| pod.se_linux_options.clone().and_then(|o| o.kind)),
         },
+        // 0 (or absent) binds no node port.
+        host_ports: c
+            .ports
+            .iter()
+            .filter_map(|p| p.host_port)
+            .filter(|&port| port != 0)
+            .collect(),
     }
 }
