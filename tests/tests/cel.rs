@@ -188,6 +188,37 @@ fn a_policy_that_could_not_finish_within_the_budget_is_refused_at_load() {
     );
 }
 
+/// `workload == null ? [] : workload.containers` is still a list of
+/// containers to the estimate: the lists inside each are nested lists (16
+/// entries), not facts lists (1,000), so a loop over capabilities per
+/// container loads, as it does without the guard. When the other branch
+/// is facts of another shape, the shape is unknown and the estimate stays
+/// the cautious one.
+#[test]
+fn a_guarded_fact_keeps_its_shape_in_the_cost_estimate() {
+    let per_container = |containers: &str| {
+        format!(
+            "name: p\nvariables:\n  - name: cs\n    expression: \"{containers}\"\nvalidations:\n  - rule: r\n    expression: \"variables.cs.all(c, c.security_context.capabilities_add.all(a, a.upperAscii() in ['X']))\"\n"
+        )
+    };
+    load(&per_container("workload.containers")).unwrap();
+    load(&per_container(
+        "workload == null ? [] : workload.containers",
+    ))
+    .unwrap();
+    load(&per_container(
+        "workload != null ? workload.containers : null",
+    ))
+    .unwrap();
+    for other_shape in [
+        "workload == null ? packages : workload.containers",
+        "workload == null ? [{'security_context': {'capabilities_add': packages}}] : workload.containers",
+    ] {
+        let error = load_error(&per_container(other_shape));
+        assert!(error.contains("could cost"), "{other_shape}: {error}");
+    }
+}
+
 #[test]
 fn a_run_over_the_cost_budget_denies_naming_it() {
     // Linear, so it loads; 2,000 names of 8 KiB are 1.6e7 bytes for the regex

@@ -367,6 +367,24 @@ impl<'a> Estimator<'a> {
                 (1, first.item(), shape)
             }
             operators::IN => (second.len, Size::scalar(1), Shape::Scalar),
+            // `c ? a : b`: both branches counted, the larger value kept, and
+            // the facts' shape kept when the other branch is `[]` or a
+            // scalar (so `workload == null ? [] : workload.containers` is
+            // still sized as containers).
+            operators::CONDITIONAL => {
+                let branches = &operands[1..];
+                let largest = branches
+                    .iter()
+                    .map(|e| &e.size)
+                    .max_by_key(|s| s.bytes())
+                    .cloned()
+                    .unwrap_or(Size::scalar(1));
+                let shape = match branches {
+                    [a, b] => either_shape(a, b),
+                    _ => Shape::Any,
+                };
+                (1, largest, shape)
+            }
             operators::EQUALS | operators::NOT_EQUALS => (
                 first.bytes().min(second.bytes()),
                 Size::scalar(1),
@@ -441,6 +459,23 @@ impl<'a> Estimator<'a> {
             size,
             shape,
         }
+    }
+}
+
+/// The shape of a value that is one of two: the same shape, or the other's
+/// when one holds nothing that could be selected or iterated (a scalar such
+/// as `null`, or the empty list `[]`), which any shape covers.
+fn either_shape(a: &Estimate, b: &Estimate) -> Shape {
+    let holds_nothing = |e: &Estimate| {
+        e.shape == Shape::Scalar
+            || (e.size.len == 0 && e.shape == Shape::List(Box::new(Shape::Any)))
+    };
+    if a.shape == b.shape || holds_nothing(b) {
+        a.shape.clone()
+    } else if holds_nothing(a) {
+        b.shape.clone()
+    } else {
+        Shape::Any
     }
 }
 
