@@ -37,6 +37,14 @@ params := {
 	"builder_id": "*",
 	"max_age_days": 365,
 	"eol_warning_days": 90,
+	"misconfig_min_severity": "high",
+	"misconfig_ignore": [],
+	"misconfig_require_scan": false,
+	"pss_level": "restricted",
+	"allowed_capabilities": ["NET_BIND_SERVICE"],
+	"allowed_selinux_types": ["container_t", "container_init_t", "container_kvm_t", "container_engine_t"],
+	"allowed_host_paths": [],
+	"allowed_host_ports": [],
 }
 
 rank := {"unknown": 0, "negligible": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
@@ -292,6 +300,133 @@ findings contains {"rule": "freshness", "effect": "warn", "message": "the image 
 findings contains {"rule": "freshness", "effect": "warn", "message": "the base OS reaches end of life soon"} if {
 	eol_ns > now_ns
 	eol_ns - now_ns <= params.eol_warning_days * day_ns
+}
+
+# misconfigurations
+findings contains {"rule": "misconfigurations", "effect": "deny", "message": sprintf("misconfiguration %s", [m.id])} if {
+	some m in items("misconfigurations")
+	at_least(m.severity, params.misconfig_min_severity)
+	not m.id in params.misconfig_ignore
+}
+
+findings contains {"rule": "misconfigurations", "effect": "warn", "message": "no misconfiguration scan is in the facts"} if {
+	params.misconfig_require_scan == true
+	fact("misconfigurations") == null
+}
+
+# runtime-hardening: the Pod Security Standards, on the workload if there is one
+restricted if params.pss_level == "restricted"
+
+pss_baseline_capabilities := {
+	"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
+	"NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
+}
+
+capability(name) := trim_prefix(upper(name), "CAP_")
+
+level_capabilities := set() if restricted
+
+else := pss_baseline_capabilities
+
+allowed_capabilities := {capability(c) | some c in params.allowed_capabilities} | level_capabilities
+
+workload := w if {
+	w := fact("workload")
+	w != null
+} else := {}
+
+containers := object.get(workload, "containers", [])
+
+security(c) := object.get(c, "security_context", {})
+
+setting(c, name) := object.get(security(c), name, null)
+
+drops_all(c) if {
+	some d in object.get(security(c), "capabilities_drop", [])
+	capability(d) == "ALL"
+}
+
+seccomp_confined(c) if {
+	profile := setting(c, "seccomp_profile")
+	profile != null
+	split(profile, ":")[0] in {"RuntimeDefault", "Localhost"}
+}
+
+seccomp_confined(c) if {
+	setting(c, "seccomp_profile") == null
+	not restricted
+}
+
+apparmor_confined(profile) if profile in {"RuntimeDefault", "Localhost", "runtime/default"}
+
+apparmor_confined(profile) if startswith(profile, "Localhost:")
+
+apparmor_confined(profile) if startswith(profile, "localhost/")
+
+runtime_violation contains sprintf("parameter pss_level=%q is invalid", [params.pss_level]) if {
+	not params.pss_level in {"restricted", "baseline"}
+}
+
+runtime_violation contains sprintf("spec.%s is true", [field]) if {
+	some field, name in {"hostNetwork": "host_network", "hostPID": "host_pid", "hostIPC": "host_ipc"}
+	object.get(workload, name, false) == true
+}
+
+runtime_violation contains sprintf("a hostPath volume mounts the node's %s", [path]) if {
+	some path in object.get(workload, "host_path_volumes", [])
+	not path in params.allowed_host_paths
+}
+
+runtime_violation contains sprintf("container %q: securityContext.privileged is true", [c.name]) if {
+	some c in containers
+	setting(c, "privileged") == true
+}
+
+runtime_violation contains sprintf("container %q: securityContext.allowPrivilegeEscalation is not false", [c.name]) if {
+	restricted
+	some c in containers
+	setting(c, "allow_privilege_escalation") != false
+}
+
+runtime_violation contains sprintf("container %q: securityContext.capabilities.add has %s", [c.name, a]) if {
+	some c in containers
+	some a in object.get(security(c), "capabilities_add", [])
+	not capability(a) in allowed_capabilities
+}
+
+runtime_violation contains sprintf("container %q: securityContext.capabilities.drop does not list ALL", [c.name]) if {
+	restricted
+	some c in containers
+	not drops_all(c)
+}
+
+runtime_violation contains sprintf("container %q: securityContext.seccompProfile is not RuntimeDefault or Localhost", [c.name]) if {
+	some c in containers
+	not seccomp_confined(c)
+}
+
+runtime_violation contains sprintf("container %q: the AppArmor profile is %s", [c.name, profile]) if {
+	some c in containers
+	profile := setting(c, "apparmor_profile")
+	profile != null
+	not apparmor_confined(profile)
+}
+
+runtime_violation contains sprintf("container %q: securityContext.seLinuxOptions.type is %s", [c.name, kind]) if {
+	some c in containers
+	kind := setting(c, "selinux_type")
+	kind != null
+	not kind in params.allowed_selinux_types
+}
+
+runtime_violation contains sprintf("container %q: ports[].hostPort binds node port %d", [c.name, port]) if {
+	some c in containers
+	some port in object.get(c, "host_ports", [])
+	not port in params.allowed_host_ports
+}
+
+findings contains {"rule": "runtime-hardening", "effect": "deny", "message": violation} if {
+	some violation in runtime_violation
 }
 
 allowed if {

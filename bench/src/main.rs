@@ -755,8 +755,10 @@ fn machine() -> String {
 
 fn markdown(report: &Report) -> String {
     let mut md = format!(
-        "Measured on {} ({} run). Median / p99 per image, whole baseline (8 rules), facts prepared once.\n\n",
-        report.machine, report.mode
+        "Measured on {} ({} run). Median / p99 per image, whole baseline ({} rules), facts prepared once.\n\n",
+        report.machine,
+        report.mode,
+        customs::baseline::POLICIES.len()
     );
     md.push_str("| input | packages / vulns | customs WASM | customs CEL | regorus (Rego) | plain `cel` crate | regorus ÷ WASM | CEL ÷ WASM | plain ÷ customs CEL |\n|---|---|---|---|---|---|---|---|---|\n");
     for row in &report.latency {

@@ -53,7 +53,7 @@ enum Command {
     ///
     /// Without --bundle or --policy the embedded baseline bundle runs
     /// (trusted-base, no-root-user, vulnerabilities, no-secrets, minimal-image,
-    /// signed, provenance, freshness).
+    /// signed, provenance, freshness, misconfigurations, runtime-hardening).
     Eval(EvalArgs),
     /// Print the merged, normalized facts of the inputs as JSON (facts v1).
     Facts(FactsArgs),
@@ -165,7 +165,8 @@ struct EvalArgs {
     now: Option<String>,
     /// Deny (rule evidence/missing) when the facts lack any of these, as
     /// admission does: vulnerabilities, config, secrets, packages,
-    /// signatures, attestations. Comma-separated or repeated. Without it a
+    /// signatures, attestations, misconfigurations. Comma-separated or
+    /// repeated. Without it a
     /// missing scan only warns. Recommended in CI: vulnerabilities,config.
     #[arg(long, value_name = "FACTS", value_delimiter = ',')]
     require: Vec<customs::RequiredFact>,

@@ -23,16 +23,19 @@ pub enum RequiredFact {
     Signatures,
     /// Attestation checks.
     Attestations,
+    /// A misconfiguration scan (Trivy's config scanner).
+    Misconfigurations,
 }
 
 impl RequiredFact {
-    pub const ALL: [RequiredFact; 6] = [
+    pub const ALL: [RequiredFact; 7] = [
         RequiredFact::Vulnerabilities,
         RequiredFact::Config,
         RequiredFact::Secrets,
         RequiredFact::Packages,
         RequiredFact::Signatures,
         RequiredFact::Attestations,
+        RequiredFact::Misconfigurations,
     ];
 
     /// The name on the command line and in configuration files.
@@ -44,6 +47,7 @@ impl RequiredFact {
             RequiredFact::Packages => "packages",
             RequiredFact::Signatures => "signatures",
             RequiredFact::Attestations => "attestations",
+            RequiredFact::Misconfigurations => "misconfigurations",
         }
     }
 
@@ -56,6 +60,7 @@ impl RequiredFact {
             RequiredFact::Packages => "a package list",
             RequiredFact::Signatures => "signature checks",
             RequiredFact::Attestations => "attestation checks",
+            RequiredFact::Misconfigurations => "a misconfiguration scan",
         }
     }
 
@@ -68,6 +73,7 @@ impl RequiredFact {
             RequiredFact::Packages => facts.packages.is_some(),
             RequiredFact::Signatures => facts.signatures.is_some(),
             RequiredFact::Attestations => facts.attestations.is_some(),
+            RequiredFact::Misconfigurations => facts.misconfigurations.is_some(),
         }
     }
 }

@@ -38,6 +38,14 @@ pub const POLICIES: &[(&str, &[u8])] = &[
         "freshness",
         include_bytes!("../baseline/baseline_freshness.wasm"),
     ),
+    (
+        "misconfigurations",
+        include_bytes!("../baseline/baseline_misconfigurations.wasm"),
+    ),
+    (
+        "runtime-hardening",
+        include_bytes!("../baseline/baseline_runtime_hardening.wasm"),
+    ),
 ];
 
 /// The name of the embedded baseline bundle.

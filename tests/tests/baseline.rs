@@ -97,7 +97,9 @@ fn baseline_has_the_stable_rule_ids_in_order() {
             "minimal-image",
             "signed",
             "provenance",
-            "freshness"
+            "freshness",
+            "misconfigurations",
+            "runtime-hardening"
         ]
     );
 }
@@ -131,6 +133,7 @@ fn no_root_user() {
                 run_as_non_root: Some(true),
                 ..Default::default()
             },
+            ..Default::default()
         }],
         ..Default::default()
     });
@@ -590,6 +593,187 @@ fn freshness() {
         rule(with_os("debian", "12.5"), "freshness").0,
         PolicyDecision::Allow
     );
+}
+
+fn corpus_facts(path: &str) -> Facts {
+    customs_facts::import::import_file(&customs_tests::corpus_dir().join(path)).unwrap()
+}
+
+#[test]
+fn misconfigurations() {
+    // Trivy's config scan of a Dockerfile: DS-0002 is HIGH.
+    let (decision, messages) = rule(
+        corpus_facts("trivy/dockerfile-misconfig.json"),
+        "misconfigurations",
+    );
+    assert_eq!(decision, PolicyDecision::Deny);
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(
+        messages[0].starts_with("DS-0002 (high) in Dockerfile: Image user should not be 'root'"),
+        "{messages:?}"
+    );
+    let ignored = rule_with(
+        corpus_facts("trivy/dockerfile-misconfig.json"),
+        "misconfigurations",
+        &[("ignore", "DS-0001, DS-0002")],
+    );
+    assert_eq!(ignored, (PolicyDecision::Allow, vec![]));
+
+    // Custom checks at LOW pass by default and deny from min-severity low.
+    let low = "trivy/dockerfile-custom-policies-misconfig.json";
+    assert_eq!(
+        rule(corpus_facts(low), "misconfigurations").0,
+        PolicyDecision::Allow
+    );
+    let (decision, messages) = rule_with(
+        corpus_facts(low),
+        "misconfigurations",
+        &[("min-severity", "low")],
+    );
+    assert_eq!(decision, PolicyDecision::Deny);
+    assert_eq!(messages.len(), 2, "{messages:?}");
+
+    // No scan passes silently, unless one is required.
+    assert_eq!(
+        rule(Facts::default(), "misconfigurations"),
+        (PolicyDecision::Allow, vec![])
+    );
+    let (decision, messages) = rule_with(
+        Facts::default(),
+        "misconfigurations",
+        &[("require-scan", "true")],
+    );
+    assert_eq!(decision, PolicyDecision::Warn);
+    assert!(
+        messages[0].contains("no misconfiguration scan"),
+        "{messages:?}"
+    );
+
+    // Beyond max-findings, one summary finding.
+    let many = Facts {
+        misconfigurations: Some(
+            (0..30)
+                .map(|i| customs_facts::Misconfiguration {
+                    id: format!("KSV-{i:04}"),
+                    severity: Severity::Critical,
+                    ..Default::default()
+                })
+                .collect(),
+        ),
+        ..Default::default()
+    };
+    let (_, messages) = rule(many, "misconfigurations");
+    assert_eq!(messages.len(), 26);
+    assert_eq!(
+        messages[25],
+        "and 5 more misconfigurations at or above high"
+    );
+}
+
+fn admission(file: &str) -> Facts {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data/admission")
+        .join(file);
+    customs_facts::import::import_file(&path).unwrap()
+}
+
+#[test]
+fn runtime_hardening() {
+    // Every check, each its own finding naming the container or the pod field.
+    let (decision, messages) = rule(
+        admission("pod-hardening-violations.json"),
+        "runtime-hardening",
+    );
+    assert_eq!(decision, PolicyDecision::Deny);
+    let expected = [
+        "spec.hostNetwork is true",
+        "spec.hostPID is true",
+        "spec.hostIPC is true",
+        "a hostPath volume mounts the node's /var/run/docker.sock",
+        "container \"agent\": securityContext.privileged is true",
+        "container \"agent\": securityContext.allowPrivilegeEscalation is true",
+        "container \"agent\": securityContext.capabilities.add has SYS_ADMIN, NET_RAW",
+        "container \"agent\": securityContext.capabilities.drop does not list ALL",
+        "container \"agent\": securityContext.seccompProfile is Unconfined",
+        "container \"agent\": the AppArmor profile is unconfined",
+        "container \"agent\": securityContext.seLinuxOptions.type is spc_t",
+        "container \"agent\": ports[].hostPort binds node port 9100",
+    ];
+    assert_eq!(messages.len(), expected.len(), "{messages:#?}");
+    for (message, start) in messages.iter().zip(expected) {
+        assert!(
+            message.starts_with(start),
+            "{message:?} should start with {start:?}"
+        );
+    }
+
+    // The compliant pod passes; an image alone is not judged.
+    assert_eq!(
+        rule(admission("pod-restricted.json"), "runtime-hardening"),
+        (PolicyDecision::Allow, vec![])
+    );
+    assert_eq!(
+        rule(Facts::default(), "runtime-hardening"),
+        (PolicyDecision::Allow, vec![])
+    );
+
+    // A bare pod meets "baseline" but not "restricted".
+    let (decision, messages) = rule(admission("pod-default.json"), "runtime-hardening");
+    assert_eq!(decision, PolicyDecision::Deny);
+    assert_eq!(
+        messages.len(),
+        3,
+        "escalation, drop ALL, seccomp: {messages:#?}"
+    );
+    assert_eq!(
+        rule_with(
+            admission("pod-default.json"),
+            "runtime-hardening",
+            &[("level", "baseline")]
+        )
+        .0,
+        PolicyDecision::Allow
+    );
+    // Parameters loosen one check each.
+    let (_, messages) = rule_with(
+        admission("pod-hardening-violations.json"),
+        "runtime-hardening",
+        &[
+            (
+                "allowed-capabilities",
+                "NET_BIND_SERVICE, SYS_ADMIN, NET_RAW",
+            ),
+            ("allowed-selinux-types", "spc_t"),
+            ("allowed-host-paths", "/var/run/docker.sock"),
+            ("allowed-host-ports", "9100"),
+        ],
+    );
+    assert_eq!(messages.len(), expected.len() - 4, "{messages:#?}");
+}
+
+#[test]
+fn an_unknown_pss_level_fails_closed() {
+    let mut bundle = baseline();
+    bundle
+        .set_param("runtime-hardening.level", "privileged")
+        .unwrap();
+    let decision = evaluate_with(&bundle, admission("pod-restricted.json"));
+    let report = decision
+        .policies
+        .iter()
+        .find(|p| p.name == "runtime-hardening")
+        .unwrap();
+    assert_eq!(report.decision, PolicyDecision::Error);
+    assert!(
+        report
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("level=\"privileged\" is invalid"),
+        "{:?}",
+        report.error
+    );
+    assert!(!decision.is_allowed());
 }
 
 /// The baseline components committed in host/baseline/ are the ones the

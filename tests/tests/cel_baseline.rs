@@ -13,8 +13,8 @@ use std::collections::BTreeSet;
 use customs::{Bundle, Decision, Effect, EvalOptions, PolicyDecision, PreparedFacts};
 use customs_facts::import::{Origin, import_bytes};
 use customs_facts::{
-    Attestation, Base, Config, Container, Facts, FixState, OsInfo, Package, Secret,
-    SecurityContext, Severity, VexStatus, Vulnerability, Workload,
+    Attestation, Base, Config, Container, Facts, FixState, Misconfiguration, OsInfo, Package,
+    Secret, SecurityContext, Severity, VexStatus, Vulnerability, Workload,
 };
 use customs_tests::{baseline, corpus_dir, engine, signature};
 
@@ -257,6 +257,7 @@ fn both_baselines_agree_rule_by_rule() {
                             run_as_user: Some(1000),
                             ..Default::default()
                         },
+                        ..Default::default()
                     }],
                     ..Default::default()
                 });
@@ -387,6 +388,287 @@ fn both_baselines_agree_rule_by_rule() {
     }
 }
 
+/// A misconfiguration finding of this severity.
+fn misconfiguration(id: &str, severity: Severity) -> Misconfiguration {
+    Misconfiguration {
+        id: id.into(),
+        title: Some("Image user should not be 'root'".into()),
+        severity,
+        target: Some("Dockerfile".into()),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn both_baselines_agree_on_misconfigurations() {
+    let variations: Vec<(&str, Change)> = vec![
+        (
+            "a high misconfiguration",
+            Box::new(|f| {
+                f.misconfigurations = Some(vec![misconfiguration("DS-0002", Severity::High)])
+            }),
+        ),
+        (
+            "a low misconfiguration",
+            Box::new(|f| {
+                f.misconfigurations = Some(vec![misconfiguration("DS-0001", Severity::Low)])
+            }),
+        ),
+        (
+            "a clean misconfiguration scan",
+            Box::new(|f| f.misconfigurations = Some(vec![])),
+        ),
+        (
+            "no misconfiguration scan",
+            Box::new(|f| f.misconfigurations = None),
+        ),
+    ];
+    for (what, change) in variations {
+        let mut facts = golden();
+        change(&mut facts);
+        assert_same(facts, what);
+    }
+}
+
+/// A container that meets the "restricted" Pod Security Standard.
+fn restricted_container(name: &str) -> Container {
+    Container {
+        name: name.into(),
+        image: "registry.example.com/shop/api:1.4.2".into(),
+        security_context: SecurityContext {
+            run_as_non_root: Some(true),
+            allow_privilege_escalation: Some(false),
+            capabilities_drop: vec!["ALL".into()],
+            seccomp_profile: Some("RuntimeDefault".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// The golden image run by a workload of two restricted containers, then
+/// changed in one way.
+fn at_admission(change: impl Fn(&mut Workload)) -> Facts {
+    let mut facts = golden();
+    let mut workload = Workload {
+        namespace: Some("shop".into()),
+        kind: Some("Pod".into()),
+        name: Some("api".into()),
+        containers: vec![restricted_container("init"), restricted_container("api")],
+        ..Default::default()
+    };
+    change(&mut workload);
+    facts.workload = Some(workload);
+    facts
+}
+
+type WorkloadChange = Box<dyn Fn(&mut Workload)>;
+
+fn container_change(change: impl Fn(&mut Container) + 'static) -> WorkloadChange {
+    Box::new(move |w| change(&mut w.containers[1]))
+}
+
+/// Every restricted-profile violation, one at a time, and the spellings
+/// that still comply.
+fn runtime_variations() -> Vec<(&'static str, WorkloadChange, bool)> {
+    vec![
+        ("compliant", Box::new(|_| {}), true),
+        ("hostNetwork", Box::new(|w| w.host_network = true), false),
+        ("hostPID", Box::new(|w| w.host_pid = true), false),
+        ("hostIPC", Box::new(|w| w.host_ipc = true), false),
+        (
+            "hostPath",
+            Box::new(|w| w.host_path_volumes = vec!["/var/run/docker.sock".into()]),
+            false,
+        ),
+        (
+            "privileged",
+            container_change(|c| c.security_context.privileged = Some(true)),
+            false,
+        ),
+        (
+            "privilege escalation allowed",
+            container_change(|c| c.security_context.allow_privilege_escalation = Some(true)),
+            false,
+        ),
+        (
+            "privilege escalation not set",
+            container_change(|c| c.security_context.allow_privilege_escalation = None),
+            false,
+        ),
+        (
+            "SYS_ADMIN added",
+            container_change(|c| c.security_context.capabilities_add = vec!["SYS_ADMIN".into()]),
+            false,
+        ),
+        (
+            "CHOWN added",
+            container_change(|c| c.security_context.capabilities_add = vec!["CHOWN".into()]),
+            false,
+        ),
+        (
+            "cap_net_bind_service added",
+            container_change(|c| {
+                c.security_context.capabilities_add = vec!["cap_net_bind_service".into()]
+            }),
+            true,
+        ),
+        (
+            "nothing dropped",
+            container_change(|c| c.security_context.capabilities_drop.clear()),
+            false,
+        ),
+        (
+            "all dropped, lower case",
+            container_change(|c| c.security_context.capabilities_drop = vec!["all".into()]),
+            true,
+        ),
+        (
+            "seccomp not set",
+            container_change(|c| c.security_context.seccomp_profile = None),
+            false,
+        ),
+        (
+            "seccomp Unconfined",
+            container_change(|c| c.security_context.seccomp_profile = Some("Unconfined".into())),
+            false,
+        ),
+        (
+            "seccomp Localhost",
+            container_change(|c| {
+                c.security_context.seccomp_profile = Some("Localhost:profiles/audit.json".into())
+            }),
+            true,
+        ),
+        (
+            "AppArmor unconfined (annotation)",
+            container_change(|c| c.security_context.apparmor_profile = Some("unconfined".into())),
+            false,
+        ),
+        (
+            "AppArmor Unconfined (field)",
+            container_change(|c| c.security_context.apparmor_profile = Some("Unconfined".into())),
+            false,
+        ),
+        (
+            "AppArmor localhost profile",
+            container_change(|c| {
+                c.security_context.apparmor_profile = Some("localhost/k8s-apparmor".into())
+            }),
+            true,
+        ),
+        (
+            "SELinux spc_t",
+            container_change(|c| c.security_context.selinux_type = Some("spc_t".into())),
+            false,
+        ),
+        (
+            "SELinux container_t",
+            container_change(|c| c.security_context.selinux_type = Some("container_t".into())),
+            true,
+        ),
+        (
+            "hostPort",
+            container_change(|c| c.host_ports = vec![8080]),
+            false,
+        ),
+    ]
+}
+
+#[test]
+fn both_baselines_agree_on_runtime_hardening() {
+    for (what, change, complies) in runtime_variations() {
+        let facts = at_admission(change);
+        let decision = engine().evaluate(
+            &baseline(),
+            &PreparedFacts::new(facts.clone()),
+            &EvalOptions::at(NOW),
+        );
+        assert_eq!(
+            decision.denied_rules().is_empty(),
+            complies,
+            "{what}: {:#?}",
+            decision.findings().collect::<Vec<_>>()
+        );
+        assert_same(facts, what);
+    }
+}
+
+/// At level baseline, what only "restricted" asks for passes; what both
+/// forbid still denies; the CEL baseline agrees.
+#[test]
+fn the_pss_level_is_one_parameter_in_both_baselines() {
+    let baseline_level_passes = [
+        "compliant",
+        "privilege escalation not set",
+        "privilege escalation allowed",
+        "CHOWN added",
+        "nothing dropped",
+        "seccomp not set",
+    ];
+    let mut wasm = baseline();
+    wasm.set_param("runtime-hardening.level", "baseline")
+        .unwrap();
+    let mut cel = cel_baseline();
+    cel.set_param("baseline-cel.pss_level", "baseline").unwrap();
+    for (what, change, _) in runtime_variations() {
+        let prepared = PreparedFacts::new(at_admission(change));
+        let options = EvalOptions::at(NOW);
+        let wasm = engine().evaluate(&wasm, &prepared, &options);
+        let cel = engine().evaluate(&cel, &prepared, &options);
+        let expected: &[&str] = if baseline_level_passes.contains(&what)
+            || runtime_variations()
+                .iter()
+                .any(|(name, _, complies)| *name == what && *complies)
+        {
+            &[]
+        } else {
+            &["runtime-hardening"]
+        };
+        assert_eq!(wasm.denied_rules(), expected, "{what}");
+        assert_eq!(verdict(&wasm, what), verdict(&cel, what), "{what}");
+    }
+}
+
+#[test]
+fn misconfiguration_parameters_change_both_baselines_alike() {
+    let mut facts = golden();
+    facts.misconfigurations = Some(vec![misconfiguration("DS-0002", Severity::High)]);
+    let prepared = PreparedFacts::new(facts);
+    let options = EvalOptions::at(NOW);
+    let mut wasm = baseline();
+    wasm.set_param("misconfigurations.ignore", "DS-0002")
+        .unwrap();
+    let mut cel = cel_baseline();
+    cel.set_param("baseline-cel.misconfig_ignore", "DS-0002")
+        .unwrap();
+    let (wasm_ignored, cel_ignored) = (
+        engine().evaluate(&wasm, &prepared, &options),
+        engine().evaluate(&cel, &prepared, &options),
+    );
+    assert!(wasm_ignored.is_allowed());
+    assert_eq!(
+        verdict(&wasm_ignored, "ignored"),
+        verdict(&cel_ignored, "ignored")
+    );
+
+    // Asked for, a missing scan warns.
+    let prepared = PreparedFacts::new(golden());
+    let mut wasm = baseline();
+    wasm.set_param("misconfigurations.require-scan", "true")
+        .unwrap();
+    let mut cel = cel_baseline();
+    cel.set_param("baseline-cel.misconfig_require_scan", "true")
+        .unwrap();
+    let (wasm, cel) = (
+        engine().evaluate(&wasm, &prepared, &options),
+        engine().evaluate(&cel, &prepared, &options),
+    );
+    let warned: Vec<&str> = wasm.findings().map(|(_, f)| f.rule.as_str()).collect();
+    assert_eq!(warned, ["misconfigurations"]);
+    assert_eq!(verdict(&wasm, "required"), verdict(&cel, "required"));
+}
+
 #[test]
 fn parameters_change_both_baselines_alike() {
     let mut facts = golden();
@@ -430,5 +712,30 @@ fn all_baselines_agree_on_the_benchmark_inputs() {
     assert_eq!(
         decision.denied_rules(),
         ["minimal-image", "vulnerabilities"]
+    );
+}
+
+#[test]
+fn allowed_host_ports_let_a_port_through_in_both_baselines() {
+    let prepared = PreparedFacts::new(at_admission(|w| w.containers[1].host_ports = vec![8080]));
+    let options = EvalOptions::at(NOW);
+    let mut wasm = baseline();
+    wasm.set_param("runtime-hardening.allowed-host-ports", "8080, 9090")
+        .unwrap();
+    let mut cel = cel_baseline();
+    cel.set_param("baseline-cel.allowed_host_ports", "8080, 9090")
+        .unwrap();
+    let (wasm, cel) = (
+        engine().evaluate(&wasm, &prepared, &options),
+        engine().evaluate(&cel, &prepared, &options),
+    );
+    assert!(
+        wasm.is_allowed(),
+        "{:#?}",
+        wasm.findings().collect::<Vec<_>>()
+    );
+    assert_eq!(
+        verdict(&wasm, "allowed port"),
+        verdict(&cel, "allowed port")
     );
 }
