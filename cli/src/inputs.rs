@@ -27,6 +27,7 @@ pub fn parse_format(name: &str) -> Result<Format, String> {
 pub fn load(
     paths: &[PathBuf],
     format: Option<Format>,
+    platform: Option<&customs_image::Platform>,
     trust: &crate::trust::TrustArgs,
     now: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<Facts> {
@@ -36,6 +37,12 @@ pub fn load(
     let mut all = Vec::with_capacity(paths.len());
     let mut signed_inputs = Vec::new();
     for path in paths {
+        if let Some(text) = path.to_str()
+            && customs_image::ImageSource::is_source(text)
+        {
+            all.push(read_image(text, platform)?);
+            continue;
+        }
         let (origin, bytes) = read(path)?;
         let format = match format {
             Some(format) => format,
@@ -52,6 +59,31 @@ pub fn load(
         eprintln!("warning: {}", customs::text::escaped(&warning.to_string()));
     }
     Ok(facts)
+}
+
+/// The image itself, read by customs: one platform's facts.
+fn read_image(text: &str, platform: Option<&customs_image::Platform>) -> Result<Facts> {
+    let source = customs_image::ImageSource::parse(text)?;
+    let options = customs_image::ReadOptions::default().platform(platform.cloned());
+    let mut all = customs_image::read(&source, &options)?;
+    if all.len() > 1 {
+        let platforms: Vec<String> = all
+            .iter()
+            .map(|f| {
+                format!(
+                    "{}/{}",
+                    f.image.os.as_deref().unwrap_or("?"),
+                    f.image.architecture.as_deref().unwrap_or("?")
+                )
+            })
+            .collect();
+        bail!(
+            "{source}: a multi-platform index ({}): choose one with --platform",
+            platforms.join(", ")
+        );
+    }
+    all.pop()
+        .with_context(|| format!("{source}: the index lists no image"))
 }
 
 fn is_stdin(path: &Path) -> bool {

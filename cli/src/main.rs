@@ -99,8 +99,15 @@ struct InputArgs {
     /// config/manifest/index, docker inspect, cosign verify output, in-toto/Sigstore attestations, OpenVEX,
     /// Kubernetes AdmissionReview, or a facts document from `customs facts`.
     /// `-` reads standard input. The format is detected from content.
+    /// The image itself is read from oci-layout:DIR[:TAG|@DIGEST] (an OCI
+    /// image layout) or docker-archive:FILE[:TAG] (`docker save`): its
+    /// config, installed packages (apk, dpkg) and executables.
     #[arg(value_name = "INPUT", required = true)]
     inputs: Vec<PathBuf>,
+    /// Of an image input that is a multi-platform index, read this platform
+    /// (os/arch[/variant], e.g. linux/arm64).
+    #[arg(long, value_name = "PLATFORM")]
+    platform: Option<customs_image::Platform>,
     /// Read every input as this format instead of detecting it: trivy-json,
     /// grype-json, syft-json, cyclonedx-json, spdx-json, oci-config, oci-manifest,
     /// oci-index, docker-inspect, clair-v4, clair-scanner-json, klar-json,
@@ -250,6 +257,7 @@ fn run(cli: Cli) -> Result<u8> {
             let facts = inputs::load(
                 &args.input.inputs,
                 args.input.input_format,
+                args.input.platform.as_ref(),
                 &args.input.trust,
                 None,
             )?;
@@ -291,6 +299,7 @@ fn eval(args: EvalArgs) -> Result<u8> {
     let facts = inputs::load(
         &args.input.inputs,
         args.input.input_format,
+        args.input.platform.as_ref(),
         &args.input.trust,
         now,
     )?;

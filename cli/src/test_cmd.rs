@@ -234,8 +234,14 @@ fn run_case(
         }
         (None, false) => {
             let paths: Vec<PathBuf> = case.inputs.iter().map(|p| base.join(p)).collect();
-            crate::inputs::load(&paths, None, &crate::trust::TrustArgs::default(), None)
-                .map_err(error)?
+            crate::inputs::load(
+                &paths,
+                None,
+                None,
+                &crate::trust::TrustArgs::default(),
+                None,
+            )
+            .map_err(error)?
         }
     };
     let mut bundle = bundle.clone();

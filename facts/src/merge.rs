@@ -57,6 +57,7 @@ impl Facts {
             misconfigurations,
             signatures,
             attestations,
+            files,
             workload,
             sources,
             vex,
@@ -89,6 +90,8 @@ impl Facts {
         fill(&mut self.history, history);
         fill(&mut self.layers, layers);
         fill(&mut self.workload, workload);
+        // Read from the image's layers: one reading of one digest is the truth.
+        fill(&mut self.files, files);
         merge_list(&mut self.packages, packages, package_key, |_, _| {});
         merge_list(
             &mut self.vulnerabilities,

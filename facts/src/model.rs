@@ -44,6 +44,10 @@ pub struct Facts {
     pub signatures: Option<Vec<Signature>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attestations: Option<Vec<Attestation>>,
+    /// What customs read from the image's layers itself: absent unless the
+    /// image (not a report about it) was an input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<Files>,
     /// Admission context: how the image is about to run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload: Option<Workload>,
@@ -90,6 +94,7 @@ impl Default for Facts {
             misconfigurations: None,
             signatures: None,
             attestations: None,
+            files: None,
             workload: None,
             sources: Vec::new(),
             vex: Vec::new(),
@@ -530,22 +535,19 @@ pub struct Workload {
     /// Init, app and ephemeral containers: they all run.
     #[serde(default)]
     pub containers: Vec<Container>,
+    // The booleans are always written, so CEL sees false, not null.
     /// The pod shares the node's network namespace (`hostNetwork`).
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(default)]
     pub host_network: bool,
     /// The pod shares the node's process namespace (`hostPID`).
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(default)]
     pub host_pid: bool,
     /// The pod shares the node's IPC namespace (`hostIPC`).
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(default)]
     pub host_ipc: bool,
     /// The node paths the pod mounts (`hostPath` volumes).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub host_path_volumes: Vec<String>,
-}
-
-fn is_false(value: &bool) -> bool {
-    !value
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -586,6 +588,52 @@ pub struct SecurityContext {
     pub apparmor_profile: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selinux_type: Option<String>,
+}
+
+/// The image's final filesystem (layers applied in order, whiteouts
+/// honoured), as far as policies judge it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Files {
+    /// Every file that can run: an ELF binary or a `#!` script with an
+    /// execute bit, and links to one. Sorted by path.
+    #[serde(default)]
+    pub executables: Vec<Executable>,
+    /// Files and directories anyone may write to (mode o+w), except
+    /// directories with the sticky bit (such as /tmp). Sorted.
+    #[serde(default)]
+    pub world_writable: Vec<String>,
+    /// How many regular files the final filesystem holds.
+    #[serde(default)]
+    pub file_count: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Executable {
+    /// Absolute path, e.g. "/bin/busybox".
+    pub path: String,
+    /// `elf` or `script` (what the file starts with).
+    pub kind: String,
+    /// Bytes (of the link's target for a link).
+    pub size: u64,
+    /// Permission bits, e.g. 0o4755 (as a number: 2541).
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    #[serde(default)]
+    pub setuid: bool,
+    #[serde(default)]
+    pub setgid: bool,
+    /// For a symbolic or hard link: the executable it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_target: Option<String>,
+    /// For a script: its `#!` interpreter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interpreter: Option<String>,
+    /// Digest of the layer the file comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<String>,
 }
 
 /// One tool output the facts were built from.

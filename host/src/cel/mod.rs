@@ -68,7 +68,7 @@ pub fn environment() -> Result<Arc<Env>, Error> {
 }
 
 /// The names facts are exposed under, in facts v1 order.
-const FACT_NAMES: [&str; 14] = [
+const FACT_NAMES: [&str; 15] = [
     "image",
     "base",
     "config",
@@ -81,6 +81,7 @@ const FACT_NAMES: [&str; 14] = [
     "misconfigurations",
     "signatures",
     "attestations",
+    "files",
     "workload",
     "sources",
 ];
@@ -124,8 +125,9 @@ impl CelFacts {
             "misconfigurations" => 9,
             "signatures" => 10,
             "attestations" => 11,
-            "workload" => 12,
-            "sources" => 13,
+            "files" => 12,
+            "workload" => 13,
+            "sources" => 14,
             _ => return None,
         };
         self.values.get(i).map(|v| v.as_ref())

@@ -1,0 +1,539 @@
+//! Images built here (OCI layouts and docker archives) read back as facts,
+//! field by field; and every kind of bad image refused with a clear error.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod build;
+
+use build::{Compression, Item, Layout, elf, file, layer_tar};
+use customs_facts::Facts;
+use customs_image::{ImageError, ImageLimits, ImageSource, ReadOptions, read};
+
+const APK_DB: &str = "C:Q1aaa=\nP:musl\nV:1.2.5-r0\nA:x86_64\nL:MIT\no:musl\n\nC:Q1bbb=\nP:busybox\nV:1.36.1-r29\nA:x86_64\nL:GPL-2.0-only\n\n";
+
+/// An Alpine-like image: busybox and its shell link, a setuid binary, a
+/// script, a world-writable directory; a second layer deletes the shell
+/// link and leaves a compiler behind (a multi-stage build gone wrong).
+fn alpine_like(layout: &mut Layout, compression: Compression) -> build::Built {
+    let base = layer_tar(&[
+        Item::Dir {
+            path: "etc/",
+            mode: 0o755,
+        },
+        file(
+            "etc/os-release",
+            0o644,
+            b"NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.20.3\n",
+        ),
+        file("lib/apk/db/installed", 0o644, APK_DB.as_bytes()),
+        file("bin/busybox", 0o755, &elf()),
+        Item::Symlink {
+            path: "bin/sh",
+            target: "busybox",
+        },
+        Item::Symlink {
+            path: "bin/ls",
+            target: "/bin/busybox",
+        },
+        Item::Hardlink {
+            path: "bin/cat",
+            target: "bin/busybox",
+        },
+        file("usr/bin/passwd", 0o4755, &elf()),
+        file(
+            "usr/local/bin/start.sh",
+            0o755,
+            b"#!/bin/sh -e\nexec /bin/app\n",
+        ),
+        file("usr/share/doc/readme", 0o755, b"not a program"),
+        Item::Dir {
+            path: "tmp/",
+            mode: 0o1777,
+        },
+        Item::Dir {
+            path: "var/data/",
+            mode: 0o777,
+        },
+        file("etc/app.conf", 0o666, b"x=1\n"),
+    ]);
+    let app = layer_tar(&[
+        file("bin/.wh.sh", 0o644, b""),
+        file("usr/bin/gcc", 0o755, &elf()),
+        Item::File {
+            path: "bin/app",
+            mode: 0o750,
+            uid: 1000,
+            body: elf(),
+        },
+    ]);
+    layout.image("amd64", "1000", &[(base, compression), (app, compression)])
+}
+
+fn read_one(source: &str) -> Facts {
+    let mut all = read(
+        &ImageSource::parse(source).unwrap(),
+        &ReadOptions::default(),
+    )
+    .unwrap_or_else(|e| panic!("{source}: {e}"));
+    assert_eq!(all.len(), 1);
+    all.remove(0)
+}
+
+fn executable_paths(facts: &Facts) -> Vec<&str> {
+    facts
+        .files
+        .as_ref()
+        .unwrap()
+        .executables
+        .iter()
+        .map(|e| e.path.as_str())
+        .collect()
+}
+
+#[test]
+fn an_alpine_like_layout_gives_its_packages_and_executables() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut layout = Layout::default();
+    let built = alpine_like(&mut layout, Compression::Gzip);
+    layout.tag(&built, "1.0");
+    layout.write_dir(dir.path());
+
+    let facts = read_one(&format!("oci-layout:{}", dir.path().display()));
+    assert_eq!(facts.image.digest.as_deref(), Some(built.digest.as_str()));
+    assert_eq!(facts.image.tag.as_deref(), Some("1.0"));
+    assert_eq!(facts.image.architecture.as_deref(), Some("amd64"));
+    assert_eq!(facts.config.as_ref().unwrap().user, "1000");
+    assert!(!facts.user.as_ref().unwrap().is_root);
+    let os = facts.base.as_ref().unwrap().os.as_ref().unwrap();
+    assert_eq!(
+        (os.family.as_str(), os.version.as_str()),
+        ("alpine", "3.20.3")
+    );
+
+    let packages = facts.packages.as_ref().unwrap();
+    let purls: Vec<&str> = packages.iter().filter_map(|p| p.purl.as_deref()).collect();
+    assert_eq!(
+        purls,
+        [
+            "pkg:apk/alpine/musl@1.2.5-r0?arch=x86_64",
+            "pkg:apk/alpine/busybox@1.36.1-r29?arch=x86_64"
+        ]
+    );
+
+    // The whiteout removed /bin/sh; the script, the links to busybox and
+    // the leftover compiler are there; a non-program with an x bit is not.
+    assert_eq!(
+        executable_paths(&facts),
+        [
+            "/bin/app",
+            "/bin/busybox",
+            "/bin/cat",
+            "/bin/ls",
+            "/usr/bin/gcc",
+            "/usr/bin/passwd",
+            "/usr/local/bin/start.sh"
+        ]
+    );
+    let files = facts.files.as_ref().unwrap();
+    let by_path = |p: &str| files.executables.iter().find(|e| e.path == p).unwrap();
+    let passwd = by_path("/usr/bin/passwd");
+    assert!(passwd.setuid && !passwd.setgid);
+    assert_eq!(passwd.mode, 0o4755);
+    assert_eq!(passwd.kind, "elf");
+    let app = by_path("/bin/app");
+    assert_eq!((app.uid, app.mode), (1000, 0o750));
+    let layers = built.layer_digests();
+    assert_eq!(app.layer.as_deref(), Some(layers[1].as_str()));
+    assert_eq!(
+        by_path("/bin/ls").link_target.as_deref(),
+        Some("/bin/busybox")
+    );
+    assert_eq!(
+        by_path("/bin/cat").link_target.as_deref(),
+        Some("/bin/busybox")
+    );
+    let script = by_path("/usr/local/bin/start.sh");
+    assert_eq!(
+        (script.kind.as_str(), script.interpreter.as_deref()),
+        ("script", Some("/bin/sh -e"))
+    );
+    // /tmp is sticky, so only the data directory and the config file are
+    // writable by anyone.
+    assert_eq!(files.world_writable, ["/etc/app.conf", "/var/data"]);
+    assert_eq!(files.file_count, 9);
+
+    let source = facts.sources.last().unwrap();
+    assert_eq!(
+        (source.tool.as_str(), source.format.as_str()),
+        ("customs", "oci-layout")
+    );
+}
+
+#[test]
+fn plain_and_zstd_layers_read_like_gzip_ones() {
+    let read_with = |compression| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut layout = Layout::default();
+        let built = alpine_like(&mut layout, compression);
+        layout.tag(&built, "1.0");
+        layout.write_dir(dir.path());
+        let facts = read_one(&format!("oci-layout:{}", dir.path().display()));
+        (
+            facts.packages.clone(),
+            executable_paths(&facts).join(","),
+            facts.files.as_ref().unwrap().world_writable.clone(),
+        )
+    };
+    let gzip = read_with(Compression::Gzip);
+    assert_eq!(read_with(Compression::None), gzip);
+    assert_eq!(read_with(Compression::Zstd), gzip);
+}
+
+#[test]
+fn a_distroless_like_image_lists_status_d_packages_and_no_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut layout = Layout::default();
+    let tar = layer_tar(&[
+        file("etc/os-release", 0o644, b"ID=debian\nVERSION_ID=\"12\"\n"),
+        file(
+            "var/lib/dpkg/status.d/libc6",
+            0o644,
+            b"Package: libc6\nVersion: 2.36-9+deb12u9\nArchitecture: amd64\nSource: glibc\n",
+        ),
+        file(
+            "var/lib/dpkg/status.d/libssl3",
+            0o644,
+            b"Package: libssl3\nVersion: 3.0.15-1~deb12u1\nArchitecture: amd64\nSource: openssl\n",
+        ),
+        file(
+            "var/lib/dpkg/status.d/libssl3.md5sums",
+            0o644,
+            b"abc  usr/lib/x\n",
+        ),
+        file("app/server", 0o755, &elf()),
+    ]);
+    let built = layout.image("amd64", "65532", &[(tar, Compression::Gzip)]);
+    layout.tag(&built, "nonroot");
+    layout.write_dir(dir.path());
+
+    let facts = read_one(&format!("oci-layout:{}:nonroot", dir.path().display()));
+    let purls: Vec<&str> = facts
+        .packages
+        .as_ref()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p.purl.as_deref())
+        .collect();
+    assert_eq!(
+        purls,
+        [
+            "pkg:deb/debian/libc6@2.36-9%2Bdeb12u9?arch=amd64",
+            "pkg:deb/debian/libssl3@3.0.15-1~deb12u1?arch=amd64"
+        ]
+    );
+    assert_eq!(executable_paths(&facts), ["/app/server"]);
+    assert_eq!(
+        facts.base.unwrap().os.unwrap().eol.as_deref(),
+        Some("2028-06-30"),
+        "the end of life of Debian 12, from customs' table"
+    );
+}
+
+#[test]
+fn an_opaque_directory_hides_what_lower_layers_put_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut layout = Layout::default();
+    let lower = layer_tar(&[
+        file("opt/tools/debug.sh", 0o755, b"#!/bin/bash\n"),
+        file("opt/keep", 0o755, &elf()),
+    ]);
+    let upper = layer_tar(&[
+        file("opt/tools/.wh..wh..opq", 0o644, b""),
+        file("opt/tools/run", 0o755, &elf()),
+    ]);
+    let built = layout.image(
+        "amd64",
+        "1",
+        &[(lower, Compression::Gzip), (upper, Compression::Gzip)],
+    );
+    layout.tag(&built, "latest");
+    layout.write_dir(dir.path());
+    let facts = read_one(&format!("oci-layout:{}", dir.path().display()));
+    assert_eq!(executable_paths(&facts), ["/opt/keep", "/opt/tools/run"]);
+    assert_eq!(
+        facts.packages, None,
+        "no package database: the packages are unknown, not none"
+    );
+    assert!(
+        facts.sources.last().unwrap().warnings[0].contains("no package database"),
+        "{:?}",
+        facts.sources
+    );
+}
+
+#[test]
+fn the_same_image_from_a_layout_and_from_docker_archives_gives_the_same_facts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut layout = Layout::default();
+    let built = alpine_like(&mut layout, Compression::Gzip);
+    layout.tag(&built, "1.0");
+    layout.write_dir(&dir.path().join("layout"));
+    let archive = dir.path().join("app.tar");
+    layout.write_docker_archive(&archive, &built, "registry.example.com/shop/app:1.0", true);
+    let legacy = dir.path().join("legacy.tar");
+    layout.write_docker_archive(&legacy, &built, "registry.example.com/shop/app:1.0", false);
+
+    let without_sources = |mut facts: Facts| {
+        facts.sources.clear();
+        facts.image.reference = None;
+        facts.image.registry = None;
+        facts.image.repository = None;
+        facts
+    };
+    let from_layout = read_one(&format!(
+        "oci-layout:{}",
+        dir.path().join("layout").display()
+    ));
+    let from_archive = read_one(&format!("docker-archive:{}", archive.display()));
+    assert_eq!(
+        from_archive.image.reference.as_deref(),
+        Some("registry.example.com/shop/app:1.0")
+    );
+    assert_eq!(
+        without_sources(from_archive),
+        without_sources(from_layout.clone())
+    );
+
+    // The legacy archive has no manifest: everything but the manifest
+    // digest is the same, and it says so.
+    let from_legacy = read_one(&format!("docker-archive:{}", legacy.display()));
+    assert_eq!(from_legacy.image.digest, None);
+    assert!(
+        from_legacy
+            .sources
+            .last()
+            .unwrap()
+            .warnings
+            .iter()
+            .any(|w| w.contains("config digest only")),
+        "{:?}",
+        from_legacy.sources
+    );
+    assert_eq!(from_legacy.files, from_layout.files);
+    assert_eq!(from_legacy.packages, from_layout.packages);
+    assert_eq!(
+        from_legacy.image.config_digest,
+        from_layout.image.config_digest
+    );
+}
+
+#[test]
+fn a_multi_platform_index_gives_one_document_per_platform() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut layout = Layout::default();
+    let amd = layout.image(
+        "amd64",
+        "1",
+        &[(
+            layer_tar(&[file("bin/app", 0o755, &elf())]),
+            Compression::Gzip,
+        )],
+    );
+    let arm = layout.image(
+        "arm64",
+        "1",
+        &[(
+            layer_tar(&[file("bin/app-arm", 0o755, &elf())]),
+            Compression::Gzip,
+        )],
+    );
+    let index = layout.tag_index(&[(&amd, "amd64"), (&arm, "arm64")], "2.0");
+    layout.write_dir(dir.path());
+    let source = ImageSource::parse(&format!("oci-layout:{}:2.0", dir.path().display())).unwrap();
+
+    let all = read(&source, &ReadOptions::default()).unwrap();
+    let digests: Vec<_> = all
+        .iter()
+        .map(|f| f.image.digest.clone().unwrap())
+        .collect();
+    assert_eq!(digests, [amd.digest.clone(), arm.digest.clone()]);
+    assert!(
+        all.iter()
+            .all(|f| f.image.index_digest.as_deref() == Some(index.as_str()))
+    );
+
+    let arm_only = read(
+        &source,
+        &ReadOptions::default().platform(Some("linux/arm64".parse().unwrap())),
+    )
+    .unwrap();
+    assert_eq!(arm_only.len(), 1);
+    assert_eq!(executable_paths(&arm_only[0]), ["/bin/app-arm"]);
+
+    let error = read(
+        &source,
+        &ReadOptions::default().platform(Some("linux/s390x".parse().unwrap())),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("no linux/s390x image; it has linux/amd64, linux/arm64"),
+        "{error}"
+    );
+}
+
+/// Writes a one-layer image whose layer is `layer` (already compressed or
+/// not) and returns the error reading it gives.
+fn error_reading(layer: Vec<u8>, limits: ImageLimits) -> (String, ImageError) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut layout = Layout::default();
+    let built = layout.image("amd64", "1", &[(layer, Compression::None)]);
+    layout.tag(&built, "bad");
+    layout.write_dir(dir.path());
+    let source = ImageSource::parse(&format!("oci-layout:{}", dir.path().display())).unwrap();
+    let error = read(&source, &ReadOptions::default().limits(limits)).unwrap_err();
+    (built.layer_digests()[0].clone(), error)
+}
+
+#[test]
+fn bad_layers_are_refused_naming_the_layer_and_the_entry() {
+    let (layer, error) = error_reading(b"definitely not a tar".to_vec(), ImageLimits::default());
+    let text = error.to_string();
+    assert!(
+        text.contains(&format!("layer {layer}: not a tar stream")),
+        "{text}"
+    );
+
+    let (_, error) = error_reading(
+        layer_tar(&[Item::RawFile {
+            path: "usr/../../etc/shadow",
+        }]),
+        ImageLimits::default(),
+    );
+    let text = error.to_string();
+    assert!(
+        text.contains("entry \"usr/../../etc/shadow\": the path has a \"..\" component"),
+        "{text}"
+    );
+
+    let (layer, error) = error_reading(
+        layer_tar(&[
+            Item::Symlink {
+                path: "bin/a",
+                target: "b",
+            },
+            Item::Symlink {
+                path: "bin/b",
+                target: "/bin/a",
+            },
+        ]),
+        ImageLimits::default(),
+    );
+    let text = error.to_string();
+    assert!(
+        text.contains(&format!(
+            "layer {layer}, entry \"/bin/a\": the link \"bin/a\" loops"
+        )),
+        "{text}"
+    );
+
+    let many: Vec<Item> = ["a", "b", "c", "d", "e"]
+        .iter()
+        .map(|n| file(n, 0o644, b"x"))
+        .collect();
+    let limits = ImageLimits::default().with_max_entries(3);
+    let (_, error) = error_reading(layer_tar(&many), limits);
+    assert!(error.to_string().contains("more than 3 entries"), "{error}");
+
+    // A gzip bomb: a megabyte of zeros in a file, a limit of 64 KiB.
+    let bomb = layer_tar(&[file("zeros", 0o644, &vec![0; 1 << 20])]);
+    let limits = ImageLimits::default().with_max_uncompressed_bytes(64 << 10);
+    let (_, error) = error_reading(build::compress(&bomb, Compression::Gzip), limits);
+    assert!(
+        error
+            .to_string()
+            .contains("the layers decompress to more than the limit"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_blob_that_does_not_match_its_digest_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut layout = Layout::default();
+    let built = alpine_like(&mut layout, Compression::Gzip);
+    layout.tag(&built, "1.0");
+    layout.write_dir(dir.path());
+    let layer = &built.layer_digests()[1];
+    let path = dir
+        .path()
+        .join("blobs/sha256")
+        .join(layer.strip_prefix("sha256:").unwrap());
+    // Same layer, other bytes: a tampered blob.
+    let tampered = build::compress(
+        &layer_tar(&[file("usr/bin/gcc", 0o755, &elf())]),
+        Compression::Gzip,
+    );
+    std::fs::write(&path, tampered).unwrap();
+    let source = ImageSource::parse(&format!("oci-layout:{}", dir.path().display())).unwrap();
+    let error = read(&source, &ReadOptions::default()).unwrap_err();
+    assert!(
+        matches!(&error, ImageError::DigestMismatch { digest, .. } if digest == layer),
+        "{error}"
+    );
+
+    std::fs::remove_file(&path).unwrap();
+    let error = read(&source, &ReadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains(&format!("blob {layer} is not in the layout")),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_layout_with_several_images_needs_one_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut layout = Layout::default();
+    let one = layout.image(
+        "amd64",
+        "1",
+        &[(layer_tar(&[file("a", 0o644, b"1")]), Compression::Gzip)],
+    );
+    let two = layout.image(
+        "amd64",
+        "1",
+        &[(layer_tar(&[file("b", 0o644, b"2")]), Compression::Gzip)],
+    );
+    layout.tag(&one, "one");
+    layout.tag(&two, "two");
+    layout.write_dir(dir.path());
+    let base = format!("oci-layout:{}", dir.path().display());
+    let error = read(&ImageSource::parse(&base).unwrap(), &ReadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("it holds several images"), "{error}");
+    assert!(
+        error.contains("one (sha256:") && error.contains("two (sha256:"),
+        "{error}"
+    );
+    assert_eq!(
+        read_one(&format!("{base}:two")).image.digest.as_deref(),
+        Some(two.digest.as_str())
+    );
+    assert_eq!(
+        read_one(&format!("{base}@{}", one.digest))
+            .image
+            .digest
+            .as_deref(),
+        Some(one.digest.as_str())
+    );
+    let error = read(
+        &ImageSource::parse(&format!("{base}:three")).unwrap(),
+        &ReadOptions::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("no image matches Tag(\"three\")"), "{error}");
+}

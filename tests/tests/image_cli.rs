@@ -1,0 +1,159 @@
+//! The image itself as an input of `customs facts` and `customs eval`: OCI
+//! layouts and docker archives built here, read without any scanner report.
+
+// Test code: a failed expectation should stop the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "../../image/tests/build/mod.rs"]
+mod build;
+
+use assert_cmd::Command;
+use build::{Compression, Item, Layout, elf, file, layer_tar};
+use serde_json::Value;
+
+/// An image with busybox (a shell, per the baseline), a setuid binary and
+/// an apk database, written as an OCI layout and as a docker archive.
+fn image(dir: &std::path::Path) -> (String, String) {
+    let mut layout = Layout::default();
+    let tar = layer_tar(&[
+        file("etc/os-release", 0o644, b"ID=alpine\nVERSION_ID=3.20.3\n"),
+        file(
+            "lib/apk/db/installed",
+            0o644,
+            b"P:busybox\nV:1.36.1-r29\nA:x86_64\n\nP:musl\nV:1.2.5-r0\nA:x86_64\n",
+        ),
+        file("bin/busybox", 0o755, &elf()),
+        Item::Symlink {
+            path: "bin/sh",
+            target: "busybox",
+        },
+        file("usr/bin/su", 0o4755, &elf()),
+    ]);
+    let built = layout.image("amd64", "1000", &[(tar, Compression::Gzip)]);
+    layout.tag(&built, "1.0");
+    layout.write_dir(&dir.join("layout"));
+    layout.write_docker_archive(
+        &dir.join("app.tar"),
+        &built,
+        "registry.example.com/app:1.0",
+        true,
+    );
+    (
+        format!("oci-layout:{}", dir.join("layout").display()),
+        format!("docker-archive:{}", dir.join("app.tar").display()),
+    )
+}
+
+fn customs(args: &[&str]) -> (i32, String, String) {
+    let output = Command::cargo_bin("customs")
+        .unwrap()
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn facts_from_a_layout_and_an_archive_name_packages_and_executables() {
+    let dir = tempfile::tempdir().unwrap();
+    let (layout, archive) = image(dir.path());
+    let (code, stdout, stderr) = customs(&["facts", &layout]);
+    assert_eq!(code, 0, "{stderr}");
+    let facts: Value = serde_json::from_str(&stdout).unwrap();
+    let executables: Vec<&str> = facts["files"]["executables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(executables, ["/bin/busybox", "/bin/sh", "/usr/bin/su"]);
+    assert_eq!(facts["files"]["executables"][2]["setuid"], true);
+    assert_eq!(
+        facts["packages"][0]["purl"],
+        "pkg:apk/alpine/busybox@1.36.1-r29?arch=x86_64"
+    );
+    assert_eq!(facts["sources"][0]["tool"], "customs");
+
+    let (code, from_archive, stderr) = customs(&["facts", &archive]);
+    assert_eq!(code, 0, "{stderr}");
+    let from_archive: Value = serde_json::from_str(&from_archive).unwrap();
+    assert_eq!(from_archive["files"], facts["files"]);
+    assert_eq!(from_archive["packages"], facts["packages"]);
+    assert_eq!(from_archive["image"]["digest"], facts["image"]["digest"]);
+}
+
+#[test]
+fn eval_decides_on_the_image_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (layout, _) = image(dir.path());
+    // The baseline warns about the shell it finds in the apk database.
+    let (code, stdout, stderr) = customs(&["eval", "--format", "json", &layout]);
+    let decision: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    assert!(code == 0 || code == 1, "{stderr}");
+    let minimal = decision["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "minimal-image")
+        .unwrap();
+    assert!(
+        minimal["findings"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("busybox 1.36.1-r29 is a shell"),
+        "{minimal:#}"
+    );
+
+    // A CEL policy reads the files customs found: a setuid binary denies.
+    let policy = dir.path().join("no-setuid.yaml");
+    std::fs::write(
+        &policy,
+        "name: no-setuid\nvalidations:\n  - rule: no-setuid\n    expression: \"files == null || !files.executables.exists(e, e.setuid)\"\n    messageExpression: \"'setuid: ' + files.executables.filter(e, e.setuid).map(e, e.path).join(', ')\"\n",
+    )
+    .unwrap();
+    let (code, stdout, _) = customs(&["eval", "--policy", policy.to_str().unwrap(), &layout]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("setuid: /usr/bin/su"), "{stdout}");
+}
+
+#[test]
+fn a_bad_image_source_is_an_error_that_names_it() {
+    let (code, _, stderr) = customs(&["facts", "oci-layout:/nonexistent/layout"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("oci-layout:/nonexistent/layout: /nonexistent/layout is not a directory"),
+        "{stderr}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut layout = Layout::default();
+    let amd = layout.image(
+        "amd64",
+        "1",
+        &[(layer_tar(&[file("a", 0o755, &elf())]), Compression::Gzip)],
+    );
+    let arm = layout.image(
+        "arm64",
+        "1",
+        &[(layer_tar(&[file("b", 0o755, &elf())]), Compression::Gzip)],
+    );
+    layout.tag_index(&[(&amd, "amd64"), (&arm, "arm64")], "multi");
+    layout.write_dir(dir.path());
+    let source = format!("oci-layout:{}", dir.path().display());
+    let (code, _, stderr) = customs(&["facts", &source]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains(
+            "a multi-platform index (linux/amd64, linux/arm64): choose one with --platform"
+        ),
+        "{stderr}"
+    );
+    let (code, stdout, stderr) = customs(&["facts", "--platform", "linux/arm64", &source]);
+    assert_eq!(code, 0, "{stderr}");
+    let facts: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(facts["image"]["digest"], arm.digest.as_str());
+}
