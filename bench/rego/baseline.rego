@@ -20,14 +20,14 @@ params := {
 	"grace_days": 0,
 	"ignore": [],
 	"secret_min_severity": "unknown",
-	"shells": ["bash", "dash", "zsh", "ksh", "tcsh", "fish", "busybox"],
+	"shells": ["bash", "dash", "zsh", "ksh", "tcsh", "fish", "busybox", "sh"],
 	"package_managers": [
-		"apk-tools", "apt", "dpkg", "yum", "dnf", "microdnf", "rpm", "zypper",
-		"python3-pip", "py3-pip", "pip", "npm",
+		"apk-tools", "apk", "apt", "apt-get", "dpkg", "yum", "dnf", "microdnf", "rpm", "zypper",
+		"python3-pip", "py3-pip", "pip", "pip3", "npm",
 	],
 	"build_tools": [
-		"gcc", "g++", "clang", "cpp", "make", "cmake", "build-essential", "binutils",
-		"golang", "rustc", "cargo", "git",
+		"gcc", "g++", "cc", "clang", "cpp", "ld", "make", "cmake", "build-essential", "binutils",
+		"golang", "go", "rustc", "cargo", "git",
 	],
 	"deny_categories": ["build-tools"],
 	"accept_reported": false,
@@ -45,6 +45,8 @@ params := {
 	"allowed_selinux_types": ["container_t", "container_init_t", "container_kvm_t", "container_engine_t"],
 	"allowed_host_paths": [],
 	"allowed_host_ports": [],
+	"setuid_allowed": [],
+	"setuid_require_files": false,
 }
 
 rank := {"unknown": 0, "negligible": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
@@ -217,6 +219,21 @@ findings contains {"rule": "minimal-image", "effect": "deny", "message": sprintf
 
 findings contains {"rule": "minimal-image", "effect": "warn", "message": "the installed packages are unknown"} if {
 	fact("packages") == null
+	fact("files") == null
+}
+
+executables := input.files.executables if fact("files") != null
+
+else := []
+
+findings contains {"rule": "minimal-image", "effect": "deny", "message": sprintf("forbidden file: %s", [e.path])} if {
+	some e in executables
+	e.name in deny_names
+}
+
+findings contains {"rule": "minimal-image", "effect": "warn", "message": sprintf("shell or package manager found: %s", [e.path])} if {
+	some e in executables
+	e.name in warn_names
 }
 
 findings contains {"rule": "minimal-image", "effect": "warn", "message": sprintf("shell or package manager installed: %s", [p.name])} if {
@@ -427,6 +444,23 @@ runtime_violation contains sprintf("container %q: ports[].hostPort binds node po
 
 findings contains {"rule": "runtime-hardening", "effect": "deny", "message": violation} if {
 	some violation in runtime_violation
+}
+
+# no-setuid: links are judged by their target, once
+findings contains {"rule": "no-setuid", "effect": "deny", "message": sprintf("setuid/setgid: %s", [e.path])} if {
+	some e in executables
+	object.get(e, "link_target", null) == null
+	setuid_or_setgid(e)
+	not e.path in params.setuid_allowed
+}
+
+setuid_or_setgid(e) if e.setuid == true
+
+setuid_or_setgid(e) if e.setgid == true
+
+findings contains {"rule": "no-setuid", "effect": "warn", "message": "the image's files are unknown"} if {
+	params.setuid_require_files == true
+	fact("files") == null
 }
 
 allowed if {

@@ -53,7 +53,8 @@ enum Command {
     ///
     /// Without --bundle or --policy the embedded baseline bundle runs
     /// (trusted-base, no-root-user, vulnerabilities, no-secrets, minimal-image,
-    /// signed, provenance, freshness, misconfigurations, runtime-hardening).
+    /// signed, provenance, freshness, misconfigurations, runtime-hardening,
+    /// no-setuid).
     Eval(EvalArgs),
     /// Print the merged, normalized facts of the inputs as JSON (facts v1).
     Facts(FactsArgs),

@@ -613,6 +613,8 @@ pub struct Files {
 pub struct Executable {
     /// Absolute path, e.g. "/bin/busybox".
     pub path: String,
+    /// The file name it runs as, e.g. "sh" for /bin/sh.
+    pub name: String,
     /// `elf` or `script` (what the file starts with).
     pub kind: String,
     /// Bytes (of the link's target for a link).

@@ -70,7 +70,7 @@ pub mod bindings {
 }
 
 pub use bindings::customs::policy::facts::{
-    Attestation, Base, Config, Container, FixState, HistoryEntry, Image, ImageInfo,
+    Attestation, Base, Config, Container, Executable, FixState, HistoryEntry, Image, ImageInfo,
     Misconfiguration, Os, Package, Secret, SecurityContext, Signature, SignatureKind, Trust, User,
     VexStatus, Vulnerability, VulnerabilityQuery, Workload,
 };

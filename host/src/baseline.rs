@@ -46,6 +46,10 @@ pub const POLICIES: &[(&str, &[u8])] = &[
         "runtime-hardening",
         include_bytes!("../baseline/baseline_runtime_hardening.wasm"),
     ),
+    (
+        "no-setuid",
+        include_bytes!("../baseline/baseline_no_setuid.wasm"),
+    ),
 ];
 
 /// The name of the embedded baseline bundle.

@@ -194,6 +194,20 @@ impl wit::HostImage for StoreState {
         Ok(self.image(&h)?.facts.inner().workload.clone())
     }
 
+    fn executables(
+        &mut self,
+        h: Resource<ImageHandle>,
+    ) -> wasmtime::Result<Option<Vec<wit::Executable>>> {
+        Ok(self.image(&h)?.facts.inner().executables.clone())
+    }
+
+    fn world_writable(
+        &mut self,
+        h: Resource<ImageHandle>,
+    ) -> wasmtime::Result<Option<Vec<String>>> {
+        Ok(self.image(&h)?.facts.inner().world_writable.clone())
+    }
+
     fn facts_json(&mut self, h: Resource<ImageHandle>) -> wasmtime::Result<String> {
         Ok(self.image(&h)?.facts.inner().json().to_owned())
     }

@@ -29,6 +29,8 @@ pub(crate) struct Inner {
     pub(crate) signatures: Option<Vec<wit::Signature>>,
     pub(crate) attestations: Option<Vec<wit::Attestation>>,
     pub(crate) workload: Option<wit::Workload>,
+    pub(crate) executables: Option<Vec<wit::Executable>>,
+    pub(crate) world_writable: Option<Vec<String>>,
     json: OnceLock<String>,
     /// The facts as CEL values, converted on the first CEL evaluation.
     cel: OnceLock<crate::cel::CelFacts>,
@@ -209,6 +211,27 @@ impl PreparedFacts {
                 host_ipc: w.host_ipc,
                 host_path_volumes: w.host_path_volumes.clone(),
             }),
+            executables: facts.files.as_ref().map(|files| {
+                files
+                    .executables
+                    .iter()
+                    .map(|e| wit::Executable {
+                        path: e.path.clone(),
+                        name: e.name.clone(),
+                        kind: e.kind.clone(),
+                        size: e.size,
+                        mode: e.mode,
+                        uid: e.uid,
+                        gid: e.gid,
+                        setuid: e.setuid,
+                        setgid: e.setgid,
+                        link_target: e.link_target.clone(),
+                        interpreter: e.interpreter.clone(),
+                        layer: e.layer.clone(),
+                    })
+                    .collect()
+            }),
+            world_writable: facts.files.as_ref().map(|f| f.world_writable.clone()),
             json: OnceLock::new(),
             cel: OnceLock::new(),
             facts,

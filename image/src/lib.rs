@@ -634,6 +634,7 @@ fn executable(
     };
     Some(Executable {
         path: format!("/{path}"),
+        name: path.rsplit('/').next().unwrap_or(path).to_owned(),
         kind: kind.to_owned(),
         size,
         mode: entry.mode & 0o7777,

@@ -99,7 +99,8 @@ fn baseline_has_the_stable_rule_ids_in_order() {
             "provenance",
             "freshness",
             "misconfigurations",
-            "runtime-hardening"
+            "runtime-hardening",
+            "no-setuid"
         ]
     );
 }
@@ -774,6 +775,97 @@ fn an_unknown_pss_level_fails_closed() {
         report.error
     );
     assert!(!decision.is_allowed());
+}
+
+fn with_executables(list: &[(&str, u32, Option<&str>)]) -> Facts {
+    Facts {
+        files: Some(customs_facts::Files {
+            executables: list
+                .iter()
+                .map(|(path, mode, link)| customs_facts::Executable {
+                    path: (*path).into(),
+                    name: path.rsplit('/').next().unwrap().into(),
+                    kind: "elf".into(),
+                    mode: *mode,
+                    setuid: mode & 0o4000 != 0,
+                    setgid: mode & 0o2000 != 0,
+                    link_target: link.map(str::to_owned),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn no_setuid() {
+    let (decision, messages) = rule(
+        with_executables(&[
+            ("/usr/bin/su", 0o4755, None),
+            ("/bin/su", 0o4755, Some("/usr/bin/su")),
+            ("/usr/bin/wall", 0o2755, None),
+            ("/app/server", 0o755, None),
+        ]),
+        "no-setuid",
+    );
+    assert_eq!(decision, PolicyDecision::Deny);
+    assert_eq!(
+        messages,
+        [
+            "/usr/bin/su is setuid (mode 4755, owner 0:0); remove the bit (chmod u-s,g-s) or list it in allowed",
+            "/usr/bin/wall is setgid (mode 2755, owner 0:0); remove the bit (chmod u-s,g-s) or list it in allowed"
+        ],
+        "a link is judged by its target, once"
+    );
+    let allowed = rule_with(
+        with_executables(&[
+            ("/usr/bin/su", 0o4755, None),
+            ("/usr/bin/wall", 0o2755, None),
+        ]),
+        "no-setuid",
+        &[("allowed", "/usr/bin/su,/usr/bin/wall")],
+    );
+    assert_eq!(allowed, (PolicyDecision::Allow, vec![]));
+    // Without the image's files there is nothing to judge, unless required.
+    assert_eq!(
+        rule(Facts::default(), "no-setuid"),
+        (PolicyDecision::Allow, vec![])
+    );
+    assert_eq!(
+        rule_with(Facts::default(), "no-setuid", &[("require-files", "true")]).0,
+        PolicyDecision::Warn
+    );
+}
+
+#[test]
+fn minimal_image_counts_programs_found_as_files() {
+    // No package database lists them: a static shell, a leftover compiler.
+    let (decision, messages) = rule(
+        with_executables(&[
+            ("/bin/sh", 0o755, None),
+            ("/usr/local/bin/gcc", 0o755, None),
+        ]),
+        "minimal-image",
+    );
+    assert_eq!(decision, PolicyDecision::Deny);
+    assert_eq!(
+        messages,
+        [
+            "/bin/sh is a shell (shells), found as a file",
+            "/usr/local/bin/gcc is a compiler or build tool (build-tools), found as a file"
+        ]
+    );
+    // A file a package accounts for is not said twice.
+    let mut both = with_executables(&[("/bin/bash", 0o755, None)]);
+    both.packages = Some(vec![Package {
+        name: "bash".into(),
+        version: "5.2".into(),
+        ..Default::default()
+    }]);
+    let (_, messages) = rule(both, "minimal-image");
+    assert_eq!(messages, ["bash 5.2 is a shell (shells)"]);
 }
 
 /// The baseline components committed in host/baseline/ are the ones the

@@ -589,7 +589,7 @@ fn customs_test_runs_the_baseline_suite_with_valid_junit() {
         "{stdout}{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(stdout.contains("15 passed, 0 failed"), "{stdout}");
+    assert!(stdout.contains("17 passed, 0 failed"), "{stdout}");
 
     let output = customs()
         .arg("test")
@@ -602,13 +602,13 @@ fn customs_test_runs_the_baseline_suite_with_valid_junit() {
     let doc = roxmltree::Document::parse(&xml).expect("well-formed XML");
     let root = doc.root_element();
     assert_eq!(root.tag_name().name(), "testsuites");
-    assert_eq!(root.attribute("tests"), Some("15"));
+    assert_eq!(root.attribute("tests"), Some("17"));
     assert_eq!(root.attribute("failures"), Some("0"));
     let cases = doc
         .descendants()
         .filter(|n| n.has_tag_name("testcase"))
         .count();
-    assert_eq!(cases, 15);
+    assert_eq!(cases, 17);
 }
 
 #[test]
@@ -637,7 +637,7 @@ fn customs_test_fails_on_a_wrong_expectation() {
         ),
         "{stdout}"
     );
-    assert!(stdout.contains("14 passed, 1 failed"), "{stdout}");
+    assert!(stdout.contains("16 passed, 1 failed"), "{stdout}");
     let output = customs()
         .arg("test")
         .arg(dir.path())

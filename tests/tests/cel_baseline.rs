@@ -739,3 +739,109 @@ fn allowed_host_ports_let_a_port_through_in_both_baselines() {
         verdict(&cel, "allowed port")
     );
 }
+
+fn executable(path: &str, setuid: bool, link_target: Option<&str>) -> customs_facts::Executable {
+    customs_facts::Executable {
+        path: path.into(),
+        name: path.rsplit('/').next().unwrap().into(),
+        kind: "elf".into(),
+        size: 4096,
+        mode: if setuid { 0o4755 } else { 0o755 },
+        setuid,
+        link_target: link_target.map(str::to_owned),
+        ..Default::default()
+    }
+}
+
+/// The golden image as customs read it from its layers, with these executables.
+fn with_files(executables: Vec<customs_facts::Executable>) -> Facts {
+    let mut facts = golden();
+    facts.files = Some(customs_facts::Files {
+        executables,
+        ..Default::default()
+    });
+    facts
+}
+
+#[test]
+fn both_baselines_agree_on_files_read_from_the_image() {
+    let cases: Vec<(&str, Facts, &[&str])> = vec![
+        (
+            "an app binary only",
+            with_files(vec![executable("/app/server", false, None)]),
+            &[],
+        ),
+        (
+            "a setuid binary",
+            with_files(vec![executable("/usr/bin/su", true, None)]),
+            &["no-setuid"],
+        ),
+        (
+            "a link to a setuid binary is judged once, by its target",
+            with_files(vec![
+                executable("/usr/bin/su", true, None),
+                executable("/bin/su", true, Some("/usr/bin/su")),
+            ]),
+            &["no-setuid"],
+        ),
+        (
+            "a shell found as a file (warns)",
+            with_files(vec![executable("/bin/sh", false, None)]),
+            &[],
+        ),
+        (
+            "a compiler left behind by a multi-stage build",
+            with_files(vec![executable("/usr/local/bin/gcc", false, None)]),
+            &["minimal-image"],
+        ),
+        (
+            "files known, packages unknown",
+            {
+                let mut facts = with_files(vec![executable("/app/server", false, None)]);
+                facts.packages = None;
+                facts
+            },
+            &[],
+        ),
+        (
+            "a shell both packaged and found",
+            {
+                let mut facts = with_files(vec![executable("/bin/bash", false, None)]);
+                facts.packages.as_mut().unwrap().push(package("bash"));
+                facts
+            },
+            &[],
+        ),
+    ];
+    for (what, facts, denied) in cases {
+        let decision = engine().evaluate(
+            &baseline(),
+            &PreparedFacts::new(facts.clone()),
+            &EvalOptions::at(NOW),
+        );
+        assert_eq!(decision.denied_rules(), denied, "{what}");
+        assert_same(facts, what);
+    }
+}
+
+#[test]
+fn allowed_setuid_paths_pass_in_both_baselines() {
+    let prepared = PreparedFacts::new(with_files(vec![executable("/usr/bin/passwd", true, None)]));
+    let options = EvalOptions::at(NOW);
+    let mut wasm = baseline();
+    wasm.set_param("no-setuid.allowed", "/usr/bin/passwd")
+        .unwrap();
+    let mut cel = cel_baseline();
+    cel.set_param("baseline-cel.setuid_allowed", "/usr/bin/passwd")
+        .unwrap();
+    let (wasm, cel) = (
+        engine().evaluate(&wasm, &prepared, &options),
+        engine().evaluate(&cel, &prepared, &options),
+    );
+    assert!(
+        wasm.is_allowed(),
+        "{:#?}",
+        wasm.findings().collect::<Vec<_>>()
+    );
+    assert_eq!(verdict(&wasm, "allowed"), verdict(&cel, "allowed"));
+}

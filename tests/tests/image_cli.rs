@@ -108,6 +108,26 @@ fn eval_decides_on_the_image_alone() {
         "{minimal:#}"
     );
 
+    // The shell is found as a file too (the /bin/sh link), and the
+    // baseline's no-setuid denies /usr/bin/su.
+    assert!(
+        minimal["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["message"] == "/bin/sh is a shell (shells), found as a file"),
+        "{minimal:#}"
+    );
+    assert_eq!(code, 1);
+    let setuid = decision["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "no-setuid")
+        .unwrap();
+    assert_eq!(setuid["decision"], "deny");
+    assert_eq!(setuid["findings"][0]["subject"], "/usr/bin/su");
+
     // A CEL policy reads the files customs found: a setuid binary denies.
     let policy = dir.path().join("no-setuid.yaml");
     std::fs::write(
