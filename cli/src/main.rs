@@ -3,6 +3,7 @@
 
 mod bundle_cmd;
 mod component_cmd;
+mod export_cmd;
 mod inputs;
 mod new_cmd;
 mod replay_cmd;
@@ -91,6 +92,10 @@ enum Command {
     /// public key, for an image digest or a file: what verified, or which
     /// check failed (exit 0 verified, 1 not).
     Verify(verify_cmd::VerifyArgs),
+    /// Write what customs knows about images in another tool's format:
+    /// `export falco` gives Falco rules that alert on programs an image does
+    /// not hold (runtime drift).
+    Export(export_cmd::ExportArgs),
 }
 
 #[derive(Args)]
@@ -283,6 +288,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Sweep(args) => sweep_cmd::run(args),
         Command::Replay(args) => replay_cmd::run(args),
         Command::Verify(args) => verify_cmd::run(args),
+        Command::Export(args) => export_cmd::run(args),
     }
 }
 

@@ -177,3 +177,81 @@ fn a_bad_image_source_is_an_error_that_names_it() {
     let facts: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(facts["image"]["digest"], arm.digest.as_str());
 }
+
+/// One item of a Falco rules file, as Falco's rules schema
+/// (userspace/engine/rule_json_schema.h) describes it: no other keys, a
+/// priority from its list, items strings or integers.
+#[derive(serde::Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct FalcoItem {
+    list: Option<String>,
+    items: Option<Vec<String>>,
+    #[serde(rename = "macro")]
+    macro_: Option<String>,
+    rule: Option<String>,
+    desc: Option<String>,
+    condition: Option<String>,
+    output: Option<String>,
+    priority: Option<FalcoPriority>,
+    tags: Option<Vec<String>>,
+    enabled: Option<bool>,
+}
+
+#[derive(serde::Deserialize, Debug, PartialEq)]
+#[serde(rename_all = "UPPERCASE")]
+enum FalcoPriority {
+    Emergency,
+    Alert,
+    Critical,
+    Error,
+    Warning,
+    Notice,
+    Info,
+    Informational,
+    Debug,
+}
+
+#[test]
+fn falco_rules_list_exactly_the_images_executables() {
+    let dir = tempfile::tempdir().unwrap();
+    let (layout, _) = image(dir.path());
+    let (code, facts, _) = customs(&["facts", &layout]);
+    assert_eq!(code, 0);
+    let facts: Value = serde_json::from_str(&facts).unwrap();
+    let digest = facts["image"]["digest"].as_str().unwrap();
+
+    let (code, rules, stderr) = customs(&["export", "falco", &layout]);
+    assert_eq!(code, 0, "{stderr}");
+    let items: Vec<FalcoItem> =
+        serde_saphyr::from_str(&rules).unwrap_or_else(|e| panic!("{e}\n{rules}"));
+    assert_eq!(items.len(), 2, "{rules}");
+    // /bin/sh is a link to /bin/busybox: Falco sees the target run.
+    assert_eq!(
+        items[0].items.as_deref().unwrap(),
+        ["\"/bin/busybox\"", "\"/bin/sh\"", "\"/usr/bin/su\""]
+    );
+    let list = items[0].list.as_deref().unwrap();
+    let rule = &items[1];
+    let condition = rule.condition.as_deref().unwrap();
+    assert!(
+        condition.contains(&format!("container.image.digest = \"{digest}\""))
+            && condition.ends_with(&format!("not proc.exepath in ({list})")),
+        "{condition}"
+    );
+    assert_eq!(rule.priority, Some(FalcoPriority::Warning));
+    assert!(rule.output.as_deref().unwrap().contains("%proc.exepath"));
+
+    // By repository, from a facts document; facts without files are refused.
+    let archive = format!("docker-archive:{}", dir.path().join("app.tar").display());
+    let (code, rules, stderr) = customs(&["export", "falco", "--match", "repository", &archive]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        rules.contains(r#"container.image.repository = \"registry.example.com/app\""#),
+        "{rules}"
+    );
+    let report = customs_tests::corpus_dir().join("trivy/alpine-310.json");
+    let (code, _, stderr) = customs(&["export", "falco", report.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("the facts hold no files"), "{stderr}");
+}
