@@ -80,7 +80,7 @@ fn falco_rules(images: &[(String, Facts)], match_by: Match, priority: &str) -> R
          # container of that image starts any other program (runtime drift).\n",
         env!("CARGO_PKG_VERSION")
     );
-    for (index, (input, facts)) in images.iter().enumerate() {
+    for (input, facts) in images {
         let Some(files) = &facts.files else {
             bail!(
                 "{input}: the facts hold no files: give the image itself (oci-layout:, docker-archive:) or facts `customs facts` read from it"
@@ -102,9 +102,20 @@ fn falco_rules(images: &[(String, Facts)], match_by: Match, priority: &str) -> R
         };
         let mut programs: BTreeSet<&str> = BTreeSet::new();
         for executable in &files.executables {
-            programs.insert(&executable.path);
-            if let Some(target) = &executable.link_target {
-                programs.insert(target);
+            for path in std::iter::once(&executable.path).chain(&executable.link_target) {
+                // Falco pastes list items into the condition as text: a path
+                // it could misread is left out, so running it alerts.
+                if path
+                    .chars()
+                    .all(|c| c.is_ascii_graphic() && !"\\\"(),=".contains(c))
+                {
+                    programs.insert(path);
+                } else {
+                    eprintln!(
+                        "warning: {input}: {} is left out of the list (characters Falco could misread); running it will alert",
+                        customs::text::escaped(path)
+                    );
+                }
             }
         }
         let name = facts
@@ -113,14 +124,20 @@ fn falco_rules(images: &[(String, Facts)], match_by: Match, priority: &str) -> R
             .clone()
             .or_else(|| facts.image.digest.clone())
             .unwrap_or_else(|| input.clone());
-        let list = format!("customs_image_{}_executables", index + 1);
+        // Named after what is matched, so lists of separately exported files
+        // do not collide (Falco keeps the last definition of a name).
+        let key: String = value
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        let list = format!("customs_{key}_executables");
         let items: Vec<String> = programs.iter().map(|p| quoted_item(p)).collect();
         writeln!(out, "\n- list: {list}")?;
         writeln!(out, "  items: [{}]", items.join(", "))?;
         writeln!(
             out,
             "\n- rule: {}",
-            yaml(&format!("customs drift in {name}"))
+            yaml(&format!("customs drift in {name} ({value})"))
         )?;
         writeln!(
             out,

@@ -136,8 +136,10 @@ impl Filesystem {
         let magic = hashing
             .fill_buf()
             .map_err(|e| layer_error(None, format!("cannot read it: {e}")))?;
+        let is_zstd = magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
         let decompressed: Box<dyn Read + '_> = if magic.starts_with(&[0x1f, 0x8b]) {
-            Box::new(flate2::read::GzDecoder::new(&mut hashing))
+            // Every member: a container runtime extracts them all.
+            Box::new(flate2::read::MultiGzDecoder::new(&mut hashing))
         } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
             Box::new(
                 ruzstd::decoding::StreamingDecoder::new(&mut hashing)
@@ -151,16 +153,42 @@ impl Filesystem {
                 "not a tar stream, nor gzip- or zstd-compressed tar".to_owned(),
             ));
         };
-        let bounded = Bounded {
+        let mut bounded = Bounded {
             inner: decompressed,
             left: limits
                 .max_uncompressed_bytes
                 .saturating_sub(self.bytes_read),
         };
-        let changes = self.read_changes(bounded, index, limits, &layer_error)?;
-        // Whatever follows the tar's end (padding) is part of the blob too.
-        std::io::copy(&mut hashing, &mut std::io::sink())
+        let changes = self.read_changes(&mut bounded, index, limits, &layer_error)?;
+        // After the tar's end only zero padding may follow: anything else is
+        // content a runtime might extract that was not read here.
+        let mut rest = [0u8; 8192];
+        loop {
+            let n = bounded
+                .read(&mut rest)
+                .map_err(|e| layer_error(None, format!("cannot read it: {e}")))?;
+            if n == 0 {
+                break;
+            }
+            if rest[..n].iter().any(|&b| b != 0) {
+                return Err(layer_error(
+                    None,
+                    "data follows the tar's end (a second tar, or a truncated one): refused rather than read in part".to_owned(),
+                ));
+            }
+        }
+        drop(bounded);
+        // A zstd layer is read as one frame: more frames would go unread.
+        let trailing = std::io::copy(&mut hashing, &mut std::io::sink())
             .map_err(|e| layer_error(None, format!("cannot read it: {e}")))?;
+        if is_zstd && trailing > 0 {
+            return Err(layer_error(
+                None,
+                format!(
+                    "{trailing} bytes after the first zstd frame (several frames are not read): refused"
+                ),
+            ));
+        }
         let actual = hashing.into_inner().hasher.finalize();
         if let Some(expected) = expected {
             crate::blobs::check_digest(image, expected, &actual)?;
@@ -200,8 +228,13 @@ impl Filesystem {
                     ),
                 ));
             }
-            let raw = entry.path_bytes().into_owned();
-            let raw = String::from_utf8_lossy(&raw).into_owned();
+            // Two names that differ only in invalid bytes would be one here.
+            let raw = String::from_utf8(entry.path_bytes().into_owned()).map_err(|e| {
+                layer_error(
+                    Some(&String::from_utf8_lossy(e.as_bytes())),
+                    "the path is not UTF-8".to_owned(),
+                )
+            })?;
             let path = normalize(&raw).map_err(|m| layer_error(Some(&raw), m))?;
             let header = entry.header();
             let size = entry.size();
@@ -222,6 +255,12 @@ impl Filesystem {
                 continue;
             }
             if let Some(deleted) = name.strip_prefix(".wh.") {
+                if deleted.is_empty() || deleted == "." || deleted == ".." {
+                    return Err(layer_error(
+                        Some(&raw),
+                        "a whiteout that names no file".to_owned(),
+                    ));
+                }
                 changes.whiteouts.push(join(dir, deleted));
                 continue;
             }
@@ -229,6 +268,18 @@ impl Filesystem {
             let uid = header.uid().map_err(|e| io_error(Some(&raw), e))?;
             let gid = header.gid().map_err(|e| io_error(Some(&raw), e))?;
             let entry_type = header.entry_type();
+            // Go's tar (containerd, Docker) reads no data after these headers
+            // and would take such "data" for more entries; sparse files are
+            // named and sized in ways this reader does not follow.
+            if ((entry_type.is_dir() || entry_type.is_symlink() || entry_type.is_hard_link())
+                && size != 0)
+                || entry_type.is_gnu_sparse()
+            {
+                return Err(layer_error(
+                    Some(&raw),
+                    "a directory, link or sparse entry with data: read differently by container runtimes, refused".to_owned(),
+                ));
+            }
             let link = || -> Result<String, ImageError> {
                 let target = entry
                     .link_name_bytes()

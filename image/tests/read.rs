@@ -437,6 +437,28 @@ fn bad_layers_are_refused_naming_the_layer_and_the_entry() {
         "{text}"
     );
 
+    // A second tar after the first one's end (two gzip members): a runtime
+    // could extract it; it is refused, not skipped.
+    let mut two = build::compress(&layer_tar(&[file("a", 0o644, b"1")]), Compression::Gzip);
+    two.extend(build::compress(
+        &layer_tar(&[file("usr/bin/hidden", 0o4755, &elf())]),
+        Compression::Gzip,
+    ));
+    let (_, error) = error_reading(two, ImageLimits::default());
+    assert!(
+        error.to_string().contains("data follows the tar's end"),
+        "{error}"
+    );
+    // A whiteout that names nothing would delete every lower layer.
+    let (_, error) = error_reading(
+        layer_tar(&[file(".wh.", 0o644, b"")]),
+        ImageLimits::default(),
+    );
+    assert!(
+        error.to_string().contains("a whiteout that names no file"),
+        "{error}"
+    );
+
     let many: Vec<Item> = ["a", "b", "c", "d", "e"]
         .iter()
         .map(|n| file(n, 0o644, b"x"))
