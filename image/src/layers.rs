@@ -280,19 +280,18 @@ impl Filesystem {
                     "a directory, link or sparse entry with data: read differently by container runtimes, refused".to_owned(),
                 ));
             }
-            let link = || -> Result<String, ImageError> {
-                let target = entry
+            let link = || {
+                entry
                     .link_name_bytes()
                     .map(|b| String::from_utf8_lossy(&b).into_owned())
-                    .unwrap_or_default();
-                Ok(target)
+                    .unwrap_or_default()
             };
             let kind = if entry_type.is_dir() {
                 Kind::Dir
             } else if entry_type.is_symlink() {
-                Kind::Symlink(link()?)
+                Kind::Symlink(link())
             } else if entry_type.is_hard_link() {
-                let target = link()?;
+                let target = link();
                 match normalize(&target).map_err(|m| layer_error(Some(&raw), m))? {
                     Some(target) => Kind::Hardlink(target),
                     None => Kind::Other,
