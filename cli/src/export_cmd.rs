@@ -57,7 +57,7 @@ pub fn run(args: ExportArgs) -> Result<u8> {
         Export::Falco(args) => {
             let mut images = Vec::with_capacity(args.images.len());
             for input in &args.images {
-                let facts = crate::inputs::load(
+                let facts = crate::inputs::load_one(
                     std::slice::from_ref(input),
                     None,
                     args.platform.as_ref(),

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use customs_facts::Facts;
 use customs_facts::import::{Format, Origin, detect, import_as};
+use customs_verify::cosign;
+use customs_verify::evidence::{Detached, SignedInput};
 
 /// Inputs larger than this are refused rather than read into memory.
 const MAX_INPUT_BYTES: u64 = 1 << 30;
@@ -20,27 +22,33 @@ pub fn parse_format(name: &str) -> Result<Format, String> {
     })
 }
 
-/// Imports every input and merges them; importer warnings go to stderr.
-/// With trust material, the signatures and attestations among the inputs
-/// are checked by customs itself, and those that verify are added as
-/// `trust: verified` (crate::trust).
+/// Imports every input and merges them into one facts document per image
+/// platform (one, unless an image source is a multi-platform index read
+/// without `--platform`); importer warnings go to stderr. With trust
+/// material, the signatures and attestations among the inputs (and those a
+/// registry stores beside an `oci://` image) are checked by customs itself,
+/// and those that verify are added as `trust: verified` (crate::trust).
 pub fn load(
     paths: &[PathBuf],
     format: Option<Format>,
     platform: Option<&customs_image::Platform>,
     trust: &crate::trust::TrustArgs,
     now: Option<chrono::DateTime<chrono::Utc>>,
-) -> Result<Facts> {
+) -> Result<Vec<Facts>> {
     if paths.iter().filter(|p| is_stdin(p)).count() > 1 {
         bail!("standard input (-) can be named only once");
     }
-    let mut all = Vec::with_capacity(paths.len());
+    let mut reports = Vec::with_capacity(paths.len());
     let mut signed_inputs = Vec::new();
+    let mut image: Option<ReadImage> = None;
     for path in paths {
         if let Some(text) = path.to_str()
             && customs_image::ImageSource::is_source(text)
         {
-            all.push(read_image(text, platform)?);
+            if image.is_some() {
+                bail!("{text}: name one image source per run (each is its own image)");
+            }
+            image = Some(read_image(text, platform)?);
             continue;
         }
         let (origin, bytes) = read(path)?;
@@ -48,42 +56,245 @@ pub fn load(
             Some(format) => format,
             None => detect(&origin, &bytes)?,
         };
-        all.push(import_as(&origin, &bytes, format)?);
+        reports.push(import_as(&origin, &bytes, format)?);
         if customs_verify::evidence::is_signed_input(format) {
             signed_inputs.push((origin, format, bytes));
         }
     }
-    let mut facts = Facts::merge_all(all)?;
-    crate::trust::verify_inputs(trust, &signed_inputs, &mut facts, now)?;
+    let Some(image) = image else {
+        let mut facts = Facts::merge_all(reports)?;
+        crate::trust::verify_inputs(
+            trust,
+            &signed_inputs,
+            &Detached::default(),
+            &mut facts,
+            now,
+            None,
+        )?;
+        print_warnings(&facts);
+        return Ok(vec![facts]);
+    };
+    if image.platforms.len() > 1 && !reports.is_empty() {
+        bail!(
+            "{}: a multi-platform index ({}) with other inputs, which each describe one platform's image: choose it with --platform",
+            image.source,
+            image.platform_names().join(", ")
+        );
+    }
+    let index = image.index_digest.as_deref();
+    let mut all = Vec::with_capacity(image.platforms.len());
+    for platform_facts in &image.platforms {
+        let digest = platform_facts.image.digest.clone();
+        let mut parts = vec![platform_facts.clone()];
+        parts.extend(reports.iter().cloned());
+        let mut facts = Facts::merge_all(parts)?;
+        let mut signed = signed_inputs.clone();
+        let mut warnings = Vec::new();
+        for evidence in image.evidence_for(digest.as_deref()) {
+            match evidence.import() {
+                Ok((document, signed_input)) => {
+                    if let Err(e) = facts.merge(document) {
+                        warnings.push(format!("{}: not merged: {e}", evidence.origin));
+                    }
+                    signed.extend(signed_input);
+                }
+                Err(e) => warnings.push(format!("{}: not read: {e:#}", evidence.origin)),
+            }
+        }
+        record_warnings(&mut facts, warnings);
+        let read_index = index.filter(|i| Some(*i) != digest.as_deref());
+        let detached = image.detached_for(digest.as_deref());
+        crate::trust::verify_inputs(trust, &signed, &detached, &mut facts, now, read_index)?;
+        print_warnings(&facts);
+        all.push(facts);
+    }
+    Ok(all)
+}
+
+/// [`load`] for commands that decide one image: a multi-platform index
+/// needs `--platform`.
+pub fn load_one(
+    paths: &[PathBuf],
+    format: Option<Format>,
+    platform: Option<&customs_image::Platform>,
+    trust: &crate::trust::TrustArgs,
+    now: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<Facts> {
+    let mut all = load(paths, format, platform, trust, now)?;
+    if all.len() > 1 {
+        bail!(
+            "a multi-platform index ({}): choose one with --platform",
+            all.iter().map(platform_name).collect::<Vec<_>>().join(", ")
+        );
+    }
+    all.pop().context("the inputs describe no image")
+}
+
+fn print_warnings(facts: &Facts) {
     for warning in facts.import_warnings() {
         eprintln!("warning: {}", customs::text::escaped(&warning.to_string()));
     }
-    Ok(facts)
 }
 
-/// The image itself, read by customs: one platform's facts.
-fn read_image(text: &str, platform: Option<&customs_image::Platform>) -> Result<Facts> {
+/// Warnings about what was found beside an image go into the facts' sources.
+fn record_warnings(facts: &mut Facts, warnings: Vec<String>) {
+    if warnings.is_empty() {
+        return;
+    }
+    facts.sources.push(customs_facts::Source {
+        tool: "customs".to_owned(),
+        tool_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
+        format: "referrers".to_owned(),
+        scanned_at: None,
+        file: None,
+        warnings,
+    });
+}
+
+/// `os/arch[/variant]` of one platform's facts.
+pub fn platform_name(facts: &Facts) -> String {
+    let image = &facts.image;
+    format!(
+        "{}/{}",
+        image.os.as_deref().unwrap_or("?"),
+        image.architecture.as_deref().unwrap_or("?")
+    )
+}
+
+/// An image read by customs: the facts of each platform it selects, and
+/// for a registry image what is stored beside it.
+struct ReadImage {
+    source: String,
+    platforms: Vec<Facts>,
+    /// The index customs read the platforms from, if it read one.
+    index_digest: Option<String>,
+    evidence: Vec<FoundDocument>,
+    /// cosign signatures found beside it (each names what it signs in its payload).
+    cosign_signatures: Vec<cosign::ManifestSignature>,
+    /// Notation envelopes found beside it, by the digest they are attached to.
+    notation_envelopes: Vec<FoundDocument>,
+}
+
+/// A document found beside a registry image, to import as an input.
+struct FoundDocument {
+    subject: String,
+    origin: String,
+    bytes: Vec<u8>,
+}
+
+impl FoundDocument {
+    /// The document's facts, and it as a signed input when it is one.
+    fn import(&self) -> Result<(Facts, Option<SignedInput>)> {
+        let origin = Origin::named(self.origin.clone());
+        let format = detect(&origin, &self.bytes)?;
+        let facts = import_as(&origin, &self.bytes, format)?;
+        let signed = customs_verify::evidence::is_signed_input(format)
+            .then(|| (origin, format, self.bytes.clone()));
+        Ok((facts, signed))
+    }
+}
+
+impl ReadImage {
+    fn platform_names(&self) -> Vec<String> {
+        self.platforms.iter().map(platform_name).collect()
+    }
+
+    fn is_about(&self, found: &FoundDocument, digest: Option<&str>) -> bool {
+        Some(found.subject.as_str()) == digest
+            || Some(found.subject.as_str()) == self.index_digest.as_deref()
+    }
+
+    /// What was found beside the platform manifest `digest` or the index.
+    fn evidence_for<'a>(
+        &'a self,
+        digest: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a FoundDocument> + 'a {
+        self.evidence
+            .iter()
+            .filter(move |e| self.is_about(e, digest))
+    }
+
+    /// The signatures found beside the platform manifest `digest` or the index.
+    fn detached_for(&self, digest: Option<&str>) -> Detached {
+        Detached {
+            cosign_signatures: self.cosign_signatures.clone(),
+            notation_envelopes: self
+                .notation_envelopes
+                .iter()
+                .filter(|e| self.is_about(e, digest))
+                .map(|e| (e.origin.clone(), e.bytes.clone()))
+                .collect(),
+        }
+    }
+}
+
+/// The image itself, read by customs: each platform's facts.
+fn read_image(text: &str, platform: Option<&customs_image::Platform>) -> Result<ReadImage> {
     let source = customs_image::ImageSource::parse(text)?;
     let options = customs_image::ReadOptions::default().platform(platform.cloned());
-    let mut all = customs_image::read(&source, &options)?;
-    if all.len() > 1 {
-        let platforms: Vec<String> = all
-            .iter()
-            .map(|f| {
-                format!(
-                    "{}/{}",
-                    f.image.os.as_deref().unwrap_or("?"),
-                    f.image.architecture.as_deref().unwrap_or("?")
-                )
-            })
-            .collect();
-        bail!(
-            "{source}: a multi-platform index ({}): choose one with --platform",
-            platforms.join(", ")
-        );
+    let (platforms, found) = match &source {
+        customs_image::ImageSource::Registry { reference } => {
+            let registry = customs_registry::Registry::new(None);
+            let read =
+                crate::sources::runtime()?.block_on(registry.read_image(reference, &options))?;
+            (read.facts, read.evidence)
+        }
+        _ => (customs_image::read(&source, &options)?, Vec::new()),
+    };
+    if platforms.is_empty() {
+        bail!("{source}: the index lists no image");
     }
-    all.pop()
-        .with_context(|| format!("{source}: the index lists no image"))
+    let index_digest = platforms.first().and_then(|f| f.image.index_digest.clone());
+    let mut image = ReadImage {
+        source: source.to_string(),
+        platforms,
+        index_digest,
+        evidence: Vec::new(),
+        cosign_signatures: Vec::new(),
+        notation_envelopes: Vec::new(),
+    };
+    image.sort_found(found);
+    Ok(image)
+}
+
+impl ReadImage {
+    /// Sorts what a registry stores beside the image: documents to import,
+    /// and signatures given beside them (cosign's, Notation's).
+    fn sort_found(&mut self, found: Vec<customs_registry::Evidence>) {
+        for found in found {
+            match found {
+                customs_registry::Evidence::Document {
+                    subject,
+                    origin,
+                    bytes,
+                    ..
+                } => self.evidence.push(FoundDocument {
+                    subject,
+                    origin,
+                    bytes,
+                }),
+                customs_registry::Evidence::CosignSignatures {
+                    origin, manifest, ..
+                } => match cosign::manifest_signatures(&origin, &manifest) {
+                    Ok(signatures) => self.cosign_signatures.extend(signatures),
+                    Err(e) => {
+                        eprintln!("warning: {}", customs::text::escaped(&e.to_string()))
+                    }
+                },
+                customs_registry::Evidence::NotationEnvelope {
+                    subject,
+                    origin,
+                    bytes,
+                    ..
+                } => self.notation_envelopes.push(FoundDocument {
+                    subject,
+                    origin,
+                    bytes,
+                }),
+                _ => {}
+            }
+        }
+    }
 }
 
 fn is_stdin(path: &Path) -> bool {

@@ -106,12 +106,16 @@ struct InputArgs {
     /// Kubernetes AdmissionReview, or a facts document from `customs facts`.
     /// `-` reads standard input. The format is detected from content.
     /// The image itself is read from oci-layout:DIR[:TAG|@DIGEST] (an OCI
-    /// image layout) or docker-archive:FILE[:TAG] (`docker save`): its
-    /// config, installed packages (apk, dpkg) and executables.
+    /// image layout), docker-archive:FILE[:TAG] (`docker save`) or
+    /// oci://REGISTRY/REPO:TAG|@DIGEST (with the signatures, attestations,
+    /// SBOMs and VEX documents the registry stores beside it): its config,
+    /// installed packages (apk, dpkg) and executables.
     #[arg(value_name = "INPUT", required = true)]
     inputs: Vec<PathBuf>,
     /// Of an image input that is a multi-platform index, read this platform
-    /// (os/arch[/variant], e.g. linux/arm64).
+    /// (os/arch[/variant], e.g. linux/arm64). Without it, `eval` decides
+    /// every platform (the image is denied if one is) and `facts` prints a
+    /// list of one document per platform.
     #[arg(long, value_name = "PLATFORM")]
     platform: Option<customs_image::Platform>,
     /// Read every input as this format instead of detecting it: trivy-json,
@@ -260,14 +264,18 @@ fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Eval(args) => eval(args),
         Command::Facts(args) => {
-            let facts = inputs::load(
+            let mut images = inputs::load(
                 &args.input.inputs,
                 args.input.input_format,
                 args.input.platform.as_ref(),
                 &args.input.trust,
                 None,
             )?;
-            report::print_json(&facts)?;
+            // One document; an index read whole gives one per platform, as a list.
+            match images.as_slice() {
+                [one] => report::print_json(one)?,
+                _ => report::print_json(&std::mem::take(&mut images))?,
+            }
             Ok(EXIT_ALLOWED)
         }
         Command::Schema => {
@@ -303,7 +311,7 @@ fn eval(args: EvalArgs) -> Result<u8> {
         })
         .transpose()?;
     // Signatures checked at the clock's time are checked at --now too.
-    let facts = inputs::load(
+    let images = inputs::load(
         &args.input.inputs,
         args.input.input_format,
         args.input.platform.as_ref(),
@@ -314,7 +322,16 @@ fn eval(args: EvalArgs) -> Result<u8> {
     let mut options = EvalOptions::default();
     options.now = now.map(|t| t.timestamp());
     options.require = args.require;
-    let decision = engine.evaluate(&bundle, &PreparedFacts::new(facts), &options);
+    // An index read whole is decided platform by platform; the image is
+    // denied if one of them is.
+    let several = images.len() > 1;
+    let decided: Vec<report::Decided> = images
+        .into_iter()
+        .map(|facts| report::Decided {
+            platform: several.then(|| inputs::platform_name(&facts)),
+            decision: engine.evaluate(&bundle, &PreparedFacts::new(facts), &options),
+        })
+        .collect();
     let input_names: Vec<String> = args
         .input
         .inputs
@@ -322,12 +339,12 @@ fn eval(args: EvalArgs) -> Result<u8> {
         .map(|p| p.display().to_string())
         .collect();
     match args.format {
-        OutputFormat::Text => report::text::print(&decision, &bundle)?,
-        OutputFormat::Json => report::print_json(&decision)?,
-        OutputFormat::Sarif => report::sarif::print(&decision, &bundle, &input_names)?,
-        OutputFormat::Junit => report::junit::print(&decision)?,
+        OutputFormat::Text => report::text::print(&decided, &bundle)?,
+        OutputFormat::Json => report::print_decisions_json(&decided)?,
+        OutputFormat::Sarif => report::sarif::print(&decided, &bundle, &input_names)?,
+        OutputFormat::Junit => report::junit::print(&decided)?,
     }
-    Ok(if decision.is_allowed() {
+    Ok(if decided.iter().all(|d| d.decision.is_allowed()) {
         EXIT_ALLOWED
     } else {
         EXIT_DENIED

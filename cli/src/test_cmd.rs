@@ -234,7 +234,7 @@ fn run_case(
         }
         (None, false) => {
             let paths: Vec<PathBuf> = case.inputs.iter().map(|p| base.join(p)).collect();
-            crate::inputs::load(
+            crate::inputs::load_one(
                 &paths,
                 None,
                 None,

@@ -43,22 +43,23 @@ pub struct TrustArgs {
     #[arg(long = "notation-envelope", value_name = "FILE",
           requires_all = ["trust_store", "trust_policy"])]
     notation_envelopes: Vec<PathBuf>,
-    /// A Notation trust store directory (x509/{ca,signingAuthority,tsa}/NAME/).
-    #[arg(long, value_name = "DIR", requires = "notation_envelopes")]
+    /// A Notation trust store directory (x509/{ca,signingAuthority,tsa}/NAME/),
+    /// for --notation-envelope and the envelopes stored beside an oci:// image.
+    #[arg(long, value_name = "DIR", requires = "trust_policy")]
     trust_store: Option<PathBuf>,
     /// A Notation trust policy (trustpolicy.json, version 1.0).
-    #[arg(long, value_name = "FILE", requires = "notation_envelopes")]
+    #[arg(long, value_name = "FILE", requires = "trust_store")]
     trust_policy: Option<PathBuf>,
     /// The repository (REGISTRY/REPO) the trust policy's registryScopes are
     /// matched against; without it only a statement for "*" applies (the
     /// inputs' image reference never chooses the statement).
-    #[arg(long, value_name = "REPOSITORY", requires = "notation_envelopes")]
+    #[arg(long, value_name = "REPOSITORY", requires = "trust_store")]
     scope: Option<String>,
 }
 
 impl TrustArgs {
     fn is_empty(&self) -> bool {
-        self.keys.is_empty() && self.trusted_root.is_none() && self.notation_envelopes.is_empty()
+        self.keys.is_empty() && self.trusted_root.is_none() && self.trust_store.is_none()
     }
 
     /// The trust material the flags name, read from their files.
@@ -125,15 +126,20 @@ impl TrustArgs {
 }
 
 /// Checks the signed inputs with the trust material and adds what verified
-/// to `facts` (customs_verify::evidence). Unreadable trust material is an
-/// error; a signature that does not verify is a warning (the policies then
-/// find no verified signature). `now` is the time certificates without a
-/// signed time are checked at (Notation's), by default the clock.
+/// to `facts` (customs_verify::evidence). `found` are signatures found
+/// beside the image (in its registry), checked with those the flags give;
+/// `read_index` the digest of an index customs itself read the image from.
+/// Unreadable trust material is an error; a signature that does not verify
+/// is a warning (the policies then find no verified signature). `now` is
+/// the time certificates without a signed time are checked at (Notation's),
+/// by default the clock.
 pub fn verify_inputs(
     args: &TrustArgs,
     inputs: &[SignedInput],
+    found: &Detached,
     facts: &mut Facts,
     now: Option<DateTime<Utc>>,
+    read_index: Option<&str>,
 ) -> Result<()> {
     if args.is_empty() {
         if !args.signatures.is_empty() {
@@ -144,8 +150,20 @@ pub fn verify_inputs(
         return Ok(());
     }
     let material = args.material()?;
-    let detached = args.detached()?;
-    material.check(inputs, &detached, facts, now.unwrap_or_else(Utc::now))?;
+    let mut detached = args.detached()?;
+    detached
+        .cosign_signatures
+        .extend(found.cosign_signatures.iter().cloned());
+    detached
+        .notation_envelopes
+        .extend(found.notation_envelopes.iter().cloned());
+    material.check_image(
+        inputs,
+        &detached,
+        facts,
+        now.unwrap_or_else(Utc::now),
+        read_index,
+    )?;
     Ok(())
 }
 

@@ -136,22 +136,14 @@ impl ReadOptions {
 }
 
 /// Reads an image's facts: one document per platform manifest it selects
-/// (one for a single-platform image, or with `--platform`).
+/// (one for a single-platform image, or with `--platform`). A registry
+/// image is read with `customs_registry`, which pulls it and calls
+/// [`read_pulled`].
 pub fn read(source: &ImageSource, options: &ReadOptions) -> Result<Vec<Facts>, ImageError> {
-    let image = source.to_string();
     match source {
-        ImageSource::OciLayout { dir, .. } => {
-            let blobs = LayoutDir::open(image, dir)?;
-            if blobs.read_path("oci-layout", 4096)?.is_none() {
-                return Err(ImageError::Invalid {
-                    image: blobs.image().to_owned(),
-                    message: "not an OCI image layout: it has no oci-layout file".to_owned(),
-                });
-            }
-            Reader::new(&blobs, source, options).read_index()
-        }
+        ImageSource::OciLayout { dir, .. } => read_layout(source, dir, options),
         ImageSource::DockerArchive { file, .. } => {
-            let blobs = TarArchive::open(image, file)?;
+            let blobs = TarArchive::open(source.to_string(), file)?;
             let reader = Reader::new(&blobs, source, options);
             if blobs.open_path("index.json")?.is_some() {
                 reader.read_index()
@@ -159,6 +151,67 @@ pub fn read(source: &ImageSource, options: &ReadOptions) -> Result<Vec<Facts>, I
                 reader.read_legacy_archive()
             }
         }
+        ImageSource::Registry { .. } => Err(ImageError::Source(format!(
+            "{source}: an image in a registry is pulled first (customs_registry::Registry::read_image)"
+        ))),
+    }
+}
+
+/// Reads `source` from the OCI layout `dir` it was pulled into (a registry
+/// image, its blobs checked on the way): the facts name `source`, not the
+/// temporary directory.
+pub fn read_pulled(
+    source: &ImageSource,
+    dir: &std::path::Path,
+    options: &ReadOptions,
+) -> Result<Vec<Facts>, ImageError> {
+    read_layout(source, dir, options)
+}
+
+fn read_layout(
+    source: &ImageSource,
+    dir: &std::path::Path,
+    options: &ReadOptions,
+) -> Result<Vec<Facts>, ImageError> {
+    let blobs = LayoutDir::open(source.to_string(), dir)?;
+    if blobs.read_path("oci-layout", 4096)?.is_none() {
+        return Err(ImageError::Invalid {
+            image: blobs.image().to_owned(),
+            message: "not an OCI image layout: it has no oci-layout file".to_owned(),
+        });
+    }
+    Reader::new(&blobs, source, options).read_index()
+}
+
+/// The digests of the platform manifests an index's bytes list that a
+/// read with `options` would read (attestation manifests left out; only
+/// `--platform`'s when given): what a registry client has to fetch.
+pub fn platform_manifests(
+    image: &str,
+    index: &[u8],
+    options: &ReadOptions,
+) -> Result<Vec<String>, ImageError> {
+    let index: Index = serde_json::from_slice(index).map_err(|e| ImageError::Invalid {
+        image: image.to_owned(),
+        message: format!("its index is not valid: {e}"),
+    })?;
+    Ok(
+        select_platforms(image, &index.manifests, options.platform.as_ref())?
+            .into_iter()
+            .map(|d| d.digest.clone())
+            .collect(),
+    )
+}
+
+/// Whether a manifest or index's bytes are an index (by media type, or by
+/// shape when there is none).
+pub fn is_index(media_type: Option<&str>, bytes: &[u8]) -> bool {
+    match media_type {
+        Some("application/vnd.oci.image.index.v1+json")
+        | Some("application/vnd.docker.distribution.manifest.list.v2+json") => true,
+        Some(_) => false,
+        None => serde_json::from_slice::<serde_json::Value>(bytes)
+            .is_ok_and(|v| v.get("manifests").is_some()),
     }
 }
 
@@ -258,7 +311,11 @@ impl<'a> Reader<'a> {
         let bytes = self.blobs.read_blob(&chosen.digest, limit)?;
         if is_index(chosen.media_type.as_deref(), &bytes) {
             let nested: Index = self.json(&format!("index {}", chosen.digest), &bytes)?;
-            let manifests = self.platforms(&nested.manifests)?;
+            let manifests = select_platforms(
+                &self.image(),
+                &nested.manifests,
+                self.options.platform.as_ref(),
+            )?;
             manifests
                 .into_iter()
                 .map(|d| {
@@ -320,48 +377,6 @@ impl<'a> Reader<'a> {
                 names()
             ))),
         }
-    }
-
-    /// The platform manifests of an index, without attestation manifests;
-    /// only `--platform`'s when given.
-    fn platforms<'d>(
-        &self,
-        manifests: &'d [Descriptor],
-    ) -> Result<Vec<&'d Descriptor>, ImageError> {
-        let images: Vec<&Descriptor> = manifests
-            .iter()
-            .filter(|d| !d.annotations.contains_key("vnd.docker.reference.type"))
-            .filter(|d| d.platform.as_ref().is_none_or(|p| p.os != "unknown"))
-            .collect();
-        let Some(wanted) = &self.options.platform else {
-            return Ok(images);
-        };
-        let chosen: Vec<&Descriptor> = images
-            .iter()
-            .copied()
-            .filter(|d| {
-                d.platform.as_ref().is_some_and(|p| {
-                    p.os == wanted.os
-                        && p.architecture == wanted.architecture
-                        && (wanted.variant.is_none() || p.variant == wanted.variant)
-                })
-            })
-            .collect();
-        if chosen.is_empty() {
-            let have: Vec<String> = images
-                .iter()
-                .filter_map(|d| d.platform.as_ref())
-                .map(|p| match &p.variant {
-                    Some(v) => format!("{}/{}/{v}", p.os, p.architecture),
-                    None => format!("{}/{}", p.os, p.architecture),
-                })
-                .collect();
-            return Err(self.invalid(format!(
-                "the index has no {wanted} image; it has {}",
-                have.join(", ")
-            )));
-        }
-        Ok(chosen)
     }
 
     /// One platform's manifest (already checked against `digest`), its
@@ -491,14 +506,50 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn is_index(media_type: Option<&str>, bytes: &[u8]) -> bool {
-    match media_type {
-        Some("application/vnd.oci.image.index.v1+json")
-        | Some("application/vnd.docker.distribution.manifest.list.v2+json") => true,
-        Some(_) => false,
-        None => serde_json::from_slice::<serde_json::Value>(bytes)
-            .is_ok_and(|v| v.get("manifests").is_some()),
+/// The platform manifests of an index, without attestation manifests;
+/// only `wanted`'s when given.
+fn select_platforms<'d>(
+    image: &str,
+    manifests: &'d [Descriptor],
+    wanted: Option<&Platform>,
+) -> Result<Vec<&'d Descriptor>, ImageError> {
+    let images: Vec<&Descriptor> = manifests
+        .iter()
+        .filter(|d| !d.annotations.contains_key("vnd.docker.reference.type"))
+        .filter(|d| d.platform.as_ref().is_none_or(|p| p.os != "unknown"))
+        .collect();
+    let Some(wanted) = wanted else {
+        return Ok(images);
+    };
+    let chosen: Vec<&Descriptor> = images
+        .iter()
+        .copied()
+        .filter(|d| {
+            d.platform.as_ref().is_some_and(|p| {
+                p.os == wanted.os
+                    && p.architecture == wanted.architecture
+                    && (wanted.variant.is_none() || p.variant == wanted.variant)
+            })
+        })
+        .collect();
+    if chosen.is_empty() {
+        let have: Vec<String> = images
+            .iter()
+            .filter_map(|d| d.platform.as_ref())
+            .map(|p| match &p.variant {
+                Some(v) => format!("{}/{}/{v}", p.os, p.architecture),
+                None => format!("{}/{}", p.os, p.architecture),
+            })
+            .collect();
+        return Err(ImageError::Invalid {
+            image: image.to_owned(),
+            message: format!(
+                "the index has no {wanted} image; it has {}",
+                have.join(", ")
+            ),
+        });
     }
+    Ok(chosen)
 }
 
 /// A full reference (`registry/repo:tag`) or a bare tag, as layouts record them.

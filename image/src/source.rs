@@ -1,5 +1,5 @@
-//! Where an image is read from: `oci-layout:DIR[:TAG|@DIGEST]` or
-//! `docker-archive:FILE`.
+//! Where an image is read from: `oci-layout:DIR[:TAG|@DIGEST]`,
+//! `docker-archive:FILE` or `oci://REGISTRY/REPO:TAG|@DIGEST`.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -22,6 +22,10 @@ pub enum ImageSource {
         file: PathBuf,
         selector: Option<Selector>,
     },
+    /// An image in a registry (`REGISTRY/REPO:TAG` or `@DIGEST`, without
+    /// `oci://`). customs-image does no network: `customs_registry` pulls
+    /// it into a temporary layout and reads that with [`crate::read_pulled`].
+    Registry { reference: String },
 }
 
 /// Which image of a layout or archive that holds several.
@@ -36,22 +40,36 @@ pub enum Selector {
 
 const OCI_LAYOUT: &str = "oci-layout:";
 const DOCKER_ARCHIVE: &str = "docker-archive:";
+const REGISTRY: &str = "oci://";
 
 impl ImageSource {
     /// Whether `text` names an image source rather than a file.
     pub fn is_source(text: &str) -> bool {
-        text.starts_with(OCI_LAYOUT) || text.starts_with(DOCKER_ARCHIVE)
+        text.starts_with(OCI_LAYOUT)
+            || text.starts_with(DOCKER_ARCHIVE)
+            || text.starts_with(REGISTRY)
     }
 
-    /// Parses `oci-layout:DIR[:TAG|@DIGEST]` or `docker-archive:FILE[:TAG|@DIGEST]`.
+    /// Parses `oci-layout:DIR[:TAG|@DIGEST]`, `docker-archive:FILE[:TAG|@DIGEST]`
+    /// or `oci://REGISTRY/REPO[:TAG][@DIGEST]`.
     pub fn parse(text: &str) -> Result<ImageSource, ImageError> {
+        if let Some(reference) = text.strip_prefix(REGISTRY) {
+            if !reference.contains('/') {
+                return Err(ImageError::Source(format!(
+                    "{text:?} names no repository: use oci://REGISTRY/REPO:TAG or oci://REGISTRY/REPO@DIGEST"
+                )));
+            }
+            return Ok(ImageSource::Registry {
+                reference: reference.to_owned(),
+            });
+        }
         let (rest, layout) = if let Some(rest) = text.strip_prefix(OCI_LAYOUT) {
             (rest, true)
         } else if let Some(rest) = text.strip_prefix(DOCKER_ARCHIVE) {
             (rest, false)
         } else {
             return Err(ImageError::Source(format!(
-                "{text:?} is not an image source: use oci-layout:DIR[:TAG|@DIGEST] or docker-archive:FILE"
+                "{text:?} is not an image source: use oci-layout:DIR[:TAG|@DIGEST], docker-archive:FILE or oci://REGISTRY/REPO:TAG"
             )));
         };
         let (path, selector) = split_selector(rest);
@@ -72,17 +90,13 @@ impl ImageSource {
         })
     }
 
-    pub fn path(&self) -> &std::path::Path {
-        match self {
-            ImageSource::OciLayout { dir, .. } => dir,
-            ImageSource::DockerArchive { file, .. } => file,
-        }
-    }
-
+    /// Which image of a layout or archive; a registry reference is read
+    /// from a layout holding only it.
     pub fn selector(&self) -> Option<&Selector> {
         match self {
             ImageSource::OciLayout { selector, .. }
             | ImageSource::DockerArchive { selector, .. } => selector.as_ref(),
+            ImageSource::Registry { .. } => None,
         }
     }
 
@@ -91,6 +105,7 @@ impl ImageSource {
         match self {
             ImageSource::OciLayout { .. } => "oci-layout",
             ImageSource::DockerArchive { .. } => "docker-archive",
+            ImageSource::Registry { .. } => "registry",
         }
     }
 }
@@ -115,11 +130,13 @@ fn split_selector(rest: &str) -> (&str, Option<Selector>) {
 
 impl fmt::Display for ImageSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let prefix = match self {
-            ImageSource::OciLayout { .. } => OCI_LAYOUT,
-            ImageSource::DockerArchive { .. } => DOCKER_ARCHIVE,
-        };
-        write!(f, "{prefix}{}", self.path().display())?;
+        match self {
+            ImageSource::OciLayout { dir, .. } => write!(f, "{OCI_LAYOUT}{}", dir.display())?,
+            ImageSource::DockerArchive { file, .. } => {
+                write!(f, "{DOCKER_ARCHIVE}{}", file.display())?
+            }
+            ImageSource::Registry { reference } => return write!(f, "{REGISTRY}{reference}"),
+        }
         match self.selector() {
             Some(Selector::Tag(tag)) => write!(f, ":{tag}"),
             Some(Selector::Digest(digest)) => write!(f, "@{digest}"),
@@ -156,6 +173,13 @@ mod tests {
                 selector: None
             }
         );
+        assert_eq!(
+            ImageSource::parse("oci://127.0.0.1:5000/app:1").unwrap(),
+            ImageSource::Registry {
+                reference: "127.0.0.1:5000/app:1".into()
+            }
+        );
+        assert!(ImageSource::parse("oci://app").is_err());
         assert!(ImageSource::parse("oci-layout:").is_err());
         assert!(ImageSource::parse("registry:x").is_err());
     }

@@ -5,7 +5,7 @@ use oci_client::errors::OciDistributionError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    #[error("{reference}: not a bundle reference: {reason}")]
+    #[error("{reference}: not a registry reference: {reason}")]
     Reference { reference: String, reason: String },
     #[error("{reference}: cannot reach the registry: {reason}")]
     Unreachable { reference: String, reason: String },
@@ -37,6 +37,8 @@ pub enum Error {
     Cache { path: String, reason: String },
     #[error(transparent)]
     Bundle(#[from] customs::Error),
+    #[error(transparent)]
+    Image(#[from] customs_image::ImageError),
 }
 
 impl Error {

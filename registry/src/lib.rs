@@ -3,7 +3,9 @@
 //! Policy bundles in OCI registries: push a bundle archive as an OCI artifact,
 //! pull it by tag or digest into a local cache keyed by digest, and sign and
 //! verify it with cosign's signature layout, so `cosign verify --key` accepts
-//! what `customs bundle sign` pushed.
+//! what `customs bundle sign` pushed. And container images in registries:
+//! [`Registry::read_image`] reads an image's facts and finds what is stored
+//! beside it (signatures, attestations, SBOMs, VEX).
 //!
 //! The artifact is an OCI image manifest with `artifactType`
 //! [`ARTIFACT_TYPE`], an empty JSON config and one layer: the bundle archive
@@ -13,6 +15,7 @@ mod auth;
 mod cache;
 mod cosign;
 mod error;
+mod image;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -25,6 +28,7 @@ use sha2::{Digest, Sha256};
 
 pub use cache::Cache;
 pub use error::Error;
+pub use image::{Evidence, RegistryImage};
 
 /// The `artifactType` of a customs bundle manifest.
 pub const ARTIFACT_TYPE: &str = "application/vnd.customs.bundle.v1";

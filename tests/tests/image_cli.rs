@@ -164,7 +164,29 @@ fn a_bad_image_source_is_an_error_that_names_it() {
     layout.tag_index(&[(&amd, "amd64"), (&arm, "arm64")], "multi");
     layout.write_dir(dir.path());
     let source = format!("oci-layout:{}", dir.path().display());
-    let (code, _, stderr) = customs(&["facts", &source]);
+    // Without --platform: every platform, a list of facts documents.
+    let (code, stdout, stderr) = customs(&["facts", &source]);
+    assert_eq!(code, 0, "{stderr}");
+    let all: Value = serde_json::from_str(&stdout).unwrap();
+    let digests: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["image"]["digest"].as_str().unwrap())
+        .collect();
+    assert_eq!(digests, [amd.digest.as_str(), arm.digest.as_str()]);
+    // eval decides each platform, and the image by all of them.
+    let (code, stdout, stderr) = customs(&["eval", &source]);
+    assert!(code == 0 || code == 1, "{stderr}");
+    assert_eq!(stdout.matches("  platform linux/").count(), 2, "{stdout}");
+    let last = stdout.trim_end().lines().last().unwrap();
+    assert!(
+        last.ends_with("every one of 2 platforms") || last.ends_with("of 2 platforms denied"),
+        "{stdout}"
+    );
+    assert_eq!(code == 0, last.contains("ALLOW"), "{stdout}");
+    // A command that takes one image says to choose.
+    let (code, _, stderr) = customs(&["export", "falco", &source]);
     assert_eq!(code, 2);
     assert!(
         stderr.contains(

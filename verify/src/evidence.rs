@@ -86,8 +86,23 @@ impl TrustMaterial {
         facts: &mut Facts,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
+        self.check_image(inputs, detached, facts, now, None)
+    }
+
+    /// [`TrustMaterial::check`] for an image customs read itself from a
+    /// multi-platform index: `read_index` is that index's digest, which it
+    /// read and found the image listed in, so a signature of the index also
+    /// counts for the image. Never pass an index digest an input claims.
+    pub fn check_image(
+        &self,
+        inputs: &[SignedInput],
+        detached: &Detached,
+        facts: &mut Facts,
+        now: DateTime<Utc>,
+        read_index: Option<&str>,
+    ) -> Result<(), Error> {
         let mut warnings = Vec::new();
-        let Some(digest) = facts.image.digest.clone() else {
+        let Some(image_digest) = facts.image.digest.clone() else {
             warnings.push(
                 "no signature was checked: the inputs name no image digest to check them for"
                     .to_owned(),
@@ -97,20 +112,22 @@ impl TrustMaterial {
         };
         if inputs.is_empty() && detached.notation_envelopes.is_empty() {
             warnings.push(format!(
-                "no signature, attestation or bundle of {digest} is among the inputs to check"
+                "no signature, attestation or bundle of {image_digest} is among the inputs to check"
             ));
         }
+        let mut digests = vec![image_digest.as_str()];
+        digests.extend(read_index);
         let mut policies: Vec<Policy> = self.keys.iter().cloned().map(Policy::Key).collect();
         policies.extend(self.identity.clone().map(Policy::Identity));
         for (origin, format, bytes) in inputs {
             let outcome = match format {
                 Format::SimpleSigning => {
                     let keyless = self.trusted_root.as_ref().zip(self.identity.as_ref());
-                    self.check_payload(bytes, &detached.cosign_signatures, keyless, &digest, facts)
+                    self.check_payload(bytes, &detached.cosign_signatures, keyless, &digests, facts)
                 }
-                Format::DsseEnvelope => self.check_envelope(origin, bytes, &digest, facts),
+                Format::DsseEnvelope => self.check_envelope(origin, bytes, &digests, facts),
                 Format::SigstoreBundle => match &self.trusted_root {
-                    Some(root) => check_bundle(origin, bytes, &policies, root, &digest, facts),
+                    Some(root) => check_bundle(origin, bytes, &policies, root, &digests, facts),
                     None => Err(
                         "not verified: a Sigstore bundle is checked against a trust root, and none was given"
                             .to_owned(),
@@ -123,7 +140,7 @@ impl TrustMaterial {
             }
         }
         if let Some(trust) = &self.notation {
-            check_notation(trust, detached, &digest, facts, now, &mut warnings)?;
+            check_notation(trust, detached, &digests, facts, now, &mut warnings)?;
         } else if !detached.notation_envelopes.is_empty() {
             warnings.push(
                 "not verified: Notation envelopes are checked against a trust policy and trust stores, and none were given"
@@ -139,7 +156,7 @@ impl TrustMaterial {
         payload: &[u8],
         signatures: &[cosign::ManifestSignature],
         keyless: Option<(&TrustedRoot, &Identity)>,
-        digest: &str,
+        digests: &[&str],
         facts: &mut Facts,
     ) -> Result<(), String> {
         if signatures.is_empty() {
@@ -148,38 +165,47 @@ impl TrustMaterial {
         let mut refusal = "not verified: no trusted key, or keyless signature with a trust root and identity, to check the payload with".to_owned();
         for found in signatures {
             for key in &self.keys {
-                match cosign::verify_simple_signing(payload, &found.signature, key, Some(digest)) {
-                    Ok(verified) => {
-                        push_signature(facts, Some(verified.key_id), None, None, None);
-                        return Ok(());
+                for digest in digests {
+                    match cosign::verify_simple_signing(
+                        payload,
+                        &found.signature,
+                        key,
+                        Some(digest),
+                    ) {
+                        Ok(verified) => {
+                            push_signature(facts, Some(verified.key_id), None, None, None);
+                            return Ok(());
+                        }
+                        Err(error) => refusal = error.to_string(),
                     }
-                    Err(error) => refusal = error.to_string(),
                 }
             }
             if let (Some((root, identity)), Some(certificate), Some(rekor_bundle)) =
                 (keyless, &found.certificate, &found.rekor_bundle)
             {
-                match cosign::verify_keyless_simple_signing(
-                    payload,
-                    &found.signature,
-                    certificate.as_bytes(),
-                    rekor_bundle.as_bytes(),
-                    digest,
-                    identity,
-                    root,
-                ) {
-                    Ok(verified) => {
-                        let index = u64::try_from(verified.log_index).ok();
-                        push_signature(
-                            facts,
-                            None,
-                            Some(identity.identity.clone()),
-                            Some(identity.issuer.clone()),
-                            index,
-                        );
-                        return Ok(());
+                for digest in digests {
+                    match cosign::verify_keyless_simple_signing(
+                        payload,
+                        &found.signature,
+                        certificate.as_bytes(),
+                        rekor_bundle.as_bytes(),
+                        digest,
+                        identity,
+                        root,
+                    ) {
+                        Ok(verified) => {
+                            let index = u64::try_from(verified.log_index).ok();
+                            push_signature(
+                                facts,
+                                None,
+                                Some(identity.identity.clone()),
+                                Some(identity.issuer.clone()),
+                                index,
+                            );
+                            return Ok(());
+                        }
+                        Err(error) => refusal = error.to_string(),
                     }
-                    Err(error) => refusal = error.to_string(),
                 }
             }
         }
@@ -190,23 +216,25 @@ impl TrustMaterial {
         &self,
         origin: &Origin,
         bytes: &[u8],
-        digest: &str,
+        digests: &[&str],
         facts: &mut Facts,
     ) -> Result<(), String> {
         let envelope =
             Envelope::from_json(&origin.to_string(), bytes).map_err(|e| e.to_string())?;
         let mut refusal = "not verified: no trusted key to check the envelope with".to_owned();
         for key in &self.keys {
-            match verify_attestation(&envelope, key, digest) {
-                Ok(verified) => {
-                    push_attestation(
-                        facts,
-                        &verified.predicate_type,
-                        &verified.statement.predicate,
-                    );
-                    return Ok(());
+            for digest in digests {
+                match verify_attestation(&envelope, key, digest) {
+                    Ok(verified) => {
+                        push_attestation(
+                            facts,
+                            &verified.predicate_type,
+                            &verified.statement.predicate,
+                        );
+                        return Ok(());
+                    }
+                    Err(error) => refusal = error.to_string(),
                 }
-                Err(error) => refusal = error.to_string(),
             }
         }
         Err(refusal)
@@ -218,13 +246,16 @@ fn check_bundle(
     bytes: &[u8],
     policies: &[Policy],
     root: &TrustedRoot,
-    digest: &str,
+    digests: &[&str],
     facts: &mut Facts,
 ) -> Result<(), String> {
     let bundle = Bundle::from_json(&origin.to_string(), bytes).map_err(|e| e.to_string())?;
     let mut refusal =
         "not verified: no trusted key or certificate identity to check the bundle with".to_owned();
-    for policy in policies {
+    for (policy, digest) in policies
+        .iter()
+        .flat_map(|p| digests.iter().map(move |d| (p, *d)))
+    {
         match verify_bundle(&bundle, digest, policy, root) {
             Ok(verified) => {
                 match &verified.signed {
@@ -259,7 +290,7 @@ fn check_bundle(
 fn check_notation(
     trust: &NotationTrust,
     detached: &Detached,
-    digest: &str,
+    digests: &[&str],
     facts: &mut Facts,
     now: DateTime<Utc>,
     warnings: &mut Vec<String>,
@@ -269,15 +300,28 @@ fn check_notation(
     // statement for "*" applies.
     let scope = trust.scope.clone().unwrap_or_default();
     for (origin, envelope) in &detached.notation_envelopes {
-        let signature = match notation::verify_envelope(
-            notation::media_type_of(envelope),
-            envelope,
-            digest,
-            &trust.policy,
-            &trust.stores,
-            &scope,
-            now,
-        ) {
+        // The first digest the envelope verifies for; else the image's refusal.
+        let mut outcome = None;
+        for digest in digests {
+            let this = notation::verify_envelope(
+                notation::media_type_of(envelope),
+                envelope,
+                digest,
+                &trust.policy,
+                &trust.stores,
+                &scope,
+                now,
+            );
+            let done = this.is_ok();
+            if done || outcome.is_none() {
+                outcome = Some(this);
+            }
+            if done {
+                break;
+            }
+        }
+        let Some(outcome) = outcome else { continue };
+        let signature = match outcome {
             Ok(verified) => match verified.shortfall() {
                 None => notation_signature(Some(verified.leaf_subject)),
                 Some(shortfall) => {

@@ -1,15 +1,27 @@
-//! JUnit XML: one test suite for the image, one test case per policy. A deny
-//! is a failure, a failed policy an error; warnings go to system-out.
+//! JUnit XML: one test suite for the image (one per platform of an index),
+//! one test case per policy. A deny is a failure, a failed policy an error;
+//! warnings go to system-out.
 
 use std::io::Write;
 
 use anyhow::Result;
-use customs::{Decision, Finding, PolicyDecision};
+use customs::{Finding, PolicyDecision};
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-pub fn print(decision: &Decision) -> Result<()> {
-    let image = decision.image.display_name();
-    let mut suite = TestSuite::new(format!("customs {image}"));
+pub fn print(decided: &[super::Decided]) -> Result<()> {
+    let mut report = Report::new("customs");
+    for one in decided {
+        report.add_test_suite(suite(one));
+    }
+    let mut out = std::io::stdout().lock();
+    report.serialize(&mut out)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+fn suite(decided: &super::Decided) -> TestSuite {
+    let decision = &decided.decision;
+    let mut suite = TestSuite::new(format!("customs {}", decided.name()));
     for policy in &decision.policies {
         let details = policy
             .findings
@@ -43,12 +55,7 @@ pub fn print(decision: &Decision) -> Result<()> {
         }
         suite.add_test_case(case);
     }
-    let mut report = Report::new("customs");
-    report.add_test_suite(suite);
-    let mut out = std::io::stdout().lock();
-    report.serialize(&mut out)?;
-    writeln!(out)?;
-    Ok(())
+    suite
 }
 
 fn line(f: &Finding) -> String {

@@ -1,4 +1,6 @@
-//! Reporters: one decision, several formats. Only the command's output goes to stdout.
+//! Reporters: the decisions about one image (one per platform of a
+//! multi-platform index), several formats. Only the command's output goes
+//! to stdout.
 
 pub mod junit;
 pub mod sarif;
@@ -9,6 +11,41 @@ use std::io::Write;
 use anyhow::Result;
 use customs::Bundle;
 use customs::text::escaped;
+
+/// A decision about one image, and its platform (`os/arch`) when the
+/// image is one platform of an index evaluated whole.
+pub struct Decided {
+    pub platform: Option<String>,
+    pub decision: customs::Decision,
+}
+
+impl Decided {
+    /// How to name the image (and platform) to a person.
+    pub fn name(&self) -> String {
+        let image = self.decision.image.display_name();
+        match &self.platform {
+            Some(platform) => format!("{image} ({platform})"),
+            None => image.to_owned(),
+        }
+    }
+}
+
+/// One decision as the library serializes it; several platforms as
+/// `{"decision": ..., "platforms": [{"platform": ..., "decision": {...}}]}`.
+pub fn print_decisions_json(decided: &[Decided]) -> Result<()> {
+    if let [one] = decided {
+        return print_json(&one.decision);
+    }
+    let allowed = decided.iter().all(|d| d.decision.is_allowed());
+    let platforms: Vec<serde_json::Value> = decided
+        .iter()
+        .map(|d| serde_json::json!({ "platform": d.platform, "decision": d.decision }))
+        .collect();
+    print_json(&serde_json::json!({
+        "decision": if allowed { "allow" } else { "deny" },
+        "platforms": platforms,
+    }))
+}
 
 pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
     let mut out = std::io::stdout().lock();

@@ -4,14 +4,14 @@
 use std::io::Write;
 
 use anyhow::Result;
-use customs::{Bundle, Decision, Effect, POLICY_ERROR_RULE};
+use customs::{Bundle, Effect, POLICY_ERROR_RULE};
 use serde_sarif::sarif::{
     ArtifactLocation, Location, Message, MultiformatMessageString, PhysicalLocation,
     ReportingDescriptor, Result as SarifResult, ResultLevel, Run, SCHEMA_URL, Sarif, Suppression,
     Tool, ToolComponent,
 };
 
-pub fn print(decision: &Decision, bundle: &Bundle, inputs: &[String]) -> Result<()> {
+pub fn print(decided: &[super::Decided], bundle: &Bundle, inputs: &[String]) -> Result<()> {
     let mut rules: Vec<ReportingDescriptor> = Vec::new();
     let mut add_rule = |id: &str, name: &str, description: &str| {
         if !rules.iter().any(|r| r.id == id) {
@@ -55,10 +55,15 @@ pub fn print(decision: &Decision, bundle: &Bundle, inputs: &[String]) -> Result<
             )
             .build()
     };
-    let image = decision.image.display_name();
-    let results: Vec<SarifResult> = decision
-        .findings()
-        .map(|(policy, finding)| {
+    let results: Vec<SarifResult> = decided
+        .iter()
+        .flat_map(|d| {
+            let image = d.name();
+            d.decision
+                .findings()
+                .map(move |found| (image.clone(), found))
+        })
+        .map(|(image, (policy, finding))| {
             let level = match finding.effect {
                 Effect::Deny => ResultLevel::Error,
                 Effect::Warn => ResultLevel::Warning,

@@ -16,7 +16,36 @@ const GREEN: Style = AnsiColor::Green.on_default();
 const DIM: Style = Style::new().dimmed();
 const BOLD: Style = Style::new().bold();
 
-pub fn print(decision: &Decision, bundle: &Bundle) -> Result<()> {
+/// Each decision in turn; for several platforms, a last line with the
+/// image's verdict.
+pub fn print(decided: &[super::Decided], bundle: &Bundle) -> Result<()> {
+    for (index, one) in decided.iter().enumerate() {
+        if index > 0 {
+            writeln!(anstream::stdout().lock())?;
+        }
+        print_one(&one.decision, one.platform.as_deref(), bundle)?;
+    }
+    if decided.len() > 1 {
+        let denied = decided.iter().filter(|d| !d.decision.is_allowed()).count();
+        let mut out = anstream::stdout().lock();
+        if denied == 0 {
+            writeln!(
+                out,
+                "\n{GREEN}ALLOW{GREEN:#} every one of {} platforms",
+                decided.len()
+            )?;
+        } else {
+            writeln!(
+                out,
+                "\n{RED}DENY{RED:#} {denied} of {} platforms denied",
+                decided.len()
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn print_one(decision: &Decision, platform: Option<&str>, bundle: &Bundle) -> Result<()> {
     let mut out = anstream::stdout().lock();
     let image = decision.image.display_name();
     let (word, style) = match decision.decision {
@@ -28,6 +57,9 @@ pub fn print(decision: &Decision, bundle: &Bundle) -> Result<()> {
         "{style}{word}{style:#} {BOLD}{}{BOLD:#}",
         escaped(image)
     )?;
+    if let Some(platform) = platform {
+        writeln!(out, "  {DIM}platform {}{DIM:#}", escaped(platform))?;
+    }
     if let (Some(digest), Some(_)) = (&decision.image.digest, &decision.image.reference) {
         writeln!(out, "  {DIM}{}{DIM:#}", escaped(digest))?;
     }
