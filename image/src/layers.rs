@@ -11,11 +11,21 @@ use sha2::{Digest, Sha256};
 
 use crate::{ImageError, ImageLimits};
 
+/// rpm's sqlite database, where rpm 4.16+ keeps it, and where distributions
+/// that kept the old path (RHEL 9, Amazon Linux 2023) keep it.
+pub(crate) const RPM_SQLITE: &str = "usr/lib/sysimage/rpm/rpmdb.sqlite";
+pub(crate) const RPM_SQLITE_LEGACY: &str = "var/lib/rpm/rpmdb.sqlite";
+
 /// Files whose contents are kept: package databases and the OS release.
 pub(crate) fn is_kept_file(path: &str) -> bool {
     matches!(
         path,
-        "lib/apk/db/installed" | "var/lib/dpkg/status" | "etc/os-release" | "usr/lib/os-release"
+        "lib/apk/db/installed"
+            | "var/lib/dpkg/status"
+            | "etc/os-release"
+            | "usr/lib/os-release"
+            | RPM_SQLITE
+            | RPM_SQLITE_LEGACY
     ) || path
         .strip_prefix("var/lib/dpkg/status.d/")
         .is_some_and(|name| !name.is_empty() && !name.contains('/') && !name.ends_with(".md5sums"))

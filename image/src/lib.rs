@@ -10,6 +10,7 @@ mod blobs;
 mod error;
 mod layers;
 mod packages;
+mod rpm;
 mod source;
 
 use std::str::FromStr;
@@ -602,20 +603,37 @@ fn describe(
                 .extend(packages::dpkg(&db, &os));
         }
     }
-    let rpm = ["var/lib/rpm", "usr/lib/sysimage/rpm"]
+    let rpm_sqlite = [layers::RPM_SQLITE, layers::RPM_SQLITE_LEGACY]
         .iter()
-        .find(|dir| fs.entries.contains_key(**dir));
-    if let Some(dir) = rpm {
+        .find_map(|path| fs.kept.get(*path).map(|db| (*path, db)));
+    let mut rpm_unread = false;
+    if let Some((path, db)) = rpm_sqlite {
+        let packages = rpm::sqlite(db, &os).map_err(|message| ImageError::Invalid {
+            image: image.to_owned(),
+            message: format!("its rpm database /{path}: {message}"),
+        })?;
+        found.get_or_insert_with(Vec::new).extend(packages);
+    } else if let Some(path) = [
+        "var/lib/rpm/Packages",
+        "var/lib/rpm/Packages.db",
+        "usr/lib/sysimage/rpm/Packages",
+        "usr/lib/sysimage/rpm/Packages.db",
+    ]
+    .iter()
+    .find(|path| fs.entries.contains_key(**path))
+    {
+        // Berkeley DB (`Packages`, RHEL 8 and older) and ndb (`Packages.db`, SUSE).
+        rpm_unread = true;
         warnings.push(format!(
-            "the image has an rpm database (/{dir}), which customs does not read: its rpm packages are not listed"
+            "the image has an rpm database /{path} that is not sqlite (Berkeley DB or ndb), which customs does not read: its rpm packages are not listed"
         ));
     }
     if let Some(packages) = found {
         let list = facts.packages.get_or_insert_with(Vec::new);
         list.extend(packages);
-    } else if rpm.is_none() {
+    } else if !rpm_unread {
         warnings.push(
-            "no package database (apk, dpkg) in the image: installed packages are unknown"
+            "no package database (apk, dpkg, rpm sqlite) in the image: installed packages are unknown"
                 .to_owned(),
         );
     }

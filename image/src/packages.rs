@@ -1,8 +1,7 @@
 //! Installed-package databases read from the final filesystem: apk
 //! (`lib/apk/db/installed`) and dpkg (`var/lib/dpkg/status`, and
-//! `var/lib/dpkg/status.d/*` as distroless writes it). rpm databases
-//! (sqlite, ndb, Berkeley DB) are not read yet: an image that has one gets
-//! a warning saying so.
+//! `var/lib/dpkg/status.d/*` as distroless writes it); rpm's sqlite
+//! database is read in `crate::rpm`.
 
 use customs_facts::Package;
 
@@ -102,15 +101,30 @@ pub(crate) fn dpkg(text: &str, os: &OsRelease) -> Vec<Package> {
 }
 
 fn purl(kind: &str, namespace: &str, name: &str, version: &str, arch: Option<&str>) -> String {
+    let qualifiers: Vec<(&str, String)> =
+        arch.map(|a| ("arch", a.to_owned())).into_iter().collect();
+    purl_with(kind, namespace, name, version, &qualifiers)
+}
+
+/// A purl with qualifiers (given in their sorted order, as the spec wants).
+pub(crate) fn purl_with(
+    kind: &str,
+    namespace: &str,
+    name: &str,
+    version: &str,
+    qualifiers: &[(&str, String)],
+) -> String {
     let mut purl = format!(
         "pkg:{kind}/{}/{}@{}",
         encode(namespace),
         encode(name),
         encode(version)
     );
-    if let Some(arch) = arch {
-        purl.push_str("?arch=");
-        purl.push_str(&encode(arch));
+    for (index, (key, value)) in qualifiers.iter().enumerate() {
+        purl.push(if index == 0 { '?' } else { '&' });
+        purl.push_str(key);
+        purl.push('=');
+        purl.push_str(&encode(value));
     }
     purl
 }

@@ -559,3 +559,103 @@ fn a_layout_with_several_images_needs_one_named() {
     .to_string();
     assert!(error.contains("no image matches Tag(\"three\")"), "{error}");
 }
+
+/// A UBI-like image: rpm's sqlite database, as rpm 4.18 wrote it
+/// (tests/data/make-rpmdb.sh), read for its packages.
+#[test]
+fn an_rpm_sqlite_database_lists_its_packages() {
+    let db = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/rpmdb.sqlite"
+    ))
+    .unwrap();
+    let tar = layer_tar(&[
+        file(
+            "etc/os-release",
+            0o644,
+            b"NAME=\"Red Hat Enterprise Linux\"\nID=\"rhel\"\nVERSION_ID=\"9.4\"\n",
+        ),
+        file("usr/lib/sysimage/rpm/rpmdb.sqlite", 0o644, &db),
+        file("usr/bin/hello", 0o755, b"#!/bin/sh\necho hi\n"),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut layout = Layout::default();
+    let built = layout.image("amd64", "1001", &[(tar, Compression::Gzip)]);
+    layout.tag(&built, "9");
+    layout.write_dir(dir.path());
+    let facts = read_one(&format!("oci-layout:{}", dir.path().display()));
+    let packages = facts.packages.as_ref().unwrap();
+    let listed: Vec<(&str, &str, &str)> = packages
+        .iter()
+        .map(|p| {
+            (
+                p.name.as_str(),
+                p.version.as_str(),
+                p.purl.as_deref().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            (
+                "hello-customs",
+                "1.2.3-4.el9",
+                "pkg:rpm/redhat/hello-customs@1.2.3-4.el9?arch=x86_64"
+            ),
+            (
+                "tzdata-customs",
+                "2:2024a-1.el9",
+                "pkg:rpm/redhat/tzdata-customs@2024a-1.el9?arch=noarch&epoch=2"
+            ),
+        ]
+    );
+    assert_eq!(packages[0].licenses, ["MIT"]);
+    assert_eq!(packages[0].package_type, "rpm");
+    assert_eq!(
+        facts.base.as_ref().unwrap().os.as_ref().unwrap().family,
+        "rhel"
+    );
+    let warnings = &facts.sources[0].warnings;
+    assert!(warnings.iter().all(|w| !w.contains("rpm")), "{warnings:?}");
+
+    // A database that is not one is an error naming it, not an empty list.
+    let tar = layer_tar(&[file(
+        "usr/lib/sysimage/rpm/rpmdb.sqlite",
+        0o644,
+        b"not sqlite",
+    )]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut layout = Layout::default();
+    let built = layout.image("amd64", "1001", &[(tar, Compression::Gzip)]);
+    layout.tag(&built, "bad");
+    layout.write_dir(dir.path());
+    let error = read(
+        &ImageSource::parse(&format!("oci-layout:{}", dir.path().display())).unwrap(),
+        &ReadOptions::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("its rpm database /usr/lib/sysimage/rpm/rpmdb.sqlite"),
+        "{error}"
+    );
+
+    // Berkeley DB (RHEL 8) is named as not read.
+    let tar = layer_tar(&[file("var/lib/rpm/Packages", 0o644, b"\0\0\0\0")]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut layout = Layout::default();
+    let built = layout.image("amd64", "1001", &[(tar, Compression::Gzip)]);
+    layout.tag(&built, "bdb");
+    layout.write_dir(dir.path());
+    let facts = read_one(&format!("oci-layout:{}", dir.path().display()));
+    assert!(facts.packages.is_none());
+    assert!(
+        facts.sources[0]
+            .warnings
+            .iter()
+            .any(|w| w.contains("not sqlite (Berkeley DB or ndb)")),
+        "{:?}",
+        facts.sources[0].warnings
+    );
+}
