@@ -147,9 +147,18 @@ fn falco_rules(images: &[(String, Facts)], match_by: Match, priority: &str) -> R
                 programs.len()
             ))
         )?;
+        // A container started by a multi-platform tag is known to the
+        // runtime by the index digest: it matches as well as the manifest's.
+        let matched = match (match_by, &facts.image.index_digest) {
+            (Match::Digest, Some(index)) if *index != value => format!(
+                "{field} in ({}, {})",
+                falco_string(&value),
+                falco_string(index)
+            ),
+            _ => format!("{field} = {}", falco_string(&value)),
+        };
         let condition = format!(
-            "evt.type in (execve, execveat) and evt.dir = < and container.id != host and {field} = {} and not proc.exepath in ({list})",
-            falco_string(&value)
+            "evt.type in (execve, execveat) and evt.dir = < and container.id != host and {matched} and not proc.exepath in ({list})"
         );
         writeln!(out, "  condition: {}", yaml(&condition))?;
         writeln!(

@@ -85,6 +85,12 @@ struct LayerChanges {
 }
 
 /// Counts the compressed bytes and hashes them as they are read.
+/// A layer's digests: of its bytes as stored, and uncompressed (the diff_id).
+pub(crate) struct LayerDigests {
+    pub(crate) digest: String,
+    pub(crate) diff_id: String,
+}
+
 struct Hashing<R> {
     inner: R,
     hasher: Sha256,
@@ -131,7 +137,7 @@ impl Filesystem {
         index: usize,
         blob: impl Read,
         limits: &ImageLimits,
-    ) -> Result<String, ImageError> {
+    ) -> Result<LayerDigests, ImageError> {
         let layer_error = |entry: Option<&str>, message: String| ImageError::Layer {
             image: image.to_owned(),
             layer: name.to_owned(),
@@ -163,8 +169,13 @@ impl Filesystem {
                 "not a tar stream, nor gzip- or zstd-compressed tar".to_owned(),
             ));
         };
+        // The uncompressed stream's digest is the layer's diff_id in the config.
         let mut bounded = Bounded {
-            inner: decompressed,
+            inner: Hashing {
+                inner: decompressed,
+                hasher: Sha256::new(),
+                bytes: 0,
+            },
             left: limits
                 .max_uncompressed_bytes
                 .saturating_sub(self.bytes_read),
@@ -187,7 +198,9 @@ impl Filesystem {
                 ));
             }
         }
+        let uncompressed = bounded.inner.hasher.clone();
         drop(bounded);
+        let diff_id = format!("sha256:{}", hex::encode(uncompressed.finalize()));
         // A zstd layer is read as one frame: more frames would go unread.
         let trailing = std::io::copy(&mut hashing, &mut std::io::sink())
             .map_err(|e| layer_error(None, format!("cannot read it: {e}")))?;
@@ -204,7 +217,10 @@ impl Filesystem {
             crate::blobs::check_digest(image, expected, &actual)?;
         }
         self.apply(changes);
-        Ok(format!("sha256:{}", hex::encode(actual)))
+        Ok(LayerDigests {
+            digest: format!("sha256:{}", hex::encode(actual)),
+            diff_id,
+        })
     }
 
     fn read_changes(

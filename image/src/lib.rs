@@ -406,7 +406,10 @@ impl<'a> Reader<'a> {
             name_image(&mut facts, name);
         }
         let layers: Vec<String> = manifest.layers.into_iter().map(|l| l.digest).collect();
-        self.read_layers(facts, &layers, |digest| self.blobs.open_blob(digest))
+        let diff_ids = self.diff_ids(&config)?;
+        self.read_layers(facts, &layers, &diff_ids, |digest| {
+            self.blobs.open_blob(digest)
+        })
     }
 
     /// `docker save` without an OCI index: `manifest.json` names the config
@@ -453,7 +456,8 @@ impl<'a> Reader<'a> {
             "a docker archive without an OCI index: the image's manifest digest is not in it, so it is known by its config digest only".to_owned(),
         ];
         let layers = entry.layers.clone();
-        let mut facts = self.read_layers(facts, &layers, |path| {
+        let diff_ids = self.diff_ids(&config)?;
+        let mut facts = self.read_layers(facts, &layers, &diff_ids, |path| {
             self.blobs
                 .open_path(path)?
                 .ok_or_else(|| self.invalid(format!("its layer {path} is missing")))
@@ -464,11 +468,29 @@ impl<'a> Reader<'a> {
         Ok(vec![facts])
     }
 
-    /// Streams the layers in order and adds what the final filesystem holds.
+    /// The config's `rootfs.diff_ids`: what each layer must decompress to.
+    fn diff_ids(&self, config: &[u8]) -> Result<Vec<String>, ImageError> {
+        #[derive(Deserialize)]
+        struct Config {
+            rootfs: Rootfs,
+        }
+        #[derive(Deserialize)]
+        struct Rootfs {
+            diff_ids: Vec<String>,
+        }
+        let config: Config = self.json("the config's rootfs.diff_ids", config)?;
+        Ok(config.rootfs.diff_ids)
+    }
+
+    /// Streams the layers in order and adds what the final filesystem
+    /// holds. Each layer must decompress to its diff_id in the config, as a
+    /// runtime checks when it unpacks: the config digest vouches for the
+    /// layers only then.
     fn read_layers(
         &self,
         mut facts: Facts,
         layers: &[String],
+        diff_ids: &[String],
         open: impl Fn(&str) -> Result<Box<dyn std::io::Read + 'a>, ImageError>,
     ) -> Result<Facts, ImageError> {
         let limits = &self.options.limits;
@@ -478,6 +500,13 @@ impl<'a> Reader<'a> {
                 message: format!("{} layers, more than {}", layers.len(), limits.max_layers),
             });
         }
+        if layers.len() != diff_ids.len() {
+            return Err(self.invalid(format!(
+                "the manifest lists {} layers and the config {} diff_ids",
+                layers.len(),
+                diff_ids.len()
+            )));
+        }
         let mut fs = Filesystem::default();
         let mut digests = Vec::with_capacity(layers.len());
         for (index, layer) in layers.iter().enumerate() {
@@ -485,7 +514,16 @@ impl<'a> Reader<'a> {
             // A legacy archive names layers by path: nothing to check them
             // against, so they are known by what their bytes hash to.
             let expected = layer.starts_with("sha256:").then_some(layer.as_str());
-            digests.push(fs.apply_layer(&self.image(), layer, expected, index, blob, limits)?);
+            let read = fs.apply_layer(&self.image(), layer, expected, index, blob, limits)?;
+            let listed = diff_ids.get(index);
+            if listed != Some(&read.diff_id) {
+                return Err(self.invalid(format!(
+                    "layer {index} ({layer}) decompresses to {}, but the config's diff_id for it is {}",
+                    read.diff_id,
+                    listed.map_or("missing", String::as_str)
+                )));
+            }
+            digests.push(read.digest);
         }
         // The manifest and config were read as part of this one reading:
         // their warnings are its warnings, and it is the one source.

@@ -659,3 +659,39 @@ fn an_rpm_sqlite_database_lists_its_packages() {
         facts.sources[0].warnings
     );
 }
+
+/// A legacy `docker save` archive names layers by path, with nothing to
+/// check them against but the config's diff_ids: a swapped layer file is
+/// refused, so the config digest the facts name vouches for what was read.
+#[test]
+fn a_layer_that_does_not_match_the_configs_diff_id_is_refused() {
+    let mut layout = Layout::default();
+    let built = layout.image(
+        "amd64",
+        "1000",
+        &[(layer_tar(&[file("app", 0o755, &elf())]), Compression::Gzip)],
+    );
+    let layer = built.layer_digests().remove(0);
+    let swapped = build::compress(
+        &layer_tar(&[file("app", 0o4755, &elf())]),
+        Compression::Gzip,
+    );
+    for (digest, bytes) in &mut layout.blobs {
+        if *digest == layer {
+            *bytes = swapped.clone();
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("app.tar");
+    layout.write_docker_archive(&archive, &built, "app:1", false);
+    let error = read(
+        &ImageSource::parse(&format!("docker-archive:{}", archive.display())).unwrap(),
+        &ReadOptions::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("layer 0") && error.contains("but the config's diff_id for it is"),
+        "{error}"
+    );
+}

@@ -161,7 +161,7 @@ fn a_bad_image_source_is_an_error_that_names_it() {
         "1",
         &[(layer_tar(&[file("b", 0o755, &elf())]), Compression::Gzip)],
     );
-    layout.tag_index(&[(&amd, "amd64"), (&arm, "arm64")], "multi");
+    let index = layout.tag_index(&[(&amd, "amd64"), (&arm, "arm64")], "multi");
     layout.write_dir(dir.path());
     let source = format!("oci-layout:{}", dir.path().display());
     // Without --platform: every platform, a list of facts documents.
@@ -193,6 +193,18 @@ fn a_bad_image_source_is_an_error_that_names_it() {
             "a multi-platform index (linux/amd64, linux/arm64): choose one with --platform"
         ),
         "{stderr}"
+    );
+    // Falco: a container started by the tag is known by the index digest too.
+    let (code, stdout, stderr) =
+        customs(&["export", "falco", "--platform", "linux/arm64", &source]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            // As the YAML string carries it: quotes escaped.
+            "container.image.digest in (\\\"{}\\\", \\\"{index}\\\")",
+            arm.digest
+        )),
+        "{stdout}"
     );
     let (code, stdout, stderr) = customs(&["facts", "--platform", "linux/arm64", &source]);
     assert_eq!(code, 0, "{stderr}");
