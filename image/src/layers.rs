@@ -71,13 +71,16 @@ pub(crate) struct Filesystem {
     /// Entries read across all layers, and their bytes, against the limits.
     entries_read: u64,
     bytes_read: u64,
+    /// Bytes of kept files read, against `max_kept_bytes`.
+    kept_read: u64,
 }
 
 /// One layer's changes, applied once the layer has been read whole.
 #[derive(Default)]
 struct LayerChanges {
-    entries: Vec<(String, Entry)>,
-    kept: Vec<(String, Vec<u8>)>,
+    /// In stream order, each with its contents when it is a kept file: the
+    /// last entry for a path is what a runtime leaves there.
+    entries: Vec<(String, Entry, Option<Vec<u8>>)>,
     /// `.wh.NAME`: this path (and what is under it) is deleted.
     whiteouts: Vec<String>,
     /// `.wh..wh..opq`: what lower layers put in this directory is deleted.
@@ -312,6 +315,7 @@ impl Filesystem {
                     .map(|b| String::from_utf8_lossy(&b).into_owned())
                     .unwrap_or_default()
             };
+            let mut kept = None;
             let kind = if entry_type.is_dir() {
                 Kind::Dir
             } else if entry_type.is_symlink() {
@@ -333,12 +337,22 @@ impl Filesystem {
                             ),
                         ));
                     }
+                    self.kept_read = self.kept_read.saturating_add(size);
+                    if self.kept_read > limits.max_kept_bytes {
+                        return Err(layer_error(
+                            Some(&raw),
+                            format!(
+                                "the package databases read add up to more than {} bytes (a limit)",
+                                limits.max_kept_bytes
+                            ),
+                        ));
+                    }
                     let mut bytes = Vec::with_capacity(size as usize);
                     entry
                         .read_to_end(&mut bytes)
                         .map_err(|e| io_error(Some(&raw), e))?;
                     let head = (mode & 0o111 != 0).then(|| sniff(&bytes));
-                    changes.kept.push((path.clone(), bytes));
+                    kept = Some(bytes);
                     head
                 } else if mode & 0o111 != 0 {
                     let mut first = Vec::with_capacity(256);
@@ -363,6 +377,7 @@ impl Filesystem {
                     gid,
                     layer: index,
                 },
+                kept,
             ));
         }
         Ok(changes)
@@ -377,13 +392,24 @@ impl Filesystem {
             remove_under(&mut self.entries, path, true);
             remove_under(&mut self.kept, path, true);
         }
-        for (path, entry) in changes.entries {
-            if !matches!(entry.kind, Kind::File { .. }) {
-                self.kept.remove(&path);
+        for (path, entry, kept) in changes.entries {
+            // A directory replaced by anything else takes what was under
+            // it along, as a runtime's unpacking removes it.
+            if !matches!(entry.kind, Kind::Dir)
+                && self
+                    .entries
+                    .get(&path)
+                    .is_some_and(|old| matches!(old.kind, Kind::Dir))
+            {
+                remove_under(&mut self.entries, &path, false);
+                remove_under(&mut self.kept, &path, false);
             }
+            match kept {
+                Some(bytes) => self.kept.insert(path.clone(), bytes),
+                None => self.kept.remove(&path),
+            };
             self.entries.insert(path, entry);
         }
-        self.kept.extend(changes.kept);
     }
 }
 

@@ -36,6 +36,9 @@ pub struct ImageLimits {
     pub max_uncompressed_bytes: u64,
     /// Largest package database (or os-release) read.
     pub max_database_bytes: u64,
+    /// Most bytes of package databases read in all (every layer's copy
+    /// counts: `status.d` holds one file per package).
+    pub max_kept_bytes: u64,
     /// Largest index, manifest or config.
     pub max_json_bytes: u64,
 }
@@ -47,6 +50,7 @@ impl Default for ImageLimits {
             max_entries: 1_000_000,
             max_uncompressed_bytes: 32 << 30,
             max_database_bytes: 64 << 20,
+            max_kept_bytes: 256 << 20,
             max_json_bytes: 4 << 20,
         }
     }
@@ -70,6 +74,11 @@ impl ImageLimits {
 
     pub fn with_max_database_bytes(mut self, n: u64) -> Self {
         self.max_database_bytes = n;
+        self
+    }
+
+    pub fn with_max_kept_bytes(mut self, n: u64) -> Self {
+        self.max_kept_bytes = n;
         self
     }
 

@@ -695,3 +695,71 @@ fn a_layer_that_does_not_match_the_configs_diff_id_is_refused() {
         "{error}"
     );
 }
+
+fn read_layers(layers: &[Vec<u8>], limits: ImageLimits) -> Result<Facts, ImageError> {
+    let mut layout = Layout::default();
+    let layers: Vec<(Vec<u8>, Compression)> = layers
+        .iter()
+        .map(|l| (l.clone(), Compression::Gzip))
+        .collect();
+    let built = layout.image("amd64", "1000", &layers);
+    layout.tag(&built, "t");
+    let dir = tempfile::tempdir().unwrap();
+    layout.write_dir(dir.path());
+    let source = ImageSource::parse(&format!("oci-layout:{}", dir.path().display())).unwrap();
+    read(&source, &ReadOptions::default().limits(limits)).map(|mut all| all.remove(0))
+}
+
+/// What a runtime leaves after unpacking is what is described: a
+/// directory replaced by a file takes its contents along, and within one
+/// layer the last entry for a path wins, package databases included.
+#[test]
+fn the_last_entry_for_a_path_is_what_the_image_holds() {
+    let lower = layer_tar(&[
+        Item::Dir {
+            path: "opt/tools/",
+            mode: 0o755,
+        },
+        file("opt/tools/curl", 0o755, &elf()),
+        file("lib/apk/db/installed", 0o644, APK_DB.as_bytes()),
+    ]);
+    let upper = layer_tar(&[
+        file("opt/tools", 0o644, b"now a file"),
+        file(
+            "var/lib/dpkg/status",
+            0o644,
+            b"Package: a\nStatus: install ok installed\nVersion: 1\n\n",
+        ),
+        Item::Symlink {
+            path: "var/lib/dpkg/status",
+            target: "/dev/null",
+        },
+    ]);
+    let facts = read_layers(&[lower, upper], ImageLimits::default()).unwrap();
+    assert!(!executable_paths(&facts).contains(&"/opt/tools/curl"));
+    let names: Vec<&str> = facts
+        .packages
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["musl", "busybox"],
+        "the dpkg status replaced by a link is not read"
+    );
+
+    // Package databases count against a total, not only one by one.
+    let layer = layer_tar(&[file("lib/apk/db/installed", 0o644, APK_DB.as_bytes())]);
+    let error = read_layers(
+        &[layer.clone(), layer],
+        ImageLimits::default().with_max_kept_bytes(APK_DB.len() as u64 + 1),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("package databases read add up to more than"),
+        "{error}"
+    );
+}
