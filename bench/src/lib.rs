@@ -9,6 +9,7 @@
 //! customs' own before anything is timed.
 
 pub mod generate;
+pub mod image;
 pub mod load;
 pub mod naive_cel;
 pub mod rego;

@@ -5,6 +5,7 @@
 //! cargo run --release -p customs-bench            # the full run (a few minutes)
 //! cargo run --release -p customs-bench -- --quick # a smoke run (seconds), as CI does
 //! cargo run --release -p customs-bench -- --load  # only the server under wrk (printed, not written)
+//! cargo run --release -p customs-bench -- --image # only image reading (printed, not written)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -127,6 +128,8 @@ struct Report {
     import: Option<ImportFigures>,
     noop: NoopFigures,
     cold_load: ColdLoad,
+    /// Reading an image's layers against decompressing and listing them.
+    image: Option<ImageFigures>,
     throughput: Throughput,
     memory: Vec<Memory>,
     soak: Option<Soak>,
@@ -211,6 +214,15 @@ fn main() -> Result<()> {
         for endpoint in [Endpoint::Evaluate, Endpoint::Admission] {
             let load = load_figures(&engine, endpoint, if quick { 2 } else { 10 })?;
             println!("{}", serde_json::to_string(&load)?);
+        }
+        return Ok(());
+    }
+    if std::env::args().any(|a| a == "--image") {
+        let mut not_measured = Vec::new();
+        let image = image_figures(budget, quick, &mut not_measured)?;
+        println!("{}", serde_json::to_string(&image)?);
+        for note in not_measured {
+            println!("not measured: {note}");
         }
         return Ok(());
     }
@@ -307,6 +319,13 @@ fn main() -> Result<()> {
     }
     let noop = noop_figures(&engine, budget, &options, &mut not_measured)?;
     let cold_load = cold_load_figures(budget)?;
+    let image = match image_figures(budget, quick, &mut not_measured) {
+        Ok(image) => Some(image),
+        Err(e) => {
+            not_measured.push(format!("image reading: {e:#}"));
+            None
+        }
+    };
     let throughput = throughput_figures(&engine, &wasm, &inputs[1], budget, &options);
     let large = &inputs[2];
     let mut memory = Vec::new();
@@ -341,7 +360,14 @@ fn main() -> Result<()> {
             Err(e) => not_measured.push(format!("server load ({endpoint:?}): {e:#}")),
         }
     }
-    let targets = targets(&latency, import.as_ref(), &noop, &throughput, &loads);
+    let targets = targets(
+        &latency,
+        import.as_ref(),
+        &noop,
+        &throughput,
+        &loads,
+        image.as_ref(),
+    );
     let report = Report {
         machine: machine(),
         mode: match (quick, cfg!(debug_assertions)) {
@@ -354,6 +380,7 @@ fn main() -> Result<()> {
         import,
         noop,
         cold_load,
+        image,
         throughput,
         memory,
         soak,
@@ -489,6 +516,116 @@ fn cold_load_figures(budget: Duration) -> Result<ColdLoad> {
     Ok(ColdLoad {
         no_cache,
         warm_cache,
+    })
+}
+
+#[derive(Serialize)]
+struct ImageFigures {
+    uncompressed_mib: u64,
+    files: usize,
+    /// `customs_image::read`: digests, decompression, tar, whiteouts,
+    /// executables, package database, facts.
+    customs_read: Stats,
+    /// Decompressing every layer and walking its tar entries, nothing else.
+    list_floor: Stats,
+    read_over_floor: f64,
+    /// The same as users run it: a whole `customs facts` process against
+    /// `tar -tzf` processes over the layers.
+    process: Option<ImageProcess>,
+}
+
+#[derive(Serialize)]
+struct ImageProcess {
+    customs_facts: Stats,
+    tar_list: Stats,
+    customs_over_tar: f64,
+}
+
+fn image_figures(
+    budget: Duration,
+    quick: bool,
+    not_measured: &mut Vec<String>,
+) -> Result<ImageFigures> {
+    let dir = tempfile_dir()?.join("image");
+    let bytes: u64 = if quick { 8 << 20 } else { 100 << 20 };
+    let image = customs_bench::image::write(&dir, bytes)?;
+    let source = customs_image::ImageSource::parse(&image.source)?;
+    let options = customs_image::ReadOptions::default();
+    // Checked before timed: the reader sees every file the floor lists.
+    let facts = customs_image::read(&source, &options)?;
+    let listed = customs_bench::image::list_layers(&image.layers)?;
+    let counted = facts
+        .first()
+        .and_then(|f| f.files.as_ref())
+        .map_or(0, |f| f.file_count);
+    if counted as usize != listed {
+        bail!("the image reader counted {counted} files, the listing {listed}");
+    }
+    let mut failure = None;
+    let [customs_read, list_floor] = measure_together(
+        budget,
+        [
+            &mut || {
+                if let Err(e) = customs_image::read(&source, &options) {
+                    failure = Some(anyhow::Error::from(e));
+                }
+            },
+            &mut || {
+                std::hint::black_box(customs_bench::image::list_layers(&image.layers).ok());
+            },
+        ],
+    );
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let customs = std::env::current_exe()?.with_file_name("customs");
+    let process = if !customs.exists() {
+        not_measured.push(format!(
+            "image reading as a process: no customs binary at {} (cargo build --release -p customs-cli)",
+            customs.display()
+        ));
+        None
+    } else if std::process::Command::new("tar")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        not_measured.push("image reading as a process: no tar on PATH".to_owned());
+        None
+    } else {
+        let run = |command: &mut std::process::Command| {
+            let ok = command
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            std::hint::black_box(ok);
+        };
+        let [customs_facts, tar_list] = measure_together(
+            budget,
+            [
+                &mut || run(std::process::Command::new(&customs).args(["facts", &image.source])),
+                &mut || {
+                    for layer in &image.layers {
+                        run(std::process::Command::new("tar").arg("-tzf").arg(layer));
+                    }
+                },
+            ],
+        );
+        Some(ImageProcess {
+            customs_over_tar: customs_facts.median_us / tar_list.median_us,
+            customs_facts,
+            tar_list,
+        })
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(ImageFigures {
+        uncompressed_mib: image.uncompressed_bytes >> 20,
+        files: image.files,
+        read_over_floor: customs_read.median_us / list_floor.median_us,
+        customs_read,
+        list_floor,
+        process,
     })
 }
 
@@ -642,6 +779,7 @@ fn targets(
     noop: &NoopFigures,
     throughput: &Throughput,
     loads: &[customs_bench::load::Load],
+    image: Option<&ImageFigures>,
 ) -> Vec<Target> {
     let mut targets = Vec::new();
     let mut add = |name: &str, target: &str, value: f64, unit: &str, met: bool| {
@@ -663,6 +801,15 @@ fn targets(
             row.rego_over_wasm,
             "x",
             row.rego_over_wasm >= want,
+        );
+    }
+    if let Some(image) = image {
+        add(
+            "image read vs decompress-and-list floor",
+            "<= 1.5x the floor",
+            image.read_over_floor,
+            "x",
+            image.read_over_floor <= 1.5,
         );
     }
     for row in latency {
@@ -806,6 +953,24 @@ fn markdown(report: &Report) -> String {
         report.cold_load.no_cache.median_us / 1000.0,
         report.cold_load.warm_cache.median_us / 1000.0
     ));
+    if let Some(image) = &report.image {
+        md.push_str(&format!(
+            "| read an image ({} MiB uncompressed, {} files, gzip) vs decompress and list its layers | {:.0} vs {:.0} ms ({:.2}x) |\n",
+            image.uncompressed_mib,
+            image.files,
+            image.customs_read.median_us / 1000.0,
+            image.list_floor.median_us / 1000.0,
+            image.read_over_floor
+        ));
+        if let Some(process) = &image.process {
+            md.push_str(&format!(
+                "| the same as processes: `customs facts oci-layout:` vs `tar -tzf` over the layers | {:.0} vs {:.0} ms ({:.2}x) |\n",
+                process.customs_facts.median_us / 1000.0,
+                process.tar_list.median_us / 1000.0,
+                process.customs_over_tar
+            ));
+        }
+    }
     md.push_str(&format!(
         "| throughput ({} facts, WASM baseline): 1 thread / {} threads | {:.0} / {:.0} per s ({:.2}x) |\n",
         report.throughput.input,
