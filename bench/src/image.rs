@@ -62,7 +62,7 @@ pub fn write(dir: &Path, bytes: u64) -> std::io::Result<WrittenImage> {
         while written < per_layer {
             let size = 1024 + (seed % (63 * 1024)) as usize;
             let mut body = fill(&mut seed, size);
-            let executable = index % 8 == 0;
+            let executable = index.is_multiple_of(8);
             if executable {
                 body[..8].copy_from_slice(b"\x7fELF\x02\x01\x01\0");
             }
