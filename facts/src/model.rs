@@ -15,7 +15,6 @@ pub const SCHEMA_VERSION: &str = "1";
 
 /// Normalized facts about one container image, merged from any number of tool outputs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct Facts {
     /// Always "1" for this version of the document.
     pub schema_version: String,
@@ -103,7 +102,6 @@ impl Default for Facts {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct Image {
     /// The reference the image was scanned as, e.g. `ghcr.io/org/app:1.2`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -137,7 +135,6 @@ pub struct Image {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct Base {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
@@ -148,7 +145,6 @@ pub struct Base {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct OsInfo {
     /// Lower-case distribution id: alpine, debian, ubuntu, centos, redhat, rocky, amazon, ...
     pub family: String,
@@ -162,7 +158,6 @@ pub struct OsInfo {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct Config {
     /// The `USER` of the image config, verbatim; "" (or absent in the config) means root.
     #[serde(default)]
@@ -183,7 +178,6 @@ pub struct Config {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct User {
     /// The user part of `config.user` ("" when the config names no user).
     pub name: String,
@@ -195,7 +189,6 @@ pub struct User {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct HistoryEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
@@ -206,7 +199,6 @@ pub struct HistoryEntry {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct Layer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
@@ -217,7 +209,6 @@ pub struct Layer {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct Package {
     pub name: String,
     pub version: String,
@@ -357,7 +348,6 @@ impl VexStatus {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct Vulnerability {
     /// CVE, GHSA, distro advisory id, ...
     pub id: String,
@@ -409,7 +399,6 @@ impl Vulnerability {
 
 /// A secret found in the image. The secret's value is never recorded.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct Secret {
     pub rule_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -426,7 +415,6 @@ pub struct Secret {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct Misconfiguration {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -487,7 +475,6 @@ impl Trust {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct Signature {
     pub kind: SignatureKind,
     /// Whether the signature was found valid, by whoever `trust` names.
@@ -509,7 +496,6 @@ pub struct Signature {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct Attestation {
     pub predicate_type: String,
     /// Whether the attestation was found valid, by whoever `trust` names.
@@ -524,7 +510,6 @@ pub struct Attestation {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct Workload {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
@@ -551,7 +536,6 @@ pub struct Workload {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct Container {
     pub name: String,
     pub image: String,
@@ -563,7 +547,6 @@ pub struct Container {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct SecurityContext {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_as_non_root: Option<bool>,
@@ -593,7 +576,6 @@ pub struct SecurityContext {
 /// The image's final filesystem (layers applied in order, whiteouts
 /// honoured), as far as policies judge it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct Files {
     /// Every file that can run: an ELF binary or a `#!` script with an
     /// execute bit, and links to one. Sorted by path.
@@ -609,7 +591,6 @@ pub struct Files {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct Executable {
     /// Absolute path, e.g. "/bin/busybox".
     pub path: String,
@@ -640,7 +621,6 @@ pub struct Executable {
 
 /// One tool output the facts were built from.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct Source {
     /// The tool that produced the input, e.g. "trivy".
     pub tool: String,

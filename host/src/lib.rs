@@ -49,6 +49,9 @@ mod sandbox;
 pub mod signing;
 mod verdict;
 mod waivers;
+/// The facts model and importers, so an embedder needs one dependency:
+/// `customs::facts::Facts`, `customs::facts::import::import_bytes`.
+pub use customs_facts as facts;
 pub use customs_facts::text;
 
 pub use archive::{ArchiveLimits, MEDIA_TYPE as BUNDLE_MEDIA_TYPE};

@@ -25,7 +25,7 @@ mod trivy;
 use std::fmt;
 use std::path::Path;
 
-use crate::model::{Facts, SCHEMA_VERSION, Trust};
+use crate::model::{Facts, SCHEMA_VERSION, Source, Trust};
 
 pub use sigstore::attestation_of;
 pub use sniff::Format;
@@ -233,17 +233,106 @@ fn json_text<'a>(origin: &Origin, bytes: &'a [u8]) -> Result<&'a [u8], ImportErr
     }
 }
 
+/// Most unknown fields a facts document's warning names; the rest are counted.
+const MAX_UNKNOWN_NAMED: usize = 20;
+
+/// A facts document: this major version (`1`, or `1.N` from a newer
+/// producer) is read, fields this version does not know are ignored and
+/// named in a warning, so an older consumer keeps working; another major
+/// version is refused, naming both.
 fn parse_facts_document(origin: &Origin, bytes: &[u8]) -> Result<Facts, ImportError> {
-    let facts: Facts = parse_typed(origin, bytes, Format::CustomsFacts)?;
-    if facts.schema_version != SCHEMA_VERSION {
-        return Err(ImportError::UnsupportedVersion {
-            origin: origin.clone(),
-            format: Format::CustomsFacts,
-            found: facts.schema_version,
-            supported: "1",
+    #[derive(serde::Deserialize)]
+    struct Version {
+        schema_version: Option<serde_json::Value>,
+    }
+    // The version first, so a document of another major version is refused
+    // as that, not for whatever its fields look like.
+    if let Ok(Version {
+        schema_version: Some(version),
+    }) = serde_json::from_slice::<Version>(bytes)
+    {
+        let text = version
+            .as_str()
+            .map_or_else(|| version.to_string(), str::to_owned);
+        if !same_major(&text) {
+            return Err(ImportError::UnsupportedVersion {
+                origin: origin.clone(),
+                format: Format::CustomsFacts,
+                found: text,
+                supported: "1 (and 1.x)",
+            });
+        }
+    }
+    let mut unknown = Vec::new();
+    let mut facts: Facts = {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let mut note = |path: serde_ignored::Path<'_>| unknown.push(json_path(&path));
+        let ignoring = serde_ignored::Deserializer::new(&mut de, &mut note);
+        let value = serde_path_to_error::deserialize(ignoring).map_err(|err| {
+            let path = err.path().to_string();
+            let inner = err.into_inner();
+            if inner.is_syntax() || inner.is_eof() {
+                syntax_error(origin, &inner)
+            } else {
+                ImportError::Schema {
+                    origin: origin.clone(),
+                    format: Format::CustomsFacts,
+                    path,
+                    line: inner.line(),
+                    column: inner.column(),
+                    message: without_quoted_strings(&strip_position(&inner)),
+                }
+            }
+        })?;
+        de.end().map_err(|e| syntax_error(origin, &e))?;
+        value
+    };
+    if !unknown.is_empty() {
+        let mut named: Vec<String> = unknown.iter().take(MAX_UNKNOWN_NAMED).cloned().collect();
+        if unknown.len() > MAX_UNKNOWN_NAMED {
+            named.push(format!("and {} more", unknown.len() - MAX_UNKNOWN_NAMED));
+        }
+        facts.sources.push(Source {
+            tool: "customs".to_owned(),
+            tool_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
+            format: Format::CustomsFacts.name().to_owned(),
+            scanned_at: None,
+            file: Some(origin.to_string()),
+            warnings: vec![format!(
+                "fields this customs does not know (facts {} from a newer producer?) were ignored: {}",
+                facts.schema_version,
+                named.join(", ")
+            )],
         });
     }
+    // Written back as the version this crate writes: it holds only what this version knows.
+    facts.schema_version = SCHEMA_VERSION.to_owned();
     Ok(facts)
+}
+
+/// `image.labels`, `packages[3].cpe`: the path as the facts' JSON has it.
+fn json_path(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => format!("{}[{index}]", json_path(parent)),
+        Path::Map { parent, key } => match json_path(parent) {
+            above if above.is_empty() => key.clone(),
+            above => format!("{above}.{key}"),
+        },
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => json_path(parent),
+    }
+}
+
+/// `1` or `1.N`.
+fn same_major(version: &str) -> bool {
+    version == SCHEMA_VERSION
+        || version
+            .strip_prefix(SCHEMA_VERSION)
+            .and_then(|rest| rest.strip_prefix('.'))
+            .is_some_and(|minor| !minor.is_empty() && minor.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Parses JSON into a format's typed model; errors carry the JSON path.
@@ -517,6 +606,35 @@ mod tests {
         let err = import_bytes(&origin(), br#"{"schema_version": "2", "image": {}}"#).unwrap_err();
         assert!(
             err.to_string().contains("version 2 is not supported"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_newer_minor_version_is_read_with_its_unknown_fields_named() {
+        let doc = br#"{"schema_version": "1.3", "image": {"digest": "sha256:aa", "sbom_digest": "x"},
+            "runtime": {"seen": true}, "packages": [{"name": "a", "version": "1", "type": "apk", "cpe": "c"}]}"#;
+        let facts = import_bytes(&origin(), doc).unwrap();
+        assert_eq!(facts.image.digest.as_deref(), Some("sha256:aa"));
+        assert_eq!(facts.packages.as_ref().unwrap()[0].name, "a");
+        assert_eq!(facts.schema_version, "1");
+        let warnings = facts.import_warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        for field in ["image.sbom_digest", "runtime", "packages[0].cpe"] {
+            assert!(warnings[0].contains(field), "{warnings:?}");
+        }
+        assert!(warnings[0].contains("facts 1.3"), "{warnings:?}");
+        // Minor versions are digits; anything else is another version.
+        let err =
+            import_bytes(&origin(), br#"{"schema_version": "1.x", "image": {}}"#).unwrap_err();
+        assert!(err.to_string().contains("1 (and 1.x)"), "{err}");
+        let err = import_bytes(
+            &origin(),
+            br#"{"schema_version": "2.0", "image": {"digest": 7}}"#,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("version 2.0 is not supported"),
             "{err}"
         );
     }
