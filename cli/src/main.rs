@@ -283,7 +283,7 @@ fn run(cli: Cli) -> Result<u8> {
             Ok(EXIT_ALLOWED)
         }
         Command::Policies(args) => {
-            let (_, bundle) = load_bundle(&args)?;
+            let (_, bundle) = load_bundle_once(&args)?;
             report::print_policies(&bundle)?;
             Ok(EXIT_ALLOWED)
         }
@@ -318,7 +318,7 @@ fn eval(args: EvalArgs) -> Result<u8> {
         &args.input.trust,
         now,
     )?;
-    let (engine, bundle) = load_bundle(&args.policy)?;
+    let (engine, bundle) = load_bundle_once(&args.policy)?;
     let mut options = EvalOptions::default();
     options.now = now.map(|t| t.timestamp());
     options.require = args.require;
@@ -353,6 +353,17 @@ fn eval(args: EvalArgs) -> Result<u8> {
 
 /// Builds the engine and the bundle the arguments name (the baseline by default).
 fn load_bundle(args: &PolicyArgs) -> Result<(Engine, Bundle)> {
+    load_bundle_with(args, EngineConfig::with_default_cache())
+}
+
+/// [`load_bundle`] for a run that decides one image and exits (`eval`,
+/// `policies`): instances on demand, since setting up a pool for a server's
+/// load costs more than the few instantiations the run makes.
+fn load_bundle_once(args: &PolicyArgs) -> Result<(Engine, Bundle)> {
+    load_bundle_with(args, EngineConfig::with_default_cache().pool_size(0))
+}
+
+fn load_bundle_with(args: &PolicyArgs, config: EngineConfig) -> Result<(Engine, Bundle)> {
     if args.deadline_ms == 0 || args.memory_mib == 0 || args.cel_cost_budget == 0 {
         bail!("--deadline-ms, --memory-mib and --cel-cost-budget must be greater than zero");
     }
@@ -365,7 +376,7 @@ fn load_bundle(args: &PolicyArgs) -> Result<(Engine, Bundle)> {
         .with_memory_bytes(memory_bytes)
         .with_cel_memory_bytes(memory_bytes as u64)
         .with_cel_cost_budget(args.cel_cost_budget);
-    let mut config = EngineConfig::with_default_cache().limits(limits);
+    let mut config = config.limits(limits);
     if args.no_cache {
         config = config.cache_dir(None);
     }
