@@ -37,6 +37,18 @@ impl Facts {
         {
             os.eol = os_info(&os.family, &os.version, os.eosl).eol;
         }
+        // One report may list the same CVE of the same package twice (Grype,
+        // for each path the package was found at): one vulnerability.
+        if let Some(list) = self.vulnerabilities.take() {
+            let mut merged = None;
+            merge_list(
+                &mut merged,
+                Some(list),
+                vulnerability_key,
+                merge_vulnerability,
+            );
+            self.vulnerabilities = merged;
+        }
         crate::vex::apply(self);
     }
 
@@ -269,6 +281,11 @@ fn merge_vulnerability(mine: &mut Vulnerability, other: Vulnerability) {
     for alias in other.aliases {
         if !mine.aliases.contains(&alias) {
             mine.aliases.push(alias);
+        }
+    }
+    for location in other.locations {
+        if !mine.locations.contains(&location) {
+            mine.locations.push(location);
         }
     }
     if mine.fix_state == crate::model::FixState::Unknown {

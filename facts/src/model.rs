@@ -373,6 +373,11 @@ pub struct Vulnerability {
     pub published: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layer: Option<String>,
+    /// Where in the image the vulnerable package was found (file paths),
+    /// when the scanner says: a package found at several paths is one
+    /// vulnerability listing every path.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub locations: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vex_status: Option<VexStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -22,17 +22,32 @@ fn every_grype_report_imports_with_matching_counts() {
         let raw: Value = serde_json::from_slice(&bytes).unwrap();
         let facts = import_file(&file).unwrap_or_else(|e| panic!("{e}"));
 
-        let matches = raw["matches"].as_array().unwrap();
-        let vulns = facts.vulnerabilities.as_ref().unwrap();
-        assert_eq!(vulns.len(), matches.len(), "{name}");
-        for (v, m) in vulns.iter().zip(matches) {
-            assert_eq!(v.id, m["vulnerability"]["id"].as_str().unwrap(), "{name}");
-            assert_eq!(v.package, m["artifact"]["name"].as_str().unwrap(), "{name}");
-            assert_eq!(v.sources, ["grype"]);
+        // One vulnerability per (CVE, package, version), in the order of
+        // first appearance: Grype lists a package found at two paths twice.
+        let mut unique: Vec<(&str, &str, &str, std::collections::BTreeSet<&str>)> = Vec::new();
+        for m in raw["matches"].as_array().unwrap() {
+            let key = (
+                m["vulnerability"]["id"].as_str().unwrap(),
+                m["artifact"]["name"].as_str().unwrap(),
+                m["artifact"]["version"].as_str().unwrap_or_default(),
+            );
             let fixes = m["vulnerability"]["fix"]["versions"]
                 .as_array()
-                .map_or(0, Vec::len);
-            assert_eq!(v.fixed_versions.len(), fixes, "{name}: {}", v.id);
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str);
+            match unique.iter_mut().find(|u| (u.0, u.1, u.2) == key) {
+                Some(seen) => seen.3.extend(fixes),
+                None => unique.push((key.0, key.1, key.2, fixes.collect())),
+            }
+        }
+        let vulns = facts.vulnerabilities.as_ref().unwrap();
+        assert_eq!(vulns.len(), unique.len(), "{name}");
+        for (v, (id, package, _, fixes)) in vulns.iter().zip(&unique) {
+            assert_eq!(v.id, *id, "{name}");
+            assert_eq!(v.package, *package, "{name}");
+            assert_eq!(v.sources, ["grype"]);
+            assert_eq!(v.fixed_versions.len(), fixes.len(), "{name}: {}", v.id);
         }
 
         let is_image = raw["source"]["type"] == "image";
@@ -125,6 +140,28 @@ fn a_malformed_digest_is_reported_not_kept() {
             .iter()
             .any(|w| w.contains("ignored manifestDigest \"sha256:test\""))
     );
+}
+
+#[test]
+fn one_cve_of_one_package_found_at_two_paths_is_one_vulnerability() {
+    let facts = import_file(&corpus_dir().join("grype/dd-debian-10-same-cve-different-paths.json"))
+        .unwrap();
+    let found: Vec<_> = facts
+        .vulnerabilities
+        .as_ref()
+        .unwrap()
+        .iter()
+        .filter(|v| v.id == "CVE-2021-33574")
+        .collect();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(
+        found[0].locations,
+        [
+            "/usr/lib/x86_64-linux-gnu/libc.so.6",
+            "/lib/x86_64-linux-gnu/libc.so.6"
+        ]
+    );
+    assert_eq!(found[0].package, "libc6");
 }
 
 #[test]

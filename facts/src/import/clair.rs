@@ -213,6 +213,7 @@ pub(super) fn import(origin: &Origin, bytes: &[u8]) -> Result<Facts, ImportError
                 title: name.title,
                 published: v.issued.clone().filter(|t| !t.starts_with("0001-01-01")),
                 layer: env.and_then(|e| e.introduced_in.clone()),
+                locations: Vec::new(),
                 vex_status: marker.then_some(VexStatus::NotAffected),
                 vex_justification: marker.then(|| NOT_AFFECTED_REASON.to_owned()),
                 sources: vec!["clair".to_owned()],

@@ -212,6 +212,7 @@ fn add_findings<'a>(
             title: name.title,
             published: None,
             layer: None,
+            locations: Vec::new(),
             vex_status: None,
             vex_justification: None,
             sources: vec!["clair".to_owned()],

@@ -412,6 +412,7 @@ fn map_vulnerability(
             title: None,
             published: v.published.clone(),
             layer: package.layer.clone(),
+            locations: Vec::new(),
             vex_status,
             vex_justification: v.analysis.as_ref().and_then(|a| a.justification.clone()),
             sources: vec!["cyclonedx".to_owned()],

@@ -156,6 +156,8 @@ struct Artifact {
 pub(super) struct ArtifactLocation {
     #[serde(rename = "layerID", default)]
     pub(super) layer_id: Option<String>,
+    #[serde(default)]
+    pub(super) path: Option<String>,
 }
 
 pub(super) fn import(origin: &Origin, bytes: &[u8]) -> Result<Facts, ImportError> {
@@ -353,7 +355,12 @@ fn map_match(m: Match, warnings: &mut Vec<String>) -> Vulnerability {
         fix_state,
         title: None,
         published: None,
-        layer: artifact.locations.into_iter().find_map(|l| l.layer_id),
+        layer: artifact.locations.iter().find_map(|l| l.layer_id.clone()),
+        locations: artifact
+            .locations
+            .into_iter()
+            .filter_map(|l| l.path)
+            .collect(),
         vex_status: None,
         vex_justification: None,
         sources: vec!["grype".to_owned()],

@@ -170,6 +170,7 @@ pub(super) fn import(origin: &Origin, bytes: &[u8]) -> Result<Facts, ImportError
                 title: v.title.clone(),
                 published: v.publication_time.clone(),
                 layer: None,
+                locations: Vec::new(),
                 vex_status: None,
                 vex_justification: None,
                 sources: vec!["snyk".to_owned()],

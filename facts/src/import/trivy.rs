@@ -164,6 +164,9 @@ struct TrivyVulnerability {
     pkg_identifier: Option<PkgIdentifier>,
     #[serde(default)]
     installed_version: String,
+    /// Where a language package was found (a binary, a lock file).
+    #[serde(default)]
+    pkg_path: Option<String>,
     #[serde(default)]
     fixed_version: Option<String>,
     #[serde(default)]
@@ -484,6 +487,7 @@ fn map_vulnerability(v: TrivyVulnerability, severity: Severity, ecosystem: &str)
         title: v.title,
         published: v.published_date,
         layer: v.layer.and_then(LayerRef::id),
+        locations: v.pkg_path.filter(|p| !p.is_empty()).into_iter().collect(),
         vex_status,
         vex_justification: None,
         sources: vec!["trivy".to_owned()],
