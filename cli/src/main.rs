@@ -2,6 +2,7 @@
 //! SBOM tools and signers know about it.
 
 mod bundle_cmd;
+mod check_cmd;
 mod component_cmd;
 mod export_cmd;
 mod inputs;
@@ -96,6 +97,10 @@ enum Command {
     /// `export falco` gives Falco rules that alert on programs an image does
     /// not hold (runtime drift).
     Export(export_cmd::ExportArgs),
+    /// Check that policy files load: each CEL policy file compiles (within
+    /// the cost budget), each component compiles and links; other files
+    /// are skipped (for pre-commit hooks). Exit 2 when one does not load.
+    Check(check_cmd::CheckArgs),
 }
 
 #[derive(Args)]
@@ -297,6 +302,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Replay(args) => replay_cmd::run(args),
         Command::Verify(args) => verify_cmd::run(args),
         Command::Export(args) => export_cmd::run(args),
+        Command::Check(args) => check_cmd::run(args),
     }
 }
 
