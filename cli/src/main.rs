@@ -60,8 +60,9 @@ enum Command {
     Eval(EvalArgs),
     /// Print the merged, normalized facts of the inputs as JSON (facts v1).
     Facts(FactsArgs),
-    /// Print the JSON Schema of the facts document.
-    Schema,
+    /// Print a JSON Schema: of the facts document (the default), or of a
+    /// YAML file an author writes (for editors: schemas/ in the repository).
+    Schema(SchemaArgs),
     /// List the policies of a bundle (the baseline by default) with their rules and parameters.
     Policies(PolicyArgs),
     /// Build, inspect, verify, sign, push and pull policy bundles.
@@ -195,6 +196,40 @@ struct EvalArgs {
 }
 
 #[derive(Args)]
+struct SchemaArgs {
+    #[arg(long, value_enum, default_value_t = SchemaKind::Facts)]
+    kind: SchemaKind,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SchemaKind {
+    /// The facts document (`customs facts`, facts v1).
+    Facts,
+    /// A CEL policy file.
+    CelPolicy,
+    /// A bundle manifest, customs-bundle.yaml.
+    BundleManifest,
+    /// A waivers file (--waivers).
+    Waivers,
+    /// A policy test suite, *.test.yaml.
+    TestSuite,
+}
+
+impl SchemaKind {
+    fn schema(self) -> serde_json::Value {
+        match self {
+            SchemaKind::Facts => customs_facts::json_schema(),
+            SchemaKind::CelPolicy => customs::schemas::cel_policy(),
+            SchemaKind::BundleManifest => customs::schemas::bundle_manifest(),
+            SchemaKind::Waivers => customs::schemas::waivers(),
+            SchemaKind::TestSuite => {
+                serde_json::to_value(schemars::schema_for!(test_cmd::SuiteFile)).unwrap_or_default()
+            }
+        }
+    }
+}
+
+#[derive(Args)]
 struct FactsArgs {
     #[command(flatten)]
     input: InputArgs,
@@ -283,8 +318,8 @@ fn run(cli: Cli) -> Result<u8> {
             }
             Ok(EXIT_ALLOWED)
         }
-        Command::Schema => {
-            report::print_json(&customs_facts::json_schema())?;
+        Command::Schema(args) => {
+            report::print_json(&args.kind.schema())?;
             Ok(EXIT_ALLOWED)
         }
         Command::Policies(args) => {

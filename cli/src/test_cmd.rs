@@ -54,9 +54,12 @@ enum TestFormat {
     Junit,
 }
 
-#[derive(Deserialize)]
+/// A policy test suite (`*.test.yaml`): cases of inputs or facts and the
+/// decision each must get.
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct SuiteFile {
+#[schemars(title = "customs test suite")]
+pub struct SuiteFile {
     #[serde(default)]
     bundle: Option<String>,
     #[serde(default)]
@@ -64,7 +67,7 @@ struct SuiteFile {
     cases: Vec<CaseSpec>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CaseSpec {
     name: String,
@@ -79,7 +82,7 @@ struct CaseSpec {
     expect: Expect,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Expect {
     #[serde(default)]
@@ -90,7 +93,7 @@ struct Expect {
     warn: Option<Vec<String>>,
 }
 
-#[derive(Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq, Debug, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 enum ExpectedDecision {
     Allow,

@@ -46,6 +46,7 @@ mod policy;
 mod prepared;
 mod rollback;
 mod sandbox;
+pub mod schemas;
 pub mod signing;
 mod verdict;
 mod waivers;

@@ -26,8 +26,9 @@ pub const WIT_VERSION: &str = "0.1.0";
 const MAX_MANIFEST_BYTES: usize = 1 << 20;
 
 /// A bundle manifest, as written in `customs-bundle.yaml`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(title = "customs bundle manifest (customs-bundle.yaml)")]
 #[non_exhaustive]
 pub struct Manifest {
     pub name: String,
@@ -48,7 +49,7 @@ fn default_wit_version() -> String {
 }
 
 /// One policy of a manifest.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ManifestPolicy {
@@ -64,7 +65,7 @@ pub struct ManifestPolicy {
     pub enforcement: Enforcement,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ManifestPolicyKind {
     Wasm,
@@ -91,7 +92,7 @@ impl ManifestPolicyKind {
 
 /// A parameter value in a manifest: a scalar, or a list (passed to the policy
 /// comma-separated, as `--param` takes it).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum ParamSetting {
     Bool(bool),

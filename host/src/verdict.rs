@@ -10,7 +10,9 @@ use crate::waivers::{WaiverMark, WaiverOutcome, WaiverStatus};
 pub use customs_facts::Severity;
 
 /// What a finding does to the decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Effect {
     Deny,
@@ -47,7 +49,18 @@ impl Finding {
 }
 
 /// How a policy's findings count towards the decision.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Enforcement {
     /// Deny findings deny the image.

@@ -13,21 +13,27 @@ use crate::verdict::{Effect, Finding, ImageRef, PolicyReport};
 /// The largest waivers file read.
 const MAX_FILE_BYTES: usize = 4 << 20;
 
-#[derive(Deserialize)]
+/// A waivers file (`--waivers`): exceptions with an owner, a reason and an end date.
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct WaiversFile {
+#[schemars(title = "customs waivers")]
+pub(crate) struct WaiversFile {
     waivers: Vec<WaiverSpec>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct WaiverSpec {
+    /// The rule whose findings are waived.
     rule: String,
+    /// Glob over the image reference or digest (`*` for every image).
     image: String,
+    /// Glob over the finding's subject (a CVE id, a package, a file).
     #[serde(default)]
     subject: Option<String>,
     reason: String,
     owner: String,
+    /// The date (YYYY-MM-DD) or time (RFC 3339) the waiver stops applying.
     expires: String,
 }
 

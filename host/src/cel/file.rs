@@ -2,14 +2,20 @@
 //! ValidatingAdmissionPolicy: `matchConditions`, `variables`, `validations`
 //! with `expression`, `message` and `messageExpression`.
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use crate::verdict::{Effect, Severity};
 
-#[derive(Debug, Deserialize)]
+/// A CEL policy file: rules over the facts, in the shape of a Kubernetes
+/// ValidatingAdmissionPolicy (`customs schema --kind cel-policy`).
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(title = "customs CEL policy")]
 pub(crate) struct PolicyFile {
+    /// The policy's name: lower-case letters, digits and dashes.
+    #[schemars(with = "String")]
     pub(crate) name: Spanned<String>,
     #[serde(default)]
     pub(crate) version: Option<String>,
@@ -24,9 +30,10 @@ pub(crate) struct PolicyFile {
     pub(crate) validations: Vec<Validation>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ParamDecl {
+    #[schemars(with = "String")]
     pub(crate) name: Spanned<String>,
     pub(crate) default: ParamValue,
     #[serde(default)]
@@ -35,7 +42,7 @@ pub(crate) struct ParamDecl {
 
 /// A parameter's default, which also fixes its type: a value set later
 /// (`--param`) is parsed as that type.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, JsonSchema)]
 #[serde(untagged)]
 pub(crate) enum ParamValue {
     Bool(bool),
@@ -45,23 +52,32 @@ pub(crate) enum ParamValue {
     List(Vec<String>),
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NamedExpression {
+    #[schemars(with = "String")]
     pub(crate) name: Spanned<String>,
+    /// A CEL expression.
+    #[schemars(with = "String")]
     pub(crate) expression: Spanned<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct Validation {
+    /// The rule id findings carry (default: the policy's name).
+    #[schemars(with = "Option<String>")]
     pub(crate) rule: Option<Spanned<String>>,
     #[serde(default)]
     pub(crate) description: Option<String>,
+    /// A CEL expression that is true when the facts pass.
+    #[schemars(with = "String")]
     pub(crate) expression: Spanned<String>,
     #[serde(default)]
     pub(crate) message: Option<String>,
+    /// A CEL expression giving the message (a string).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub(crate) message_expression: Option<Spanned<String>>,
     #[serde(default = "default_severity")]
     pub(crate) severity: Severity,

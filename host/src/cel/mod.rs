@@ -8,7 +8,7 @@
 
 mod check;
 mod cost;
-mod file;
+pub(crate) mod file;
 mod functions;
 mod macros;
 mod shape;
