@@ -39,9 +39,15 @@ if [ -n "${CUSTOMS_BUNDLE:-}" ]; then
   args+=(--bundle "$CUSTOMS_BUNDLE")
 fi
 
-customs "${args[@]}" "${extra[@]}" --format "$format" "${inputs[@]}" > "$report"
+# ${a[@]+"${a[@]}"}: an empty array under set -u on bash before 4.4 (macOS).
+customs "${args[@]}" ${extra[@]+"${extra[@]}"} --format "$format" "${inputs[@]}" > "$report"
 code=$?
+if [ "$code" -ge 2 ]; then
+  # No decision, no report: nothing for the CI system to upload.
+  rm -f "$report"
+  exit "$code"
+fi
 # The text report for the log; the decision is the report file's run's.
-customs "${args[@]}" "${extra[@]}" "${inputs[@]}" || true
+customs "${args[@]}" ${extra[@]+"${extra[@]}"} "${inputs[@]}" || true
 echo "customs: exit $code, report written to $report" >&2
 exit "$code"

@@ -17,6 +17,16 @@ pub struct CheckArgs {
     files: Vec<PathBuf>,
 }
 
+/// The key a YAML line starts at the top level, if it does.
+fn top_level_key(line: &str) -> Option<&str> {
+    if line.starts_with(char::is_whitespace) {
+        return None;
+    }
+    line.trim_start_matches(['"', '\''])
+        .split([':', '"', '\''])
+        .next()
+}
+
 /// What a file is, by its content.
 enum Kind {
     Component,
@@ -30,9 +40,16 @@ fn kind(path: &std::path::Path, bytes: &[u8]) -> Kind {
     }
     let is_yaml = path.extension().is_some_and(|e| e == "yaml" || e == "yml");
     let text = std::str::from_utf8(bytes).unwrap_or_default();
-    // A CEL policy names its validations at the top level; test suites and
-    // manifests do not.
-    if is_yaml && text.lines().any(|l| l.starts_with("validations:")) {
+    // Top-level keys only a CEL policy has (a misspelled `validation` too,
+    // so a broken policy is reported, not skipped); test suites, manifests
+    // and waivers have none of them.
+    const POLICY_KEYS: [&str; 4] = ["validations", "validation", "matchConditions", "variables"];
+    if is_yaml
+        && text
+            .lines()
+            .filter_map(top_level_key)
+            .any(|key| POLICY_KEYS.contains(&key))
+    {
         Kind::CelPolicy
     } else {
         Kind::Other

@@ -92,14 +92,23 @@ pub fn load(
         let mut warnings = Vec::new();
         for evidence in image.evidence_for(digest.as_deref()) {
             match evidence.import() {
-                Ok((document, signed_input)) => {
-                    if let Err(e) = facts.merge(document) {
+                Ok(Found::Signed(input)) => signed.push(input),
+                Ok(Found::Packages(document)) => {
+                    if let Err(e) = facts.merge(*document) {
                         warnings.push(format!("{}: not merged: {e}", evidence.origin));
                     }
-                    signed.extend(signed_input);
+                }
+                Ok(Found::NotApplied(why)) => {
+                    warnings.push(format!("{}: not applied: {why}", evidence.origin))
                 }
                 Err(e) => warnings.push(format!("{}: not read: {e:#}", evidence.origin)),
             }
+        }
+        if trust.is_empty() && (signed.len() > signed_inputs.len() || image.has_signatures()) {
+            warnings.push(
+                "signatures or attestations found beside the image were not checked: no trust material was given (--trusted-key, --trusted-root, --trust-store), and unchecked they count for nothing"
+                    .to_owned(),
+            );
         }
         record_warnings(&mut facts, warnings);
         let read_index = index.filter(|i| Some(*i) != digest.as_deref());
@@ -179,24 +188,68 @@ struct ReadImage {
 struct FoundDocument {
     subject: String,
     origin: String,
+    media_type: String,
     bytes: Vec<u8>,
 }
 
+/// What a document found beside an image may contribute. Anyone who can
+/// push to the repository can attach one, so nothing unsigned there may
+/// lift a denial: signatures and attestations count only once customs
+/// verified them; an SBOM adds its packages (more to judge, never less);
+/// a VEX document, which could hide vulnerabilities, is not applied.
+enum Found {
+    Signed(SignedInput),
+    Packages(Box<Facts>),
+    NotApplied(&'static str),
+}
+
+/// The format a document found beside an image is read as: the one its
+/// media type names, never one guessed from its content.
+fn format_of(media_type: &str) -> Option<Format> {
+    match media_type.split(';').next().unwrap_or_default().trim() {
+        "application/vnd.dev.cosign.simplesigning.v1+json" => Some(Format::SimpleSigning),
+        "application/vnd.dsse.envelope.v1+json" => Some(Format::DsseEnvelope),
+        "application/vnd.dev.sigstore.bundle+json"
+        | "application/vnd.dev.sigstore.bundle.v0.3+json" => Some(Format::SigstoreBundle),
+        "application/spdx+json" | "text/spdx+json" => Some(Format::Spdx),
+        "application/vnd.cyclonedx+json" => Some(Format::CycloneDx),
+        "application/vnd.syft+json" => Some(Format::SyftJson),
+        "application/vnd.openvex+json" => Some(Format::OpenVex),
+        _ => None,
+    }
+}
+
 impl FoundDocument {
-    /// The document's facts, and it as a signed input when it is one.
-    fn import(&self) -> Result<(Facts, Option<SignedInput>)> {
+    fn import(&self) -> Result<Found> {
         let origin = Origin::named(self.origin.clone());
-        let format = detect(&origin, &self.bytes)?;
-        let facts = import_as(&origin, &self.bytes, format)?;
-        let signed = customs_verify::evidence::is_signed_input(format)
-            .then(|| (origin, format, self.bytes.clone()));
-        Ok((facts, signed))
+        let Some(format) = format_of(&self.media_type) else {
+            bail!("media type {:?} is not one customs reads", self.media_type);
+        };
+        if customs_verify::evidence::is_signed_input(format) {
+            // Its claims enter the facts only through verification.
+            return Ok(Found::Signed((origin, format, self.bytes.clone())));
+        }
+        if format == Format::OpenVex {
+            return Ok(Found::NotApplied(
+                "an unsigned VEX document beside the image could hide its vulnerabilities; attach it as a signed attestation (cosign attest --type openvex) and give the trust material",
+            ));
+        }
+        let imported = import_as(&origin, &self.bytes, format)?;
+        Ok(Found::Packages(Box::new(Facts {
+            packages: imported.packages,
+            sources: imported.sources,
+            ..Facts::default()
+        })))
     }
 }
 
 impl ReadImage {
     fn platform_names(&self) -> Vec<String> {
         self.platforms.iter().map(platform_name).collect()
+    }
+
+    fn has_signatures(&self) -> bool {
+        !self.cosign_signatures.is_empty() || !self.notation_envelopes.is_empty()
     }
 
     fn is_about(&self, found: &FoundDocument, digest: Option<&str>) -> bool {
@@ -266,11 +319,13 @@ impl ReadImage {
                 customs_registry::Evidence::Document {
                     subject,
                     origin,
+                    media_type,
                     bytes,
                     ..
                 } => self.evidence.push(FoundDocument {
                     subject,
                     origin,
+                    media_type,
                     bytes,
                 }),
                 customs_registry::Evidence::CosignSignatures {
@@ -284,11 +339,13 @@ impl ReadImage {
                 customs_registry::Evidence::NotationEnvelope {
                     subject,
                     origin,
+                    media_type,
                     bytes,
                     ..
                 } => self.notation_envelopes.push(FoundDocument {
                     subject,
                     origin,
+                    media_type,
                     bytes,
                 }),
                 _ => {}

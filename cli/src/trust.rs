@@ -58,7 +58,8 @@ pub struct TrustArgs {
 }
 
 impl TrustArgs {
-    fn is_empty(&self) -> bool {
+    /// Whether no trust material was given: nothing is checked.
+    pub fn is_empty(&self) -> bool {
         self.keys.is_empty() && self.trusted_root.is_none() && self.trust_store.is_none()
     }
 

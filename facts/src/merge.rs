@@ -41,12 +41,7 @@ impl Facts {
         // for each path the package was found at): one vulnerability.
         if let Some(list) = self.vulnerabilities.take() {
             let mut merged = None;
-            merge_list(
-                &mut merged,
-                Some(list),
-                vulnerability_key,
-                merge_vulnerability,
-            );
+            merge_list(&mut merged, Some(list), vulnerability_key, merge_duplicate);
             self.vulnerabilities = merged;
         }
         crate::vex::apply(self);
@@ -300,6 +295,26 @@ fn merge_vulnerability(mine: &mut Vulnerability, other: Vulnerability) {
     fill(&mut mine.package_type, other.package_type);
 }
 
+/// Two copies of one finding in one report (one per path): merged as two
+/// reports' are, except that it stays suppressed (`not_affected`, `fixed`)
+/// only if every copy says so; one copy affected keeps it counted.
+fn merge_duplicate(mine: &mut Vulnerability, other: Vulnerability) {
+    use crate::model::VexStatus;
+    let suppressed = |status: Option<VexStatus>| {
+        matches!(status, Some(VexStatus::NotAffected | VexStatus::Fixed))
+    };
+    let open = if suppressed(mine.vex_status) && !suppressed(other.vex_status) {
+        Some((other.vex_status, other.vex_justification.clone()))
+    } else {
+        None
+    };
+    merge_vulnerability(mine, other);
+    if let Some((status, justification)) = open {
+        mine.vex_status = status;
+        mine.vex_justification = justification;
+    }
+}
+
 /// The most importer warnings [`Facts::import_warnings`] lists.
 const MAX_WARNINGS: usize = 50;
 /// The longest importer warning, in characters.
@@ -312,6 +327,48 @@ fn shortened(mut text: String, max: usize) -> String {
         text.push('…');
     }
     text
+}
+
+#[cfg(test)]
+mod duplicate_tests {
+    use super::*;
+    use crate::model::VexStatus;
+
+    #[test]
+    fn a_duplicate_stays_counted_unless_every_copy_is_suppressed() {
+        let copy = |status: Option<VexStatus>, path: &str| Vulnerability {
+            id: "CVE-1".into(),
+            package: "p".into(),
+            package_version: "1".into(),
+            vex_status: status,
+            locations: vec![path.into()],
+            ..Vulnerability::default()
+        };
+        let mut facts = Facts {
+            vulnerabilities: Some(vec![
+                copy(Some(VexStatus::NotAffected), "/a"),
+                copy(None, "/b"),
+            ]),
+            ..Facts::default()
+        };
+        facts.normalize();
+        let list = facts.vulnerabilities.unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].vex_status, None);
+        assert_eq!(list[0].locations, ["/a", "/b"]);
+        let mut facts = Facts {
+            vulnerabilities: Some(vec![
+                copy(Some(VexStatus::NotAffected), "/a"),
+                copy(Some(VexStatus::Fixed), "/b"),
+            ]),
+            ..Facts::default()
+        };
+        facts.normalize();
+        assert_eq!(
+            facts.vulnerabilities.unwrap()[0].vex_status,
+            Some(VexStatus::NotAffected)
+        );
+    }
 }
 
 #[cfg(test)]

@@ -394,13 +394,9 @@ impl Filesystem {
         }
         for (path, entry, kept) in changes.entries {
             // A directory replaced by anything else takes what was under
-            // it along, as a runtime's unpacking removes it.
-            if !matches!(entry.kind, Kind::Dir)
-                && self
-                    .entries
-                    .get(&path)
-                    .is_some_and(|old| matches!(old.kind, Kind::Dir))
-            {
+            // it along, as a runtime's unpacking removes it; also one that
+            // only existed implied by the paths under it.
+            if !matches!(entry.kind, Kind::Dir) {
                 remove_under(&mut self.entries, &path, false);
                 remove_under(&mut self.kept, &path, false);
             }

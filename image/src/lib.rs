@@ -654,7 +654,28 @@ fn describe(
         .iter()
         .find_map(|path| fs.kept.get(*path).map(|db| (*path, db)));
     let mut rpm_unread = false;
+    if [layers::RPM_SQLITE, layers::RPM_SQLITE_LEGACY]
+        .iter()
+        .all(|path| fs.kept.contains_key(*path))
+    {
+        warnings.push(format!(
+            "the image has two rpm databases; /{} was read, /{} was not",
+            layers::RPM_SQLITE,
+            layers::RPM_SQLITE_LEGACY
+        ));
+    }
     if let Some((path, db)) = rpm_sqlite {
+        // rpm writes through a write-ahead log; what is still only in it is
+        // not in the database file read here.
+        if fs
+            .entries
+            .get(&format!("{path}-wal"))
+            .is_some_and(|e| matches!(e.kind, Kind::File { size, .. } if size > 0))
+        {
+            warnings.push(format!(
+                "/{path}-wal holds rpm transactions not yet written to the database: packages they installed or removed are not reflected"
+            ));
+        }
         let packages = rpm::sqlite(db, &os).map_err(|message| ImageError::Invalid {
             image: image.to_owned(),
             message: format!("its rpm database /{path}: {message}"),

@@ -13,6 +13,25 @@ use crate::packages::{OsRelease, purl_with};
 
 /// Most packages read from one database: far above any real image.
 const MAX_PACKAGES: usize = 100_000;
+/// The progress handler is called every this many SQLite VM steps; after
+/// this many calls the query is stopped (far beyond reading 100,000 rows).
+const PROGRESS_EVERY: i32 = 10_000;
+const MAX_PROGRESS_CALLS: u64 = 100_000;
+
+/// A path as a `file:` URI path: `%`, `?` and `#` percent-encoded.
+fn uri_path(path: &std::path::Path) -> String {
+    let mut out = String::new();
+    for c in path.display().to_string().chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '?' => out.push_str("%3F"),
+            '#' => out.push_str("%23"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Most index entries one header may declare (rpm's own limit is 0xffff).
 const MAX_ENTRIES: usize = 0xffff;
 
@@ -34,7 +53,9 @@ const TYPE_I18NSTRING: u32 = 9;
 pub(crate) fn sqlite(db: &[u8], os: &OsRelease) -> Result<Vec<Package>, String> {
     let mut file = tempfile::NamedTempFile::new().map_err(|e| format!("a temporary file: {e}"))?;
     std::io::Write::write_all(&mut file, db).map_err(|e| format!("a temporary file: {e}"))?;
-    let uri = format!("file:{}?immutable=1", file.path().display());
+    // immutable: rpm keeps its database in WAL mode, which a read-only
+    // open would otherwise need a writable -shm file for.
+    let uri = format!("file:{}?immutable=1", uri_path(file.path()));
     let connection = Connection::open_with_flags(
         uri,
         OpenFlags::SQLITE_OPEN_READ_ONLY
@@ -42,10 +63,33 @@ pub(crate) fn sqlite(db: &[u8], os: &OsRelease) -> Result<Vec<Package>, String> 
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(|e| format!("not an sqlite database: {e}"))?;
-    // A hostile schema gets no functions with side effects.
+    // A hostile schema gets no functions with side effects, and a query
+    // that runs away (a view over an endless recursive query) is stopped.
     connection
         .pragma_update(None, "trusted_schema", "OFF")
         .map_err(|e| e.to_string())?;
+    let steps = std::cell::Cell::new(0u64);
+    connection.progress_handler(
+        PROGRESS_EVERY,
+        Some(move || {
+            steps.set(steps.get() + 1);
+            steps.get() > MAX_PROGRESS_CALLS
+        }),
+    );
+    // `Packages` must be rpm's table, not a view or anything else.
+    let kind: Option<String> = connection
+        .query_row(
+            "SELECT type FROM sqlite_master WHERE name = 'Packages'",
+            [],
+            |row| row.get(0),
+        )
+        .ok();
+    if kind.as_deref() != Some("table") {
+        return Err(format!(
+            "its Packages is {}, not rpm's table",
+            kind.map_or("missing".to_owned(), |k| format!("a {k}"))
+        ));
+    }
     let mut statement = connection
         .prepare("SELECT blob FROM Packages ORDER BY hnum")
         .map_err(|e| format!("no Packages table: {e}"))?;
@@ -219,6 +263,22 @@ impl<'a> Header<'a> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn a_database_whose_packages_is_a_view_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rpmdb.sqlite");
+        let db = Connection::open(&path).unwrap();
+        // An endless recursive query: sorting it would never finish.
+        db.execute_batch(
+            "CREATE VIEW Packages AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) \
+             SELECT x AS hnum, x AS blob FROM c;",
+        )
+        .unwrap();
+        drop(db);
+        let error = sqlite(&std::fs::read(&path).unwrap(), &OsRelease::default()).unwrap_err();
+        assert!(error.contains("a view, not rpm's table"), "{error}");
+    }
 
     #[test]
     fn headers_that_lie_about_their_size_are_refused() {

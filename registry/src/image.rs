@@ -32,8 +32,14 @@ const MANIFEST_TYPES: &[&str] = &[
 ];
 /// Most referrers read per subject digest; more are reported, not read.
 const MAX_REFERRERS: usize = 64;
+/// Most layers read of one referrer manifest.
+const MAX_LAYERS_PER_REFERRER: usize = 32;
 /// Largest signature, attestation, SBOM or VEX blob read from beside an image.
 const MAX_EVIDENCE_BYTES: u64 = 32 << 20;
+/// Most bytes of documents read from beside one image, all referrers together.
+const MAX_EVIDENCE_TOTAL_BYTES: u64 = 128 << 20;
+/// Most platform manifests of one index read.
+const MAX_PLATFORMS: usize = 64;
 
 /// An image read from a registry.
 #[derive(Debug)]
@@ -102,6 +108,8 @@ impl Registry {
             target: &target,
             reference,
             max_json: options.limits.max_json_bytes,
+            evidence_read: std::sync::atomic::AtomicU64::new(0),
+            evidence_seen: std::sync::Mutex::new(std::collections::HashSet::new()),
         };
         let dir =
             tempfile::tempdir().map_err(|e| pull.failed(format!("a temporary directory: {e}")))?;
@@ -110,8 +118,16 @@ impl Registry {
         let name = format!("{}/{}", target.resolve_registry(), target.repository());
         let mut subjects = vec![digest.clone()];
         let manifests = if customs_image::is_index(media_type.as_deref(), &top) {
+            let mut platforms = customs_image::platform_manifests(&name, &top, options)?;
+            platforms.dedup();
+            if platforms.len() > MAX_PLATFORMS {
+                return Err(pull.failed(format!(
+                    "the index lists {} platform manifests, more than {MAX_PLATFORMS}",
+                    platforms.len()
+                )));
+            }
             let mut manifests = Vec::new();
-            for platform in customs_image::platform_manifests(&name, &top, options)? {
+            for platform in platforms {
                 let (bytes, _) = pull.manifest(&platform, layout).await?;
                 subjects.push(platform);
                 manifests.push(bytes);
@@ -120,7 +136,27 @@ impl Registry {
         } else {
             vec![top.clone()]
         };
-        for manifest in &manifests {
+        // Everything the manifests declare, against one budget, before a
+        // byte of it is fetched.
+        let parsed = manifests
+            .iter()
+            .map(|m| {
+                serde_json::from_slice::<OciImageManifest>(m)
+                    .map_err(|e| pull.failed(format!("a manifest is not an image manifest: {e}")))
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let declared: u64 = parsed
+            .iter()
+            .flat_map(|m| m.layers.iter().chain(std::iter::once(&m.config)))
+            .map(|d| u64::try_from(d.size).unwrap_or(u64::MAX))
+            .fold(0u64, u64::saturating_add);
+        if declared > options.limits.max_uncompressed_bytes {
+            return Err(pull.failed(format!(
+                "the image's blobs add up to {declared} bytes, more than the limit of {}",
+                options.limits.max_uncompressed_bytes
+            )));
+        }
+        for manifest in &parsed {
             pull.image_blobs(manifest, options, layout).await?;
         }
         write_layout(layout, &digest, media_type.as_deref(), top.len(), reference)
@@ -161,6 +197,9 @@ struct Pull<'a> {
     target: &'a Reference,
     reference: &'a str,
     max_json: u64,
+    /// Bytes of documents read from beside the image so far, and their digests.
+    evidence_read: std::sync::atomic::AtomicU64,
+    evidence_seen: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
 }
 
 impl Pull<'_> {
@@ -223,12 +262,10 @@ impl Pull<'_> {
     /// The config and layers of one platform manifest, into the layout.
     async fn image_blobs(
         &self,
-        manifest: &[u8],
+        manifest: &OciImageManifest,
         options: &ReadOptions,
         layout: &Path,
     ) -> Result<(), Error> {
-        let manifest: OciImageManifest = serde_json::from_slice(manifest)
-            .map_err(|e| self.failed(format!("a manifest is not an image manifest: {e}")))?;
         let limits = &options.limits;
         if manifest.layers.len() > limits.max_layers {
             return Err(self.failed(format!(
@@ -272,7 +309,7 @@ impl Pull<'_> {
         let mut file = std::fs::File::create(&partial).map_err(io)?;
         let mut stream = self
             .client
-            .pull_blob_stream(&self.at(&descriptor.digest), descriptor)
+            .pull_blob_stream(&self.at(&descriptor.digest), &from_registry(descriptor))
             .await
             .map_err(|e| Error::from_oci(self.reference, e))?;
         let mut hasher = Sha256::new();
@@ -322,8 +359,15 @@ impl Pull<'_> {
                     let at = self.at(&entry.digest);
                     match self.manifest_bytes(&at, Some(&entry.digest)).await {
                         Ok(bytes) => {
-                            self.referrer(subject, &at.whole(), &bytes, false, evidence, warnings)
-                                .await
+                            self.referrer(
+                                subject,
+                                &at.whole(),
+                                &bytes,
+                                Found::Listed,
+                                evidence,
+                                warnings,
+                            )
+                            .await
                         }
                         Err(e) => warnings.push(format!("a referrer of {subject}: {e}")),
                     }
@@ -344,15 +388,13 @@ impl Pull<'_> {
             match self.manifest_bytes(&at, None).await {
                 Ok(bytes) => {
                     let origin = format!("{}@{}", at.whole(), sha256_digest(&bytes));
-                    self.referrer(
-                        subject,
-                        &origin,
-                        &bytes,
-                        suffix == "sig",
-                        evidence,
-                        warnings,
-                    )
-                    .await
+                    let found = if suffix == "sig" {
+                        Found::CosignSignatureTag
+                    } else {
+                        Found::CosignTag
+                    };
+                    self.referrer(subject, &origin, &bytes, found, evidence, warnings)
+                        .await
                 }
                 Err(Error::NotFound { .. }) => {}
                 Err(e) => warnings.push(format!("cosign's {suffix} tag of {subject}: {e}")),
@@ -366,7 +408,7 @@ impl Pull<'_> {
         subject: &str,
         origin: &str,
         manifest: &[u8],
-        cosign_signature: bool,
+        found: Found,
         evidence: &mut Vec<Evidence>,
         warnings: &mut Vec<String>,
     ) {
@@ -377,6 +419,21 @@ impl Pull<'_> {
                 return;
             }
         };
+        // A referrer says what it refers to; listed under another digest
+        // (a tag-schema index anyone can push), it is not about this image.
+        if found == Found::Listed
+            && parsed.subject.as_ref().map(|s| s.digest.as_str()) != Some(subject)
+        {
+            warnings.push(format!(
+                "{origin}: listed as a referrer of {subject} but its subject is {}: not read",
+                parsed
+                    .subject
+                    .as_ref()
+                    .map_or("missing", |s| s.digest.as_str())
+            ));
+            return;
+        }
+        let cosign_signature = found == Found::CosignSignatureTag;
         let artifact_type = parsed
             .artifact_type
             .clone()
@@ -394,13 +451,28 @@ impl Pull<'_> {
                 manifest: manifest.to_vec(),
             });
         }
-        for layer in &parsed.layers {
+        if parsed.layers.len() > MAX_LAYERS_PER_REFERRER {
+            warnings.push(format!(
+                "{origin}: {} layers; only the first {MAX_LAYERS_PER_REFERRER} were read",
+                parsed.layers.len()
+            ));
+        }
+        for layer in parsed.layers.iter().take(MAX_LAYERS_PER_REFERRER) {
             let kind = layer_kind(&layer.media_type, is_notation);
             if kind == LayerKind::Unread {
                 warnings.push(format!(
                     "{origin}: a layer of media type {:?} (artifact type {artifact_type:?}) is not a document customs reads",
                     layer.media_type
                 ));
+                continue;
+            }
+            // The same document attached twice to one subject is read once.
+            let first = self
+                .evidence_seen
+                .lock()
+                .map(|mut seen| seen.insert((subject.to_owned(), layer.digest.clone())))
+                .unwrap_or(true);
+            if !first {
                 continue;
             }
             let bytes = match self.evidence_blob(layer).await {
@@ -437,9 +509,20 @@ impl Pull<'_> {
                 layer.size
             )));
         }
+        use std::sync::atomic::Ordering;
+        let total = self
+            .evidence_read
+            .load(Ordering::Relaxed)
+            .saturating_add(size);
+        if total > MAX_EVIDENCE_TOTAL_BYTES {
+            return Err(self.failed(format!(
+                "the documents beside the image add up to more than {MAX_EVIDENCE_TOTAL_BYTES} bytes: not read"
+            )));
+        }
+        self.evidence_read.store(total, Ordering::Relaxed);
         let mut stream = self
             .client
-            .pull_blob_stream(&self.at(&layer.digest), layer)
+            .pull_blob_stream(&self.at(&layer.digest), &from_registry(layer))
             .await
             .map_err(|e| Error::from_oci(self.reference, e))?;
         let mut bytes = Vec::new();
@@ -465,8 +548,29 @@ impl Pull<'_> {
     }
 }
 
+/// The descriptor without `urls`: a blob is fetched from the registry only,
+/// never from a foreign-layer URL a manifest names (any host, plain HTTP).
+fn from_registry(descriptor: &OciDescriptor) -> OciDescriptor {
+    OciDescriptor {
+        urls: None,
+        ..descriptor.clone()
+    }
+}
+
 const COSIGN_SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
 const NOTATION_SIGNATURE: &str = "application/vnd.cncf.notary.signature";
+
+/// How a referrer manifest was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Found {
+    /// Listed by the referrers API or its tag-schema index: its `subject`
+    /// must name the digest it was listed for.
+    Listed,
+    /// cosign's `sha256-<hex>.sig` tag: a signature manifest.
+    CosignSignatureTag,
+    /// cosign's `.att` or `.sbom` tag.
+    CosignTag,
+}
 
 #[derive(Debug, PartialEq, Eq)]
 enum LayerKind {
@@ -483,7 +587,6 @@ fn layer_kind(media_type: &str, notation: bool) -> LayerKind {
         "application/jose+json" | "application/cose" if notation => LayerKind::Notation,
         COSIGN_SIMPLE_SIGNING
         | "application/vnd.dsse.envelope.v1+json"
-        | "application/vnd.in-toto+json"
         | "application/vnd.dev.sigstore.bundle+json"
         | "application/vnd.dev.sigstore.bundle.v0.3+json"
         | "application/spdx+json"

@@ -277,17 +277,37 @@ fn an_image_in_a_registry_is_read_with_what_is_stored_beside_it() {
     let facts: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(trusted(&facts, "signatures"), 1, "{facts:#}");
     assert_eq!(trusted(&facts, "attestations"), 1, "{facts:#}");
-    let sources: Vec<String> = facts["sources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| format!("{} {}", s["format"], s["file"]))
-        .collect();
+    // The unsigned VEX document is found but not applied: anyone who can
+    // push could attach one to hide vulnerabilities.
+    let warnings = facts["sources"].to_string();
     assert!(
-        sources
-            .iter()
-            .any(|s| s.contains("openvex") && s.contains(&vex_digest)),
-        "{sources:?}"
+        warnings.contains(&vex_digest) && warnings.contains("not applied"),
+        "{warnings}"
+    );
+
+    // A referrer listed for this image whose subject is another image is
+    // not read (a tag-schema index is just a tag anyone can push).
+    let mut other = Layout::default();
+    let other_image = app_image(&mut other, "amd64", false);
+    pusher.layout(&other);
+    pusher.manifest("other", &other_image.manifest);
+    let foreign = pusher.refer(&other_image, "application/vnd.openvex+json", &vex);
+    let listing = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": foreign,
+                       "size": 1, "artifactType": "application/vnd.openvex+json"}]
+    });
+    pusher.manifest(&built.digest.replacen(':', "-", 1), &listing);
+    let (code, stdout, stderr) = run(work, &["facts", &reference]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("listed as a referrer of") && stdout.contains("its subject is"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("were not checked: no trust material"),
+        "{stdout}"
     );
 
     // The same signature does not verify with another key.

@@ -122,7 +122,7 @@ pub fn import_bytes(origin: &Origin, bytes: &[u8]) -> Result<Facts, ImportError>
 pub fn import_as(origin: &Origin, bytes: &[u8], format: Format) -> Result<Facts, ImportError> {
     let bytes = json_text(origin, bytes)?;
     let mut facts = match format {
-        Format::CustomsFacts => parse_facts_document(origin, bytes)?,
+        Format::CustomsFacts => parse_facts_document(origin, bytes, Unknown::Warn)?,
         Format::TrivyJson => trivy::import(origin, bytes)?,
         Format::GrypeJson => grype::import(origin, bytes)?,
         Format::OciConfig => oci::import_config(origin, bytes)?,
@@ -156,7 +156,9 @@ pub fn import_as(origin: &Origin, bytes: &[u8], format: Format) -> Result<Facts,
 /// own checks.
 pub fn stated_facts(origin: &Origin, bytes: &[u8]) -> Result<Facts, ImportError> {
     let bytes = json_text(origin, bytes)?;
-    let mut facts = parse_facts_document(origin, bytes)?;
+    // Facts an author states (a test case) are held to this version: a
+    // misspelled field would make a case test nothing.
+    let mut facts = parse_facts_document(origin, bytes, Unknown::Refuse)?;
     facts.normalize();
     Ok(facts)
 }
@@ -240,7 +242,20 @@ const MAX_UNKNOWN_NAMED: usize = 20;
 /// producer) is read, fields this version does not know are ignored and
 /// named in a warning, so an older consumer keeps working; another major
 /// version is refused, naming both.
-fn parse_facts_document(origin: &Origin, bytes: &[u8]) -> Result<Facts, ImportError> {
+/// What a facts document's fields this version does not know do.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Unknown {
+    /// Ignored, named in a warning: a newer producer's document still reads.
+    Warn,
+    /// An error naming the first.
+    Refuse,
+}
+
+fn parse_facts_document(
+    origin: &Origin,
+    bytes: &[u8],
+    unknown_fields: Unknown,
+) -> Result<Facts, ImportError> {
     #[derive(serde::Deserialize)]
     struct Version {
         schema_version: Option<serde_json::Value>,
@@ -287,6 +302,18 @@ fn parse_facts_document(origin: &Origin, bytes: &[u8]) -> Result<Facts, ImportEr
         de.end().map_err(|e| syntax_error(origin, &e))?;
         value
     };
+    if unknown_fields == Unknown::Refuse
+        && let Some(first) = unknown.first()
+    {
+        return Err(ImportError::Schema {
+            origin: origin.clone(),
+            format: Format::CustomsFacts,
+            path: first.clone(),
+            line: 0,
+            column: 0,
+            message: "unknown field (facts v1 has no such field: a typo?)".to_owned(),
+        });
+    }
     if !unknown.is_empty() {
         let mut named: Vec<String> = unknown.iter().take(MAX_UNKNOWN_NAMED).cloned().collect();
         if unknown.len() > MAX_UNKNOWN_NAMED {
@@ -606,6 +633,19 @@ mod tests {
         let err = import_bytes(&origin(), br#"{"schema_version": "2", "image": {}}"#).unwrap_err();
         assert!(
             err.to_string().contains("version 2 is not supported"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn stated_facts_refuse_fields_this_version_does_not_know() {
+        let err = stated_facts(
+            &origin(),
+            br#"{"schema_version": "1", "image": {}, "vulnerabilites": []}"#,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("at vulnerabilites: unknown field"),
             "{err}"
         );
     }
