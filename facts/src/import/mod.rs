@@ -274,7 +274,7 @@ fn parse_facts_document(
                 origin: origin.clone(),
                 format: Format::CustomsFacts,
                 found: text,
-                supported: "1 (and 1.x)",
+                supported: "1 or 1.x",
             });
         }
     }
@@ -667,7 +667,7 @@ mod tests {
         // Minor versions are digits; anything else is another version.
         let err =
             import_bytes(&origin(), br#"{"schema_version": "1.x", "image": {}}"#).unwrap_err();
-        assert!(err.to_string().contains("1 (and 1.x)"), "{err}");
+        assert!(err.to_string().contains("supported: 1 or 1.x"), "{err}");
         let err = import_bytes(
             &origin(),
             br#"{"schema_version": "2.0", "image": {"digest": 7}}"#,
