@@ -215,6 +215,34 @@ fn push_attestation(pusher: &Pusher, subject: &str, envelope: &[u8]) {
     pusher.manifest(&format!("{}.att", subject.replacen(':', "-", 1)), &manifest);
 }
 
+/// `customs eval --format json` of `reference` with the key in `work`: (exit code, decision).
+fn eval_json(work: &Path, reference: &str) -> (i32, Value) {
+    let (code, stdout, stderr) = run(
+        work,
+        &[
+            "eval",
+            reference,
+            "--trusted-key",
+            "cosign.pub",
+            "--format",
+            "json",
+        ],
+    );
+    let decision = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    (code, decision)
+}
+
+/// What the policy `name` decided in a decision.
+fn verdict(decision: &Value, name: &str) -> Value {
+    decision["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap()["decision"]
+        .clone()
+}
+
 fn trusted(facts: &Value, section: &str) -> usize {
     facts[section].as_array().map_or(0, |all| {
         all.iter().filter(|s| s["trust"] == "verified").count()
@@ -324,30 +352,10 @@ fn an_image_in_a_registry_is_read_with_what_is_stored_beside_it() {
     assert_eq!(trusted(&facts, "attestations"), 0);
 
     // The baseline denies the setuid `su` the layers hold.
-    let (code, stdout, stderr) = run(
-        work,
-        &[
-            "eval",
-            &reference,
-            "--trusted-key",
-            "cosign.pub",
-            "--format",
-            "json",
-        ],
-    );
-    assert_eq!(code, 1, "{stderr}");
-    let decision: Value = serde_json::from_str(&stdout).unwrap();
-    let policy = |name: &str| {
-        decision["policies"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["name"] == name)
-            .unwrap()
-            .clone()
-    };
-    assert_eq!(policy("no-setuid")["decision"], "deny");
-    assert_eq!(policy("signed")["decision"], "allow", "{decision:#}");
+    let (code, decision) = eval_json(work, &reference);
+    assert_eq!(code, 1, "{decision:#}");
+    assert_eq!(verdict(&decision, "no-setuid"), "deny");
+    assert_eq!(verdict(&decision, "signed"), "allow", "{decision:#}");
 }
 
 #[test]
@@ -386,19 +394,8 @@ fn a_multi_platform_index_is_decided_platform_by_platform() {
         String::from_utf8_lossy(&sign.stderr)
     );
 
-    let (code, stdout, stderr) = run(
-        work,
-        &[
-            "eval",
-            &reference,
-            "--trusted-key",
-            "cosign.pub",
-            "--format",
-            "json",
-        ],
-    );
-    assert_eq!(code, 1, "{stderr}");
-    let decision: Value = serde_json::from_str(&stdout).unwrap();
+    let (code, decision) = eval_json(work, &reference);
+    assert_eq!(code, 1, "{decision:#}");
     assert_eq!(decision["decision"], "deny");
     let platforms = decision["platforms"].as_array().unwrap();
     let names: Vec<&str> = platforms
@@ -406,21 +403,16 @@ fn a_multi_platform_index_is_decided_platform_by_platform() {
         .map(|p| p["platform"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["linux/amd64", "linux/arm64"]);
-    let verdict = |platform: &Value, name: &str| {
-        platform["decision"]["policies"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["name"] == name)
-            .unwrap()["decision"]
-            .clone()
-    };
     // The index's signature covers both (customs read the index that lists them).
     for platform in platforms {
-        assert_eq!(verdict(platform, "signed"), "allow", "{platform:#}");
+        assert_eq!(
+            verdict(&platform["decision"], "signed"),
+            "allow",
+            "{platform:#}"
+        );
     }
-    assert_eq!(verdict(&platforms[0], "no-setuid"), "allow");
-    assert_eq!(verdict(&platforms[1], "no-setuid"), "deny");
+    assert_eq!(verdict(&platforms[0]["decision"], "no-setuid"), "allow");
+    assert_eq!(verdict(&platforms[1]["decision"], "no-setuid"), "deny");
 
     // One platform chosen: only its image is pulled and decided.
     let (code, stdout, stderr) = run(work, &["facts", &reference, "--platform", "linux/amd64"]);
