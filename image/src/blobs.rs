@@ -68,10 +68,10 @@ fn read_bounded(
     Ok(bytes)
 }
 
-/// `blobs/sha256/HEX` for `sha256:HEX`; only sha256 is read (what every
-/// builder writes), and the hex must be a real digest, so a descriptor
-/// cannot name a path outside the layout.
-fn blob_path(image: &str, digest: &str) -> Result<String, ImageError> {
+/// `blobs/sha256/HEX` for `sha256:HEX`, relative to a layout's root; only
+/// sha256 is read (what every builder writes), and the hex must be a real
+/// digest, so a descriptor cannot name a path outside the layout.
+pub fn layout_blob_path(digest: &str) -> Option<String> {
     match digest.split_once(':') {
         Some(("sha256", hex))
             if hex.len() == 64
@@ -79,13 +79,17 @@ fn blob_path(image: &str, digest: &str) -> Result<String, ImageError> {
                     .bytes()
                     .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) =>
         {
-            Ok(format!("blobs/sha256/{hex}"))
+            Some(format!("blobs/sha256/{hex}"))
         }
-        _ => Err(ImageError::Invalid {
-            image: image.to_owned(),
-            message: format!("{digest:?} is not a sha256 digest customs reads"),
-        }),
+        _ => None,
     }
+}
+
+fn blob_path(image: &str, digest: &str) -> Result<String, ImageError> {
+    layout_blob_path(digest).ok_or_else(|| ImageError::Invalid {
+        image: image.to_owned(),
+        message: format!("{digest:?} is not a sha256 digest customs reads"),
+    })
 }
 
 /// Compares a computed SHA-256 with a descriptor's digest.

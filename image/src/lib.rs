@@ -19,6 +19,7 @@ use customs_facts::import::{Format, Origin, import_as};
 use customs_facts::{Executable, Facts, Files, OsInfo, Source};
 use serde::Deserialize;
 
+pub use blobs::layout_blob_path;
 use blobs::{Blobs, LayoutDir, TarArchive};
 pub use error::ImageError;
 use layers::{Filesystem, Head, Kind};

@@ -307,6 +307,23 @@ impl Pull<'_> {
         let io = |e: std::io::Error| self.failed(format!("storing {}: {e}", descriptor.digest));
         let partial = path.with_extension("partial");
         let mut file = std::fs::File::create(&partial).map_err(io)?;
+        self.stream_checked(descriptor, size, "blob", |chunk| {
+            file.write_all(chunk).map_err(io)
+        })
+        .await?;
+        file.sync_all().map_err(io)?;
+        std::fs::rename(&partial, &path).map_err(io)
+    }
+
+    /// Streams a blob from the registry (never a foreign URL) into `sink`:
+    /// no more than `size` bytes, and their digest must be the descriptor's.
+    async fn stream_checked(
+        &self,
+        descriptor: &OciDescriptor,
+        size: u64,
+        what: &str,
+        mut sink: impl FnMut(&[u8]) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         let mut stream = self
             .client
             .pull_blob_stream(&self.at(&descriptor.digest), &from_registry(descriptor))
@@ -316,28 +333,27 @@ impl Pull<'_> {
         let mut read = 0u64;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk
-                .map_err(|e| self.failed(format!("reading blob {}: {e}", descriptor.digest)))?;
+                .map_err(|e| self.failed(format!("reading {what} {}: {e}", descriptor.digest)))?;
             read += chunk.len() as u64;
             if read > size {
                 return Err(self.failed(format!(
-                    "the registry sent more of blob {} than the {size} bytes its descriptor declares",
+                    "the registry sent more of {what} {} than the {size} bytes its descriptor declares",
                     descriptor.digest
                 )));
             }
             hasher.update(&chunk);
-            file.write_all(&chunk).map_err(io)?;
+            sink(&chunk)?;
         }
         let actual = format!("sha256:{}", hex::encode(hasher.finalize()));
         if actual != descriptor.digest {
             return Err(Error::Digest {
                 reference: self.reference.to_owned(),
-                what: "blob".to_owned(),
+                what: what.to_owned(),
                 expected: descriptor.digest.clone(),
                 actual,
             });
         }
-        file.sync_all().map_err(io)?;
-        std::fs::rename(&partial, &path).map_err(io)
+        Ok(())
     }
 
     /// What is stored beside `subject`: its OCI referrers, then cosign's tags.
@@ -520,30 +536,12 @@ impl Pull<'_> {
             )));
         }
         self.evidence_read.store(total, Ordering::Relaxed);
-        let mut stream = self
-            .client
-            .pull_blob_stream(&self.at(&layer.digest), &from_registry(layer))
-            .await
-            .map_err(|e| Error::from_oci(self.reference, e))?;
         let mut bytes = Vec::new();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| self.failed(format!("reading: {e}")))?;
-            if (bytes.len() + chunk.len()) as u64 > size {
-                return Err(self.failed(format!(
-                    "the registry sent more than the {size} bytes its descriptor declares"
-                )));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        let actual = sha256_digest(&bytes);
-        if actual != layer.digest {
-            return Err(Error::Digest {
-                reference: self.reference.to_owned(),
-                what: "referrer layer".to_owned(),
-                expected: layer.digest.clone(),
-                actual,
-            });
-        }
+        self.stream_checked(layer, size, "referrer layer", |chunk| {
+            bytes.extend_from_slice(chunk);
+            Ok(())
+        })
+        .await?;
         Ok(bytes)
     }
 }
@@ -600,9 +598,7 @@ fn layer_kind(media_type: &str, notation: bool) -> LayerKind {
 
 /// `layout/blobs/sha256/HEX` for a well-formed sha256 digest only.
 fn blob_path(layout: &Path, digest: &str) -> Option<std::path::PathBuf> {
-    let hex = digest.strip_prefix("sha256:")?;
-    (hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
-        .then(|| layout.join("blobs").join("sha256").join(hex))
+    customs_image::layout_blob_path(digest).map(|relative| layout.join(relative))
 }
 
 fn store(layout: &Path, digest: &str, bytes: &[u8]) -> std::io::Result<()> {
