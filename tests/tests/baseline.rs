@@ -889,6 +889,6 @@ fn committed_baseline_is_the_source() {
     assert!(
         differ.is_empty(),
         "the committed baseline components {differ:?} are not what policies/baseline builds; \
-         regenerate them: CUSTOMS_UPDATE_BASELINE=1 cargo test -p customs-tests --test baseline committed_baseline"
+         regenerate them: CUSTOMS_UPDATE_BASELINE=1 cargo test -p customs-tests --test integration baseline::committed_baseline"
     );
 }

@@ -4,11 +4,8 @@
 // Test code: a failed expectation should stop the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "../../image/tests/build/mod.rs"]
-mod build;
-
+use crate::build::{Compression, Item, Layout, elf, file, layer_tar};
 use assert_cmd::Command;
-use build::{Compression, Item, Layout, elf, file, layer_tar};
 use serde_json::Value;
 
 /// An image with busybox (a shell, per the baseline), a setuid binary and

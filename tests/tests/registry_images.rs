@@ -6,14 +6,11 @@
 //! without the referrers API, as this one is).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "../../image/tests/build/mod.rs"]
-mod build;
-
 use std::path::Path;
 
+use crate::build::{Built, Compression, Item, Layout, digest, elf, file, layer_tar};
 use assert_cmd::Command;
 use base64::Engine as _;
-use build::{Built, Compression, Item, Layout, digest, elf, file, layer_tar};
 use customs_tests::TestRegistry;
 use serde_json::{Value, json};
 

@@ -42,7 +42,7 @@ fn the_published_schemas_are_what_customs_prints() {
         let published = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
             published == now,
-            "{} is not what `customs schema --kind {kind}` prints: CUSTOMS_UPDATE_SCHEMAS=1 cargo test -p customs-tests --test schemas",
+            "{} is not what `customs schema --kind {kind}` prints: CUSTOMS_UPDATE_SCHEMAS=1 cargo test -p customs-tests --test integration schemas::",
             path.display()
         );
     }
