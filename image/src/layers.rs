@@ -44,10 +44,14 @@ pub(crate) enum Kind {
     File {
         size: u64,
         head: Option<Head>,
+        /// For a hard link, the path it was linked to: the same file,
+        /// whatever later layers do to that path.
+        linked_to: Option<String>,
     },
     Dir,
     Symlink(String),
-    /// A hard link to this (normalized) path.
+    /// A hard link to this (normalized) path, as read from a layer; applied,
+    /// it becomes a copy of what that path held (see [`Filesystem::apply`]).
     Hardlink(String),
     Other,
 }
@@ -68,6 +72,9 @@ pub(crate) struct Filesystem {
     pub(crate) entries: BTreeMap<String, Entry>,
     /// Contents of the kept files (see [`is_kept_file`]).
     pub(crate) kept: BTreeMap<String, Vec<u8>>,
+    /// The paths of `entries` that are symbolic links: most paths have no
+    /// link among their directories, which this tells cheaply.
+    symlinks: BTreeSet<String>,
     /// Entries read across all layers, and their bytes, against the limits.
     entries_read: u64,
     bytes_read: u64,
@@ -109,24 +116,50 @@ impl<R: Read> Read for Hashing<R> {
     }
 }
 
-/// Stops a decompressed stream past the limit (a decompression bomb).
-struct Bounded<R> {
+/// Stops a decompressed stream past the limit (a decompression bomb), and
+/// past the end of the [`HeaderWindow`] while the tar reader looks for the
+/// next entry.
+struct Bounded<'w, R> {
     inner: R,
     left: u64,
+    window: &'w HeaderWindow,
 }
 
-impl<R: Read> Read for Bounded<R> {
+impl<R: Read> Read for Bounded<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         if n as u64 > self.left {
             return Err(std::io::Error::other(BOMB));
         }
         self.left -= n as u64;
+        let position = self.window.position.get() + n as u64;
+        self.window.position.set(position);
+        if self.window.end.get().is_some_and(|end| position > end) {
+            return Err(std::io::Error::other(HEADERS_TOO_LARGE));
+        }
         Ok(n)
     }
 }
 
+/// The tar reader reads a PAX or GNU long-name header's contents whole into
+/// memory before it yields the entry they describe; only the size in the
+/// header bounds them. While it looks for the next entry, the stream may go
+/// no further than the previous entry's data plus [`MAX_HEADER_BYTES`].
+#[derive(Default)]
+struct HeaderWindow {
+    /// Bytes of the uncompressed tar read so far.
+    position: std::cell::Cell<u64>,
+    /// How far the stream may go, while an entry's headers are read.
+    end: std::cell::Cell<Option<u64>>,
+}
+
+/// Headers of one entry, extensions included: a path of 4,096 bytes and a
+/// few PAX records fit many times over.
+const MAX_HEADER_BYTES: u64 = 1 << 20;
+
 const BOMB: &str = "the layers decompress to more than the limit";
+const HEADERS_TOO_LARGE: &str =
+    "an entry's headers (PAX or GNU long-name extensions) are larger than 1 MiB";
 
 impl Filesystem {
     /// Reads one layer over the state so far. `name` (its digest, or its
@@ -173,6 +206,7 @@ impl Filesystem {
             ));
         };
         // The uncompressed stream's digest is the layer's diff_id in the config.
+        let window = HeaderWindow::default();
         let mut bounded = Bounded {
             inner: Hashing {
                 inner: decompressed,
@@ -182,8 +216,9 @@ impl Filesystem {
             left: limits
                 .max_uncompressed_bytes
                 .saturating_sub(self.bytes_read),
+            window: &window,
         };
-        let changes = self.read_changes(&mut bounded, index, limits, &layer_error)?;
+        let changes = self.read_changes(&mut bounded, &window, index, limits, &layer_error)?;
         // After the tar's end only zero padding may follow: anything else is
         // content a runtime might extract that was not read here.
         let mut rest = [0u8; 8192];
@@ -219,7 +254,8 @@ impl Filesystem {
         if let Some(expected) = expected {
             crate::blobs::check_digest(image, expected, &actual)?;
         }
-        self.apply(changes);
+        self.apply(changes)
+            .map_err(|(entry, message)| layer_error(Some(&format!("/{entry}")), message))?;
         Ok(LayerDigests {
             digest: format!("sha256:{}", hex::encode(actual)),
             diff_id,
@@ -229,12 +265,16 @@ impl Filesystem {
     fn read_changes(
         &mut self,
         stream: impl Read,
+        window: &HeaderWindow,
         index: usize,
         limits: &ImageLimits,
         layer_error: &dyn Fn(Option<&str>, String) -> ImageError,
     ) -> Result<LayerChanges, ImageError> {
         let io_error = |entry: Option<&str>, e: std::io::Error| {
-            if e.to_string().contains(BOMB) {
+            let text = e.to_string();
+            if text.contains(HEADERS_TOO_LARGE) {
+                layer_error(entry, format!("{HEADERS_TOO_LARGE}: refused"))
+            } else if text.contains(BOMB) {
                 layer_error(
                     entry,
                     format!("{BOMB} ({} bytes)", limits.max_uncompressed_bytes),
@@ -245,8 +285,20 @@ impl Filesystem {
         };
         let mut changes = LayerChanges::default();
         let mut archive = tar::Archive::new(stream);
-        for entry in archive.entries().map_err(|e| io_error(None, e))? {
+        let mut entries = archive.entries().map_err(|e| io_error(None, e))?;
+        // Where the previous entry's data ends (padded to 512-byte blocks).
+        let mut data_end = 0u64;
+        loop {
+            window
+                .end
+                .set(Some(data_end.saturating_add(MAX_HEADER_BYTES)));
+            let next = entries.next();
+            window.end.set(None);
+            let Some(entry) = next else { break };
             let mut entry = entry.map_err(|e| io_error(None, e))?;
+            data_end = entry
+                .raw_file_position()
+                .saturating_add(entry.size().div_ceil(512).saturating_mul(512));
             self.entries_read += 1;
             if self.entries_read > limits.max_entries {
                 return Err(layer_error(
@@ -316,6 +368,9 @@ impl Filesystem {
                     .unwrap_or_default()
             };
             let mut kept = None;
+            // A runtime writes `lib/x` into `usr/lib/x` when `lib` links to
+            // `usr/lib`: a package database is known by where it lands.
+            let is_kept = is_kept_file(&path) || is_kept_file(&self.real_path(&path, false));
             let kind = if entry_type.is_dir() {
                 Kind::Dir
             } else if entry_type.is_symlink() {
@@ -327,7 +382,7 @@ impl Filesystem {
                     None => Kind::Other,
                 }
             } else if entry_type.is_file() || entry_type == tar::EntryType::Continuous {
-                let head = if is_kept_file(&path) {
+                let head = if is_kept {
                     if size > limits.max_database_bytes {
                         return Err(layer_error(
                             Some(&raw),
@@ -364,7 +419,11 @@ impl Filesystem {
                 } else {
                     None
                 };
-                Kind::File { size, head }
+                Kind::File {
+                    size,
+                    head,
+                    linked_to: None,
+                }
             } else {
                 Kind::Other
             };
@@ -383,30 +442,142 @@ impl Filesystem {
         Ok(changes)
     }
 
-    fn apply(&mut self, changes: LayerChanges) {
+    /// Applies one layer's changes in the order a runtime extracts them:
+    /// every path's directories are resolved through the links already
+    /// there (so `bin/sh` lands in `usr/bin/sh` when `bin` links to
+    /// `usr/bin`), and a hard link becomes a copy of the file it links to,
+    /// which later layers deleting or replacing that path leave alone. A
+    /// hard link to nothing (or to a directory) cannot be extracted: the
+    /// error names the entry and why.
+    fn apply(&mut self, changes: LayerChanges) -> Result<(), (String, String)> {
         for dir in &changes.opaque {
-            remove_under(&mut self.entries, dir, false);
-            remove_under(&mut self.kept, dir, false);
+            let dir = self.real_path(dir, true);
+            self.remove_under(&dir, false);
         }
         for path in &changes.whiteouts {
-            remove_under(&mut self.entries, path, true);
-            remove_under(&mut self.kept, path, true);
+            let path = self.real_path(path, false);
+            self.remove_under(&path, true);
         }
-        for (path, entry, kept) in changes.entries {
+        for (path, mut entry, mut kept) in changes.entries {
+            let path = self.real_path(&path, false);
+            if let Kind::Hardlink(target) = &entry.kind {
+                let target = self.real_path(target, false);
+                let linked = match self.entries.get(&target) {
+                    Some(linked) if !matches!(linked.kind, Kind::Dir) => linked,
+                    found => {
+                        let why = if found.is_some() {
+                            "a directory"
+                        } else {
+                            "nothing in this or an earlier layer"
+                        };
+                        return Err((
+                            path,
+                            format!(
+                                "a hard link to /{target}, which is {why}: a runtime cannot extract it"
+                            ),
+                        ));
+                    }
+                };
+                // One file under two names: its mode and owner are the file's.
+                let mut kind = linked.kind.clone();
+                if let Kind::File { linked_to, .. } = &mut kind {
+                    linked_to.get_or_insert_with(|| target.clone());
+                }
+                entry = Entry {
+                    kind,
+                    layer: entry.layer,
+                    ..linked.clone()
+                };
+                kept = is_kept_file(&path)
+                    .then(|| self.kept.get(&target).cloned())
+                    .flatten();
+            }
             // A directory replaced by anything else takes what was under
             // it along, as a runtime's unpacking removes it; also one that
             // only existed implied by the paths under it.
             if !matches!(entry.kind, Kind::Dir) {
-                remove_under(&mut self.entries, &path, false);
-                remove_under(&mut self.kept, &path, false);
+                self.remove_under(&path, false);
             }
             match kept {
                 Some(bytes) => self.kept.insert(path.clone(), bytes),
                 None => self.kept.remove(&path),
             };
+            if matches!(entry.kind, Kind::Symlink(_)) {
+                self.symlinks.insert(path.clone());
+            } else {
+                self.symlinks.remove(&path);
+            }
             self.entries.insert(path, entry);
         }
+        Ok(())
     }
+
+    /// Removes what is under `dir` (and `dir` itself when `itself`).
+    fn remove_under(&mut self, dir: &str, itself: bool) {
+        remove_under(&mut self.entries, dir, itself);
+        remove_under(&mut self.kept, dir, itself);
+        // Few links: scanning them all costs less than a range per prefix.
+        let prefix = format!("{dir}/");
+        self.symlinks
+            .retain(|p| !(dir.is_empty() || p.starts_with(&prefix) || itself && p == dir));
+    }
+
+    /// `path` with its directories resolved through the symbolic links of
+    /// the filesystem, as a runtime resolves them when it extracts a layer
+    /// (containerd's `fs.RootPath`): a link never leads above the root. The
+    /// last component is followed too when `follow_last`. Links that loop
+    /// or chain past 64 leave the path as it was written: a runtime cannot
+    /// extract through them either.
+    pub(crate) fn real_path(&self, path: &str, follow_last: bool) -> String {
+        let through_link = |end: usize| self.symlinks.contains(&path[..end]);
+        let any_link = path.match_indices('/').any(|(i, _)| through_link(i))
+            || (follow_last && through_link(path.len()));
+        if !any_link {
+            return path.to_owned();
+        }
+        resolve_links(&self.entries, path, follow_last).unwrap_or_else(|| path.to_owned())
+    }
+}
+
+/// See [`Filesystem::real_path`]; `None` when the links loop or chain past 64.
+fn resolve_links(
+    entries: &BTreeMap<String, Entry>,
+    path: &str,
+    follow_last: bool,
+) -> Option<String> {
+    // The components still to walk, the next one last.
+    let mut pending: Vec<String> = path.rsplit('/').map(str::to_owned).collect();
+    let mut resolved = String::new();
+    let mut links = 0;
+    while let Some(part) = pending.pop() {
+        match part.as_str() {
+            "" | "." => continue,
+            ".." => {
+                resolved.truncate(resolved.rfind('/').unwrap_or(0));
+                continue;
+            }
+            _ => {}
+        }
+        let candidate = join(&resolved, &part);
+        let follow = follow_last || !pending.iter().all(|p| p.is_empty() || p == ".");
+        match entries.get(&candidate) {
+            Some(Entry {
+                kind: Kind::Symlink(target),
+                ..
+            }) if follow => {
+                links += 1;
+                if links > 64 {
+                    return None;
+                }
+                if target.starts_with('/') {
+                    resolved.clear();
+                }
+                pending.extend(target.rsplit('/').map(str::to_owned));
+            }
+            _ => resolved = candidate,
+        }
+    }
+    Some(resolved)
 }
 
 /// Removes what is under `dir` (and `dir` itself when `itself`).
@@ -466,55 +637,15 @@ fn sniff(first: &[u8]) -> Head {
     Head::Other
 }
 
-/// Resolves a path through symbolic and hard links to a regular file, or
-/// `None` when it leads nowhere (dangling, a directory); a loop is an error.
+/// Follows a path through symbolic links to a regular file, or `None` when
+/// it leads nowhere (dangling, a directory, a loop).
 pub(crate) fn resolve<'a>(
     entries: &'a BTreeMap<String, Entry>,
     path: &str,
-) -> Result<Option<(String, &'a Entry)>, String> {
-    let mut current = path.to_owned();
-    let mut seen = BTreeSet::new();
-    for _ in 0..64 {
-        if !seen.insert(current.clone()) {
-            return Err(format!("the link {path:?} loops through {current:?}"));
-        }
-        let Some(entry) = entries.get(&current) else {
-            return Ok(None);
-        };
-        current = match &entry.kind {
-            Kind::File { .. } => return Ok(Some((current, entry))),
-            Kind::Hardlink(target) => target.clone(),
-            Kind::Symlink(target) => {
-                let dir = current.rsplit_once('/').map_or("", |(d, _)| d);
-                let joined = if target.starts_with('/') {
-                    target.clone()
-                } else {
-                    join(dir, target)
-                };
-                match resolve_dots(&joined) {
-                    Some(p) => p,
-                    None => return Ok(None),
-                }
-            }
-            Kind::Dir | Kind::Other => return Ok(None),
-        };
-    }
-    Err(format!("the link {path:?} goes through more than 64 links"))
-}
-
-/// A link target with `.` and `..` resolved within the root.
-fn resolve_dots(path: &str) -> Option<String> {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            part => parts.push(part),
-        }
-    }
-    (!parts.is_empty()).then(|| parts.join("/"))
+) -> Option<(String, &'a Entry)> {
+    let real = resolve_links(entries, path, true)?;
+    let entry = entries.get(&real)?;
+    matches!(entry.kind, Kind::File { .. }).then_some((real, entry))
 }
 
 #[cfg(test)]

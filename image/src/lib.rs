@@ -618,11 +618,10 @@ fn describe(
     facts: &mut Facts,
     warnings: &mut Vec<String>,
 ) -> Result<(), ImageError> {
-    let text = |path: &str| {
-        fs.kept
-            .get(path)
-            .map(|b| String::from_utf8_lossy(b).into_owned())
-    };
+    // Known by where they land: `lib/apk/...` is in `usr/lib/apk/...` when
+    // `lib` links to `usr/lib`.
+    let kept = |path: &str| fs.kept.get(&fs.real_path(path, true));
+    let text = |path: &str| kept(path).map(|b| String::from_utf8_lossy(b).into_owned());
     let os = text("etc/os-release")
         .or_else(|| text("usr/lib/os-release"))
         .map(|t| packages::os_release(&t))
@@ -643,8 +642,10 @@ fn describe(
             .get_or_insert_with(Vec::new)
             .extend(packages::apk(&db, &os));
     }
+    let dpkg_status = fs.real_path("var/lib/dpkg/status", true);
+    let dpkg_status_d = format!("{}/", fs.real_path("var/lib/dpkg/status.d", true));
     for (path, bytes) in &fs.kept {
-        if path == "var/lib/dpkg/status" || path.starts_with("var/lib/dpkg/status.d/") {
+        if *path == dpkg_status || path.starts_with(&dpkg_status_d) {
             let db = String::from_utf8_lossy(bytes);
             found
                 .get_or_insert_with(Vec::new)
@@ -653,11 +654,11 @@ fn describe(
     }
     let rpm_sqlite = [layers::RPM_SQLITE, layers::RPM_SQLITE_LEGACY]
         .iter()
-        .find_map(|path| fs.kept.get(*path).map(|db| (*path, db)));
+        .find_map(|path| kept(path).map(|db| (*path, db)));
     let mut rpm_unread = false;
     if [layers::RPM_SQLITE, layers::RPM_SQLITE_LEGACY]
         .iter()
-        .all(|path| fs.kept.contains_key(*path))
+        .all(|path| kept(path).is_some())
     {
         warnings.push(format!(
             "the image has two rpm databases; /{} was read, /{} was not",
@@ -670,7 +671,7 @@ fn describe(
         // not in the database file read here.
         if fs
             .entries
-            .get(&format!("{path}-wal"))
+            .get(&fs.real_path(&format!("{path}-wal"), true))
             .is_some_and(|e| matches!(e.kind, Kind::File { size, .. } if size > 0))
         {
             warnings.push(format!(
@@ -689,7 +690,7 @@ fn describe(
         "usr/lib/sysimage/rpm/Packages.db",
     ]
     .iter()
-    .find(|path| fs.entries.contains_key(**path))
+    .find(|path| fs.entries.contains_key(&fs.real_path(path, true)))
     {
         // Berkeley DB (`Packages`, RHEL 8 and older) and ndb (`Packages.db`, SUSE).
         rpm_unread = true;
@@ -711,23 +712,19 @@ fn describe(
     let mut files = Files::default();
     for (path, entry) in &fs.entries {
         match &entry.kind {
-            Kind::File { head, .. } => {
+            Kind::File {
+                head, linked_to, ..
+            } => {
                 files.file_count += 1;
+                let link_target = linked_to.as_ref().map(|target| format!("/{target}"));
                 if let Some(executable) =
-                    executable(path, entry, head.as_ref(), None, &layer_digest)
+                    executable(path, entry, head.as_ref(), link_target, &layer_digest)
                 {
                     files.executables.push(executable);
                 }
             }
-            Kind::Symlink(_) | Kind::Hardlink(_) => {
-                let resolved =
-                    layers::resolve(&fs.entries, path).map_err(|message| ImageError::Layer {
-                        image: image.to_owned(),
-                        layer: layer_digest(entry.layer).unwrap_or_default(),
-                        entry: Some(format!("/{path}")),
-                        message,
-                    })?;
-                if let Some((target, target_entry)) = resolved
+            Kind::Symlink(_) => {
+                if let Some((target, target_entry)) = layers::resolve(&fs.entries, path)
                     && let Kind::File { head, .. } = &target_entry.kind
                     && let Some(mut executable) = executable(
                         path,
@@ -741,7 +738,8 @@ fn describe(
                     files.executables.push(executable);
                 }
             }
-            Kind::Dir | Kind::Other => {}
+            // Hard links were applied as the files they link to.
+            Kind::Dir | Kind::Hardlink(_) | Kind::Other => {}
         }
         let sticky_dir = matches!(entry.kind, Kind::Dir) && entry.mode & 0o1000 != 0;
         if !matches!(entry.kind, Kind::Symlink(_)) && entry.mode & 0o002 != 0 && !sticky_dir {
