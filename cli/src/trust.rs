@@ -168,6 +168,35 @@ pub fn verify_inputs(
     Ok(())
 }
 
+/// [`customs_registry::ReadImage::decide_inputs`] with the trust flags: each
+/// platform's facts, merged with the reports and what was found beside the
+/// image, its signatures checked.
+pub fn verify_image(
+    args: &TrustArgs,
+    image: &customs_registry::ReadImage,
+    reports: &[Facts],
+    signed: &[SignedInput],
+    now: Option<DateTime<Utc>>,
+) -> Result<Vec<Facts>> {
+    let (material, detached) = if args.is_empty() {
+        if !args.signatures.is_empty() {
+            bail!(
+                "--signature needs --trusted-key (a key signature), or --trusted-root with --certificate-identity (a keyless one)"
+            );
+        }
+        (TrustMaterial::default(), Detached::default())
+    } else {
+        (args.material()?, args.detached()?)
+    };
+    Ok(image.decide_inputs(
+        reports,
+        signed,
+        &detached,
+        &material,
+        now.unwrap_or_else(Utc::now),
+    )?)
+}
+
 /// The cosign signatures in a file: its base64 text, or each layer
 /// signature of a cosign signature manifest (JSON), with the certificate
 /// and Rekor entry cosign stored beside a keyless one.

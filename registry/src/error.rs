@@ -35,6 +35,10 @@ pub enum Error {
     Unsigned { reference: String, reason: String },
     #[error("bundle cache {path}: {reason}")]
     Cache { path: String, reason: String },
+    /// An image read could not be merged with the other inputs, or its
+    /// signatures could not be checked.
+    #[error("{reference}: {reason}")]
+    Inputs { reference: String, reason: String },
     #[error(transparent)]
     Bundle(#[from] customs::Error),
     #[error(transparent)]

@@ -16,6 +16,7 @@ mod cache;
 mod cosign;
 mod error;
 mod image;
+mod read_image;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -29,6 +30,7 @@ use sha2::{Digest, Sha256};
 pub use cache::Cache;
 pub use error::Error;
 pub use image::{Evidence, RegistryImage};
+pub use read_image::{ReadImage, platform_name};
 
 /// The `artifactType` of a customs bundle manifest.
 pub const ARTIFACT_TYPE: &str = "application/vnd.customs.bundle.v1";
