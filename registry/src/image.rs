@@ -164,7 +164,14 @@ impl Registry {
         let source = ImageSource::Registry {
             reference: reference.trim_start_matches("oci://").to_owned(),
         };
-        let mut facts = customs_image::read_pulled(&source, layout, options)?;
+        // Decompressing and reading the layers is seconds of CPU: off the
+        // async workers, which a server needs for its other requests.
+        let (layout_path, read_options) = (layout.to_path_buf(), options.clone());
+        let mut facts = tokio::task::spawn_blocking(move || {
+            customs_image::read_pulled(&source, &layout_path, &read_options)
+        })
+        .await
+        .map_err(|e| pull.failed(format!("reading the layers stopped: {e}")))??;
 
         let mut evidence = Vec::new();
         let mut warnings = Vec::new();

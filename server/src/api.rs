@@ -43,7 +43,15 @@ pub const ROUTES: &[(&str, &str)] = &[
 
 pub fn router(state: Arc<AppState>) -> Router {
     let limit = state.config.max_body_bytes;
-    let timeout = Duration::from_millis(state.config.request_timeout_ms);
+    let timeout = TimeLimits {
+        request: Duration::from_millis(state.config.request_timeout_ms),
+        // A second more than the read's own limit, which answers 504 itself.
+        image_read: state
+            .config
+            .read_images
+            .as_ref()
+            .map(|read| Duration::from_secs(read.timeout_secs.saturating_add(1))),
+    };
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
@@ -98,11 +106,29 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// How long requests may take.
+#[derive(Clone, Copy)]
+struct TimeLimits {
+    request: Duration,
+    image_read: Option<Duration>,
+}
+
 /// Ends a request that runs past `request_timeout_ms` with a 503 that says
 /// so. The API server counts it as a webhook failure: with failurePolicy
 /// Fail, the admission is denied.
-async fn time_limit(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+async fn time_limit(State(limits): State<TimeLimits>, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
+    // A facts write that reads the image has the read's own limit (the
+    // read itself stops within it; this only backs it).
+    let reads_image = path.ends_with("/facts")
+        && request
+            .uri()
+            .query()
+            .is_some_and(|q| q.split('&').any(|pair| pair.starts_with("read=")));
+    let (limit, setting) = match limits.image_read {
+        Some(read) if reads_image => (read, "read_images.timeout_secs"),
+        _ => (limits.request, "request_timeout_ms"),
+    };
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => {
@@ -114,7 +140,7 @@ async fn time_limit(State(limit): State<Duration>, request: Request, next: Next)
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!(
-                    "{path}: no answer within the server's limit of {} ms (request_timeout_ms)",
+                    "{path}: no answer within the server's limit of {} ms ({setting})",
                     limit.as_millis()
                 ),
             )
@@ -193,6 +219,9 @@ pub struct EvalQuery {
     /// Facts the image is denied without (`evidence/missing`), comma-separated:
     /// as `customs eval --require`.
     require: Option<String>,
+    /// Facts writes only: also read the image itself from this repository
+    /// (`REGISTRY/PATH`) at the URL's digest (the `read_images` section).
+    read: Option<String>,
 }
 
 impl EvalQuery {
@@ -453,6 +482,11 @@ async fn evaluate(
 ) -> Result<(HeaderMap, Json<serde_json::Value>), ApiError> {
     let format = query.format()?;
     let options = query.options()?;
+    if query.read.is_some() {
+        return Err(ApiError::bad_request(
+            "read= is for facts writes (POST /v1/images/{digest}/facts?read=REGISTRY/PATH), which name the digest to read",
+        ));
+    }
     let inputs = read_inputs(&state, request).await?;
     let shared = state.clone();
     let decided = decide(&state, Lane::Api, "evaluate", options, false, move || {
@@ -604,7 +638,15 @@ async fn put_facts(
     check_digest(&digest)?;
     let format = query.format()?;
     let now = query.now()?;
-    let inputs = read_inputs(&state, request).await?;
+    let mut inputs = read_inputs(&state, request).await?;
+    let image = match &query.read {
+        Some(repository) => {
+            // With the image read, tool outputs are optional: no body, no input.
+            inputs.retain(|(name, bytes)| !(name == "body" && bytes.is_empty()));
+            Some(crate::image_read::read(&state, &writer, repository, &digest).await?)
+        }
+        None => None,
+    };
     let named = digest.clone();
     let without_digest = state.config.facts_without_digest;
     let at = chrono::Utc::now().timestamp();
@@ -614,7 +656,29 @@ async fn put_facts(
     let mut options = query.options()?;
     options.now = Some(policy_time);
     let decided = decide(&state, Lane::Api, "facts", options, true, move || {
-        let (mut facts, signed) = import(inputs, format)?;
+        let (mut facts, signed) = match &image {
+            // Merged and checked as `customs eval oci://...` does: the
+            // image's facts name its digest, so the checks below hold.
+            Some(image) => {
+                let (posted, signed) = if inputs.is_empty() {
+                    (None, Vec::new())
+                } else {
+                    let (posted, signed) = import(inputs, format)?;
+                    (Some(posted), signed)
+                };
+                let mut all = image
+                    .decide_inputs(
+                        posted.as_slice(),
+                        &signed,
+                        &Detached::default(),
+                        &shared.config.trust_material,
+                        chrono::Utc::now(),
+                    )
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?;
+                (all.pop().unwrap_or_default(), Vec::<SignedInput>::new())
+            }
+            None => import(inputs, format)?,
+        };
         match (facts.image.digest.as_deref(), without_digest) {
             (Some(found), _) if found != named => {
                 return Err(ApiError::bad_request(format!(
@@ -658,8 +722,11 @@ async fn put_facts(
                 ),
             ));
         }
-        // Checked once the digest they are filed under is settled.
-        verify(&shared.config.trust_material, &signed, &mut facts)?;
+        // Checked once the digest they are filed under is settled (an
+        // image read's were, with what was found beside it).
+        if image.is_none() {
+            verify(&shared.config.trust_material, &signed, &mut facts)?;
+        }
         Ok(facts)
     })
     .await?;

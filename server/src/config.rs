@@ -30,6 +30,10 @@
 //! reload_interval_secs: 30                  # also reloads on SIGHUP
 //! admission_requires: [vulnerabilities, config]   # facts an admitted image needs
 //! admission_stale: deny                     # or warn: facts older than stale_after_days
+//! read_images:                              # the server reads images itself (?read= on facts writes)
+//!   registries: [registry.example.com]      # the only registries it contacts
+//!   timeout_secs: 300                       # one read, pull and layers included
+//!   max_concurrent: 1                       # reads at once; more wait
 //! trust:                                    # signatures the server checks itself
 //!   trusted_keys: [/etc/customs/cosign.pub] # cosign keys (payloads, DSSE, key-signed bundles)
 //!   trusted_root: /etc/customs/trusted_root.json   # Sigstore trust root (bundles)
@@ -124,6 +128,45 @@ pub struct ServerConfig {
     /// `trust` read from its files at start-up.
     #[serde(skip)]
     pub trust_material: TrustMaterial,
+    /// The server reading images from registries itself, for facts writes
+    /// that ask (`?read=REGISTRY/REPOSITORY`); without it, none is read.
+    pub read_images: Option<ReadImagesConfig>,
+}
+
+/// The `read_images` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadImagesConfig {
+    /// The registries (`host[:port]`) images may be read from: a writer
+    /// names the repository, and no other host is ever contacted. The
+    /// server's own credentials are used (Docker's config, podman's
+    /// auth.json, `CUSTOMS_REGISTRY_*`).
+    pub registries: Vec<String>,
+    /// How long one read may take, pulling the layers included; then the
+    /// write fails with 504.
+    #[serde(default = "ReadImagesConfig::default_timeout_secs")]
+    pub timeout_secs: u64,
+    /// Reads at once (each pulls and decompresses whole layers); more wait.
+    #[serde(default = "ReadImagesConfig::default_max_concurrent")]
+    pub max_concurrent: usize,
+}
+
+impl ReadImagesConfig {
+    fn default_timeout_secs() -> u64 {
+        300
+    }
+
+    fn default_max_concurrent() -> usize {
+        1
+    }
+
+    /// Whether images of `registry` may be read.
+    pub fn allows(&self, registry: &str) -> bool {
+        let registry = normalize_registry(registry);
+        self.registries
+            .iter()
+            .any(|allowed| normalize_registry(allowed) == registry)
+    }
 }
 
 /// The `trust` section: files of trust material, read at start-up.
@@ -312,6 +355,7 @@ impl Default for ServerConfig {
             admission_stale: StaleFacts::Deny,
             trust: TrustConfig::default(),
             trust_material: TrustMaterial::default(),
+            read_images: None,
         }
     }
 }

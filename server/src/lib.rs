@@ -26,6 +26,7 @@ mod client_auth;
 pub mod config;
 pub mod decisions;
 mod events;
+mod image_read;
 mod metrics;
 mod reload;
 pub mod store;
@@ -85,6 +86,8 @@ pub(crate) struct AppState {
     pub evaluations: tokio::sync::Semaphore,
     /// Admission's own slots, so decision-API traffic cannot starve it.
     pub admissions: tokio::sync::Semaphore,
+    /// Image reads at once (`read_images.max_concurrent`).
+    pub image_reads: tokio::sync::Semaphore,
     pub store: Store,
     /// Writes every admission and facts-store decision to the store.
     pub recorder: decisions::Recorder,
@@ -120,6 +123,12 @@ impl Server {
                 reloading: tokio::sync::Mutex::new(()),
                 evaluations: tokio::sync::Semaphore::new(config.max_concurrent_evaluations.max(1)),
                 admissions: tokio::sync::Semaphore::new(config.max_concurrent_evaluations.max(1)),
+                image_reads: tokio::sync::Semaphore::new(
+                    config
+                        .read_images
+                        .as_ref()
+                        .map_or(1, |read| read.max_concurrent.max(1)),
+                ),
                 recorder: decisions::Recorder::start(store.clone()),
                 store,
                 metrics,

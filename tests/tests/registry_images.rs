@@ -443,3 +443,149 @@ fn registry_image_errors_name_what_failed() {
     assert_eq!(code, 2);
     assert!(stderr.contains("names no repository"), "{stderr}");
 }
+
+/// The server reads an image itself when a facts write asks
+/// (`?read=REGISTRY/PATH`): its files and packages, the attestation stored
+/// beside it verified with the server's key, merged with the posted scan;
+/// only from the registries it is configured for.
+#[test]
+fn the_server_reads_an_image_for_a_facts_write_that_asks() {
+    use crate::server::{Running, TOKEN, client};
+
+    let registry = TestRegistry::start(None);
+    let work = tempfile::tempdir().unwrap();
+    let work = work.path();
+    assert_eq!(run(work, &["bundle", "keygen"]).0, 0);
+    let pusher = Pusher::new(&registry, "team/app");
+    let mut layout = Layout::default();
+    let built = app_image(&mut layout, "amd64", true);
+    pusher.layout(&layout);
+    pusher.manifest("1.0", &built.manifest);
+    push_attestation(&pusher, &built.digest, &attestation(work, &built.digest));
+    let repository = format!("{}/team/app", registry.addr);
+    let trivy = std::fs::read(customs_tests::corpus_dir().join("trivy/alpine-310.json")).unwrap();
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let key = work.join("cosign.pub");
+        let allowed = registry.addr.clone();
+        let server = Running::start(customs_tests::baseline(), move |config| {
+            config.read_images =
+                Some(serde_saphyr::from_str(&format!("registries: [\"{allowed}\"]")).unwrap());
+            config.trust.trusted_keys = vec![key];
+            config.load_trust().unwrap();
+        })
+        .await;
+        let post = |query: String, body: Vec<u8>| {
+            let url = format!("{}/v1/images/{}/facts?{query}", server.url, built.digest);
+            async move {
+                let response = client()
+                    .post(url)
+                    .bearer_auth(TOKEN)
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = response.status().as_u16();
+                (status, response.json::<Value>().await.unwrap())
+            }
+        };
+
+        // The image alone: its setuid su denies, its attestation verified.
+        let (status, decision) = post(format!("read={repository}"), Vec::new()).await;
+        assert_eq!(status, 200, "{decision}");
+        assert_eq!(decision["decision"], "deny", "{decision}");
+        assert_eq!(verdict(&decision, "no-setuid"), "deny");
+        let record = client()
+            .get(format!("{}/v1/images/{}", server.url, built.digest))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap();
+        let facts = &record["facts"];
+        assert!(
+            facts["files"]["executables"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["path"] == "/usr/bin/su" && e["setuid"] == true),
+            "{facts}"
+        );
+        assert_eq!(facts["packages"][0]["name"], "musl");
+        assert_eq!(trusted(facts, "attestations"), 1, "{facts}");
+
+        // With a scan posted beside it: one record of both. A scan of
+        // another image is refused, not merged.
+        let (status, answer) = post(format!("read={repository}"), trivy.clone()).await;
+        assert_eq!(status, 400, "{answer}");
+        assert!(
+            answer["error"]
+                .as_str()
+                .unwrap()
+                .contains("the inputs describe different images"),
+            "{answer}"
+        );
+        let scan = json!({
+            "schema_version": "1",
+            "image": {"digest": built.digest},
+            "vulnerabilities": [],
+            "sources": [{"tool": "trivy", "format": "trivy-json"}]
+        });
+        let (status, decision) =
+            post(format!("read={repository}"), scan.to_string().into_bytes()).await;
+        assert_eq!(status, 200, "{decision}");
+        assert_eq!(verdict(&decision, "vulnerabilities"), "allow", "{decision}");
+        assert_eq!(verdict(&decision, "no-setuid"), "deny");
+
+        // Only the registries configured are contacted; a tag is not a repository.
+        let (status, answer) = post("read=ghcr.io/team/app".to_owned(), Vec::new()).await;
+        assert_eq!(status, 403, "{answer}");
+        assert!(
+            answer["error"]
+                .as_str()
+                .unwrap()
+                .contains("reads images from"),
+            "{answer}"
+        );
+        let (status, answer) = post(format!("read={repository}:1.0"), Vec::new()).await;
+        assert_eq!(status, 400, "{answer}");
+        // A digest the registry does not hold: the registry's answer, 502.
+        let missing = format!("sha256:{}", "0".repeat(64));
+        let response = client()
+            .post(format!(
+                "{}/v1/images/{missing}/facts?read={repository}",
+                server.url
+            ))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 502);
+        server.stop().await;
+
+        // A server without read_images reads nothing.
+        let server = Running::start(customs_tests::baseline(), |_| {}).await;
+        let response = client()
+            .post(format!(
+                "{}/v1/images/{}/facts?read={repository}",
+                server.url, built.digest
+            ))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 400);
+        let answer: Value = response.json().await.unwrap();
+        assert!(
+            answer["error"]
+                .as_str()
+                .unwrap()
+                .contains("no read_images section"),
+            "{answer}"
+        );
+        server.stop().await;
+    });
+}

@@ -15,7 +15,7 @@ use customs_server::{ROUTES, Server, ServerConfig};
 use customs_tests::{baseline, corpus_dir, engine, missing_evidence};
 use serde_json::{Value, json};
 
-const TOKEN: &str = "test-token-0123456789";
+pub(crate) const TOKEN: &str = "test-token-0123456789";
 const NOW: &str = "2026-11-01T00:00:00Z";
 
 fn root() -> PathBuf {
@@ -27,8 +27,8 @@ fn digest(n: char) -> String {
 }
 
 /// A server on a free port with its own SQLite file; stops when dropped.
-struct Running {
-    url: String,
+pub(crate) struct Running {
+    pub(crate) url: String,
     store: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     done: Option<tokio::task::JoinHandle<()>>,
@@ -36,7 +36,7 @@ struct Running {
 }
 
 impl Running {
-    async fn start(bundle: Bundle, adjust: impl FnOnce(&mut ServerConfig)) -> Running {
+    pub(crate) async fn start(bundle: Bundle, adjust: impl FnOnce(&mut ServerConfig)) -> Running {
         Running::start_reloadable(bundle, adjust, None).await.0
     }
 
@@ -145,7 +145,7 @@ impl Running {
         self.get("/metrics").await.text().await.unwrap()
     }
 
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         self.stop.take().unwrap().send(()).unwrap();
         tokio::time::timeout(
             std::time::Duration::from_secs(20),
@@ -157,7 +157,7 @@ impl Running {
     }
 }
 
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(30))
         .build()
