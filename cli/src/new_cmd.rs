@@ -36,6 +36,7 @@ enum Lang {
 
 const WIT: &str = include_str!("../../wit/policy.wit");
 const RUST_POLICY: &str = include_str!("../../policies/examples/rust/src/lib.rs");
+const RUST_SDK: &str = include_str!("../../guest-sdk/src/lib.rs");
 const PYTHON_POLICY: &str = include_str!("../../policies/examples/python/app.py");
 const PYTHON_HELPER: &str = include_str!("../../guest-sdk/python/customs_policy.py");
 const JS_POLICY: &str = include_str!("../../policies/examples/javascript/app.js");
@@ -105,17 +106,25 @@ fn rename(text: &str, from: &str, to: &str) -> Result<String> {
     Ok(text.replacen(from, to, 1))
 }
 
-/// The SDK beside the sources this binary was built from, when they are
-/// still there; otherwise the published crate.
-fn guest_sdk_dependency() -> String {
-    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join("../guest-sdk");
-    match local.canonicalize() {
-        Ok(path) => format!(
-            "customs-guest = {{ path = {:?} }}",
-            path.display().to_string()
-        ),
-        Err(_) => format!("customs-guest = \"{}\"", env!("CARGO_PKG_VERSION")),
-    }
+/// The Rust SDK's manifest, for its copy inside a project: the SDK is not on
+/// crates.io, and a path into the customs sources would tie the project to
+/// this machine. Its bindings are generated from the project's `wit/`.
+fn rust_sdk_manifest() -> String {
+    format!(
+        r#"# customs-guest {version}, copied by `customs new`: the Rust SDK of customs
+# (guest-sdk/ in the customs repository). Its bindings come from ../wit.
+[package]
+name = "customs-guest"
+version = "{version}"
+edition = "2024"
+publish = false
+license = "Apache-2.0"
+
+[dependencies]
+wit-bindgen = "0.61"
+"#,
+        version = env!("CARGO_PKG_VERSION")
+    )
 }
 
 fn rust(name: &str) -> Result<Vec<(String, String)>> {
@@ -130,7 +139,7 @@ publish = false
 crate-type = ["cdylib"]
 
 [dependencies]
-{}
+customs-guest = {{ path = "customs-guest" }}
 
 [profile.release]
 opt-level = "s"
@@ -141,8 +150,7 @@ panic = "abort"
 
 # A project of its own, also when created inside another workspace.
 [workspace]
-"#,
-        guest_sdk_dependency()
+"#
     );
     let wasm = name.replace('-', "_");
     let readme = format!(
@@ -154,6 +162,9 @@ panic = "abort"
             "src/lib.rs".into(),
             rename(RUST_POLICY, "\"example\",", &format!("{name:?},"))?,
         ),
+        ("customs-guest/Cargo.toml".into(), rust_sdk_manifest()),
+        ("customs-guest/src/lib.rs".into(), RUST_SDK.into()),
+        ("wit/policy.wit".into(), WIT.into()),
         ("README.md".into(), readme),
         (".gitignore".into(), "target/\n".into()),
     ])

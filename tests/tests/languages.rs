@@ -250,6 +250,13 @@ fn customs_new_projects_build_as_they_are_and_decide_like_the_example() {
     built.push(js.join("js-policy.wasm"));
 
     let rust = scaffold(dir.path(), "rust", "rs-policy");
+    // Self-contained: the SDK is copied in, nothing points into these sources.
+    let manifest = std::fs::read_to_string(rust.join("Cargo.toml")).unwrap();
+    assert!(
+        manifest.contains(r#"customs-guest = { path = "customs-guest" }"#)
+            && !manifest.contains(root().to_str().unwrap()),
+        "{manifest}"
+    );
     let target = root().join("target/scaffold");
     let mut command = Command::new(env!("CARGO"));
     command
