@@ -4,6 +4,7 @@
 mod bundle_cmd;
 mod check_cmd;
 mod component_cmd;
+mod coverage;
 mod export_cmd;
 mod inputs;
 mod new_cmd;

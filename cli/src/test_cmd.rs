@@ -15,6 +15,10 @@
 //!       deny: [no-root-user]          # exactly these rules deny
 //!       warn: []                      # exactly these rules warn
 //! ```
+//!
+//! `--coverage` adds which outcomes of each rule the cases exercised
+//! (crate::coverage), `--coverage-json FILE` writes them as JSON, and
+//! `--coverage-min PCT` fails the run below that share of rules covered.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -46,6 +50,24 @@ pub struct TestArgs {
     trust: TrustArgs,
     #[arg(long, value_enum, default_value_t = TestFormat::Text)]
     format: TestFormat,
+    /// Print, after the results, which outcomes (deny, warn, pass) of each
+    /// rule the cases exercised (to stderr with --format junit).
+    #[arg(long)]
+    coverage: bool,
+    /// Write the coverage as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    coverage_json: Option<PathBuf>,
+    /// Fail (exit 1) when fewer than PCT percent of the rules are covered:
+    /// seen both firing (deny or warn) and passing.
+    #[arg(long, value_name = "PCT", value_parser = percent)]
+    coverage_min: Option<f64>,
+}
+
+fn percent(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(value) if (0.0..=100.0).contains(&value) => Ok(value),
+        _ => Err(format!("{text:?} is not a percentage from 0 to 100")),
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -133,6 +155,7 @@ pub fn run(args: TestArgs) -> Result<u8> {
     let engine = Engine::new(EngineConfig::with_default_cache())?;
     let trust = args.trust.resolve()?;
     let mut suites = Vec::new();
+    let mut coverage = crate::coverage::Coverage::default();
     for file in &files {
         let text = std::fs::read_to_string(file)
             .with_context(|| format!("cannot read {}", file.display()))?;
@@ -152,12 +175,17 @@ pub fn run(args: TestArgs) -> Result<u8> {
         };
         let bundle = sources::load(&engine, &Source::parse(&bundle_text)?, &trust)
             .with_context(|| format!("{}: loading bundle {bundle_text}", file.display()))?;
+        coverage.declare(&bundle_text, &bundle);
         let cases = suite
             .cases
             .iter()
             .map(|case| {
                 let started = Instant::now();
-                let outcome = run_case(&engine, &bundle, base, suite.now.as_deref(), case);
+                let outcome = run_case(&engine, &bundle, base, suite.now.as_deref(), case)
+                    .and_then(|decision| {
+                        coverage.add(&bundle_text, &decision);
+                        check(&case.expect, &decision)
+                    });
                 CaseResult {
                     name: case.name.clone(),
                     outcome,
@@ -175,11 +203,29 @@ pub fn run(args: TestArgs) -> Result<u8> {
         TestFormat::Text => print_text(&suites)?,
         TestFormat::Junit => print_junit(&suites)?,
     }
+    if args.coverage {
+        match args.format {
+            TestFormat::Text => coverage.print_text(&mut std::io::stdout().lock())?,
+            TestFormat::Junit => coverage.print_text(&mut std::io::stderr().lock())?,
+        }
+    }
+    if let Some(path) = &args.coverage_json {
+        let text = serde_json::to_string_pretty(&coverage.to_json())?;
+        std::fs::write(path, text + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     let failed = suites
         .iter()
         .flat_map(|s| &s.cases)
         .any(|c| c.outcome.is_err());
-    Ok(if failed { 1 } else { 0 })
+    let below = args.coverage_min.filter(|min| coverage.percent() < *min);
+    if let Some(min) = below {
+        eprintln!(
+            "error: {:.1}% of the rules are covered, below --coverage-min {min}",
+            coverage.percent()
+        );
+    }
+    Ok(if failed || below.is_some() { 1 } else { 0 })
 }
 
 fn display_paths(paths: &[PathBuf]) -> String {
@@ -219,7 +265,7 @@ fn run_case(
     base: &Path,
     suite_now: Option<&str>,
     case: &CaseSpec,
-) -> Result<(), Failure> {
+) -> Result<Decision, Failure> {
     let error = |e: anyhow::Error| Failure::Error(format!("{e:#}"));
     let facts = match (&case.facts, case.inputs.is_empty()) {
         (Some(_), false) => {
@@ -262,8 +308,7 @@ fn run_case(
         ),
         None => None,
     };
-    let decision = engine.evaluate(&bundle, &PreparedFacts::new(facts), &options);
-    check(&case.expect, &decision)
+    Ok(engine.evaluate(&bundle, &PreparedFacts::new(facts), &options))
 }
 
 fn check(expect: &Expect, decision: &Decision) -> Result<(), Failure> {

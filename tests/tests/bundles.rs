@@ -653,6 +653,76 @@ fn customs_test_fails_on_a_wrong_expectation() {
     customs().arg("test").arg(dir.path()).assert().code(2);
 }
 
+/// `customs test --coverage`: which outcomes of each rule the cases
+/// exercised; two cases of the baseline's suite cover one rule of eleven.
+#[test]
+fn customs_test_reports_which_rules_the_cases_exercised() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/baseline/tests");
+    let text = std::fs::read_to_string(source.join("baseline.test.yaml")).unwrap();
+    // The golden image and the root case only.
+    let two = &text[..text
+        .find("  - name: a fixable critical vulnerability")
+        .unwrap()];
+    std::fs::write(dir.path().join("two.test.yaml"), two).unwrap();
+    let json = dir.path().join("coverage.json");
+    let output = customs()
+        .arg("test")
+        .arg(dir.path())
+        .arg("--coverage")
+        .arg("--coverage-json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("ok   no-root-user/no-root-user  deny 1  warn 0  pass 1"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("MISS signed/signed  deny 0  warn 0  pass 2"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1 of 11 rules covered (9.1%)"), "{stdout}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(
+        (report["covered"].as_u64(), report["total"].as_u64()),
+        (Some(1), Some(11))
+    );
+    let root = report["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule"] == "no-root-user")
+        .unwrap();
+    assert_eq!(
+        (root["deny"].as_u64(), root["pass"].as_u64()),
+        (Some(1), Some(1))
+    );
+
+    // Below the threshold: the run fails, saying why.
+    let output = customs()
+        .arg("test")
+        .arg(dir.path())
+        .args(["--coverage-min", "50"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("9.1% of the rules are covered, below --coverage-min 50"),
+        "{stderr}"
+    );
+    customs()
+        .arg("test")
+        .arg(dir.path())
+        .args(["--coverage-min", "101"])
+        .assert()
+        .code(2);
+}
+
 #[test]
 fn build_sign_and_evaluate_a_signed_archive_from_the_cli() {
     let dir = bundle_dir(&["no-root-user", "freshness"], &[]);
