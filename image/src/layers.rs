@@ -75,6 +75,8 @@ pub(crate) struct Filesystem {
     /// The paths of `entries` that are symbolic links: most paths have no
     /// link among their directories, which this tells cheaply.
     symlinks: BTreeSet<String>,
+    /// The caller's stop flag ([`crate::ReadOptions::cancel`]).
+    pub(crate) cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     /// Entries read across all layers, and their bytes, against the limits.
     entries_read: u64,
     bytes_read: u64,
@@ -254,7 +256,7 @@ impl Filesystem {
         if let Some(expected) = expected {
             crate::blobs::check_digest(image, expected, &actual)?;
         }
-        self.apply(changes)
+        self.apply(changes, index)
             .map_err(|(entry, message)| layer_error(Some(&format!("/{entry}")), message))?;
         Ok(LayerDigests {
             digest: format!("sha256:{}", hex::encode(actual)),
@@ -296,6 +298,16 @@ impl Filesystem {
             window.end.set(None);
             let Some(entry) = next else { break };
             let mut entry = entry.map_err(|e| io_error(None, e))?;
+            if self
+                .cancel
+                .as_ref()
+                .is_some_and(|stop| stop.load(std::sync::atomic::Ordering::Relaxed))
+            {
+                return Err(layer_error(
+                    None,
+                    "the read was stopped (its deadline passed)".to_owned(),
+                ));
+            }
             data_end = entry
                 .raw_file_position()
                 .saturating_add(entry.size().div_ceil(512).saturating_mul(512));
@@ -316,6 +328,14 @@ impl Filesystem {
                     "the path is not UTF-8".to_owned(),
                 )
             })?;
+            // No runtime can create a longer path, and resolving links
+            // costs in their length.
+            if raw.len() > MAX_PATH_BYTES {
+                return Err(layer_error(
+                    Some(&raw.chars().take(64).collect::<String>()),
+                    format!("a path of {} bytes, more than {MAX_PATH_BYTES}", raw.len()),
+                ));
+            }
             let path = normalize(&raw).map_err(|m| layer_error(Some(&raw), m))?;
             let header = entry.header();
             let size = entry.size();
@@ -361,16 +381,24 @@ impl Filesystem {
                     "a directory, link or sparse entry with data: read differently by container runtimes, refused".to_owned(),
                 ));
             }
-            let link = || {
-                entry
-                    .link_name_bytes()
-                    .map(|b| String::from_utf8_lossy(&b).into_owned())
-                    .unwrap_or_default()
-            };
+            let link_name = entry
+                .link_name_bytes()
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
+            if link_name.len() > MAX_PATH_BYTES {
+                return Err(layer_error(
+                    Some(&raw),
+                    format!(
+                        "a link target of {} bytes, more than {MAX_PATH_BYTES}",
+                        link_name.len()
+                    ),
+                ));
+            }
+            let link = || link_name.clone();
             let mut kept = None;
-            // A runtime writes `lib/x` into `usr/lib/x` when `lib` links to
-            // `usr/lib`: a package database is known by where it lands.
-            let is_kept = is_kept_file(&path) || is_kept_file(&self.real_path(&path, false));
+            // Where a link would take it is settled when the layer is
+            // applied, which refuses a database written where it was not read.
+            let is_kept = is_kept_file(&path);
             let kind = if entry_type.is_dir() {
                 Kind::Dir
             } else if entry_type.is_symlink() {
@@ -442,26 +470,36 @@ impl Filesystem {
         Ok(changes)
     }
 
-    /// Applies one layer's changes in the order a runtime extracts them:
-    /// every path's directories are resolved through the links already
-    /// there (so `bin/sh` lands in `usr/bin/sh` when `bin` links to
-    /// `usr/bin`), and a hard link becomes a copy of the file it links to,
-    /// which later layers deleting or replacing that path leave alone. A
-    /// hard link to nothing (or to a directory) cannot be extracted: the
-    /// error names the entry and why.
-    fn apply(&mut self, changes: LayerChanges) -> Result<(), (String, String)> {
+    /// Applies one layer's changes as a runtime extracts them.
+    ///
+    /// A path is resolved through the links this layer itself created (as
+    /// every runtime does), but never through a link a lower layer left:
+    /// there runtimes disagree (overlayfs, their default, extracts each
+    /// layer into a directory of its own, where the link is not, so
+    /// `bin/sh` stays `/bin/sh`; a native snapshotter follows it into
+    /// `/usr/bin/sh`), and either reading could hide a file the other keeps.
+    /// Such a layer is refused. A hard link becomes a copy of the file it
+    /// links to, which later layers deleting or replacing that name leave
+    /// alone. A package database written where its bytes were not read
+    /// (through a link, as a hard link to another file) is refused rather
+    /// than left unread. Errors name the entry and why.
+    fn apply(&mut self, changes: LayerChanges, layer: usize) -> Result<(), (String, String)> {
+        let resolve = |fs: &Filesystem, path: &str, follow_last: bool| {
+            fs.real_path_in_layer(path, follow_last, layer)
+                .map_err(|why| (path.to_owned(), why))
+        };
         for dir in &changes.opaque {
-            let dir = self.real_path(dir, true);
+            let dir = resolve(self, dir, true)?;
             self.remove_under(&dir, false);
         }
         for path in &changes.whiteouts {
-            let path = self.real_path(path, false);
+            let path = resolve(self, path, false)?;
             self.remove_under(&path, true);
         }
-        for (path, mut entry, mut kept) in changes.entries {
-            let path = self.real_path(&path, false);
+        for (raw, mut entry, mut kept) in changes.entries {
+            let path = resolve(self, &raw, false)?;
             if let Kind::Hardlink(target) = &entry.kind {
-                let target = self.real_path(target, false);
+                let target = resolve(self, target, false)?;
                 let linked = match self.entries.get(&target) {
                     Some(linked) if !matches!(linked.kind, Kind::Dir) => linked,
                     found => {
@@ -471,26 +509,41 @@ impl Filesystem {
                             "nothing in this or an earlier layer"
                         };
                         return Err((
-                            path,
+                            raw,
                             format!(
                                 "a hard link to /{target}, which is {why}: a runtime cannot extract it"
                             ),
                         ));
                     }
                 };
-                // One file under two names: its mode and owner are the file's.
+                // One file under two names. Runtimes set the link header's
+                // owner on it, and Docker its mode too (containerd keeps
+                // the file's): the bits either may leave are kept.
                 let mut kind = linked.kind.clone();
                 if let Kind::File { linked_to, .. } = &mut kind {
                     linked_to.get_or_insert_with(|| target.clone());
                 }
+                let mode = linked.mode | (entry.mode & 0o7777);
+                let linked_kept = self.kept.get(&target).cloned();
+                if let Some(file) = self.entries.get_mut(&target) {
+                    file.mode = mode;
+                    file.uid = entry.uid;
+                    file.gid = entry.gid;
+                }
                 entry = Entry {
                     kind,
-                    layer: entry.layer,
-                    ..linked.clone()
+                    mode,
+                    ..entry
                 };
-                kept = is_kept_file(&path)
-                    .then(|| self.kept.get(&target).cloned())
-                    .flatten();
+                kept = linked_kept;
+            }
+            if matches!(entry.kind, Kind::File { .. }) && kept.is_none() && is_kept_file(&path) {
+                return Err((
+                    raw,
+                    format!(
+                        "the package database /{path} is written where its contents were not read (through a link, or as a link to another file): refused rather than left unread"
+                    ),
+                ));
             }
             // A directory replaced by anything else takes what was under
             // it along, as a runtime's unpacking removes it; also one that
@@ -516,87 +569,178 @@ impl Filesystem {
     fn remove_under(&mut self, dir: &str, itself: bool) {
         remove_under(&mut self.entries, dir, itself);
         remove_under(&mut self.kept, dir, itself);
-        // Few links: scanning them all costs less than a range per prefix.
-        let prefix = format!("{dir}/");
-        self.symlinks
-            .retain(|p| !(dir.is_empty() || p.starts_with(&prefix) || itself && p == dir));
+        remove_under(&mut self.symlinks, dir, itself);
     }
 
-    /// `path` with its directories resolved through the symbolic links of
-    /// the filesystem, as a runtime resolves them when it extracts a layer
-    /// (containerd's `fs.RootPath`): a link never leads above the root. The
-    /// last component is followed too when `follow_last`. Links that loop
-    /// or chain past 64 leave the path as it was written: a runtime cannot
-    /// extract through them either.
-    pub(crate) fn real_path(&self, path: &str, follow_last: bool) -> String {
+    /// Whether a path may go through a symbolic link: most have none among
+    /// their directories, which this tells without resolving.
+    fn may_cross_link(&self, path: &str, follow_last: bool) -> bool {
         let through_link = |end: usize| self.symlinks.contains(&path[..end]);
-        let any_link = path.match_indices('/').any(|(i, _)| through_link(i))
-            || (follow_last && through_link(path.len()));
-        if !any_link {
+        path.match_indices('/').any(|(i, _)| through_link(i))
+            || (follow_last && through_link(path.len()))
+    }
+
+    /// `path` as the final filesystem resolves it, through its symbolic
+    /// links (the last component too when `follow_last`); a path whose
+    /// links loop or chain too far is left as written (it leads nowhere).
+    pub(crate) fn real_path(&self, path: &str, follow_last: bool) -> String {
+        if !self.may_cross_link(path, follow_last) {
             return path.to_owned();
         }
-        resolve_links(&self.entries, path, follow_last).unwrap_or_else(|| path.to_owned())
+        resolve_links(&self.entries, path, follow_last, None).unwrap_or_else(|_| path.to_owned())
+    }
+
+    /// `path` of an entry of layer `layer`, resolved as [`Filesystem::apply`]
+    /// says; the error says why it cannot be.
+    fn real_path_in_layer(
+        &self,
+        path: &str,
+        follow_last: bool,
+        layer: usize,
+    ) -> Result<String, String> {
+        if !self.may_cross_link(path, follow_last) {
+            return Ok(path.to_owned());
+        }
+        resolve_links(&self.entries, path, follow_last, Some(layer)).map_err(|e| e.to_string())
     }
 }
 
-/// See [`Filesystem::real_path`]; `None` when the links loop or chain past 64.
+/// Why a path cannot be resolved.
+#[derive(Debug)]
+enum LinkError {
+    /// The links loop, or chain past [`MAX_LINKS`].
+    TooManyLinks,
+    /// The resolved path is longer than [`MAX_PATH_BYTES`].
+    TooLong,
+    /// It goes through this link, which a lower layer left.
+    LowerLink(String),
+}
+
+impl std::fmt::Display for LinkError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LinkError::TooManyLinks => write!(f, "its links loop or chain past {MAX_LINKS}"),
+            LinkError::TooLong => write!(f, "it resolves to more than {MAX_PATH_BYTES} bytes"),
+            LinkError::LowerLink(link) => write!(
+                f,
+                "it goes through /{link}, a link a lower layer left, where runtimes disagree (overlayfs writes beside the link, a native snapshotter through it): refused"
+            ),
+        }
+    }
+}
+
+/// The most links one path goes through (as containerd's `fs.RootPath`).
+const MAX_LINKS: usize = 255;
+/// The longest path or link target read (Linux's PATH_MAX).
+pub(crate) const MAX_PATH_BYTES: usize = 4096;
+
+/// Resolves `path` through the symbolic links among `entries`, within the
+/// root (as containerd's `fs.RootPath`): the last component is followed
+/// only when `follow_last`. With `layer`, following a link an earlier layer
+/// left is an error.
 fn resolve_links(
     entries: &BTreeMap<String, Entry>,
     path: &str,
     follow_last: bool,
-) -> Option<String> {
+    layer: Option<usize>,
+) -> Result<String, LinkError> {
+    fn parts(text: &str) -> impl Iterator<Item = &str> {
+        text.rsplit('/').filter(|p| !p.is_empty() && *p != ".")
+    }
     // The components still to walk, the next one last.
-    let mut pending: Vec<String> = path.rsplit('/').map(str::to_owned).collect();
-    let mut resolved = String::new();
+    let mut pending: Vec<&str> = parts(path).collect();
+    let mut resolved = String::with_capacity(path.len());
     let mut links = 0;
     while let Some(part) = pending.pop() {
-        match part.as_str() {
-            "" | "." => continue,
-            ".." => {
-                resolved.truncate(resolved.rfind('/').unwrap_or(0));
-                continue;
-            }
-            _ => {}
+        if part == ".." {
+            resolved.truncate(resolved.rfind('/').unwrap_or(0));
+            continue;
         }
-        let candidate = join(&resolved, &part);
-        let follow = follow_last || !pending.iter().all(|p| p.is_empty() || p == ".");
-        match entries.get(&candidate) {
-            Some(Entry {
-                kind: Kind::Symlink(target),
-                ..
-            }) if follow => {
-                links += 1;
-                if links > 64 {
-                    return None;
-                }
-                if target.starts_with('/') {
-                    resolved.clear();
-                }
-                pending.extend(target.rsplit('/').map(str::to_owned));
+        let before = resolved.len();
+        if !resolved.is_empty() {
+            resolved.push('/');
+        }
+        resolved.push_str(part);
+        if resolved.len() > MAX_PATH_BYTES {
+            return Err(LinkError::TooLong);
+        }
+        // The last component is the entry itself, followed only when asked.
+        if pending.is_empty() && !follow_last {
+            continue;
+        }
+        if let Some(Entry {
+            kind: Kind::Symlink(target),
+            layer: made_by,
+            ..
+        }) = entries.get(resolved.as_str())
+        {
+            if layer.is_some_and(|current| *made_by < current) {
+                return Err(LinkError::LowerLink(resolved));
             }
-            _ => resolved = candidate,
+            links += 1;
+            if links > MAX_LINKS {
+                return Err(LinkError::TooManyLinks);
+            }
+            resolved.truncate(before);
+            if target.starts_with('/') {
+                resolved.clear();
+            }
+            pending.extend(parts(target));
         }
     }
-    Some(resolved)
+    Ok(resolved)
+}
+
+/// A sorted collection of paths to remove from: the filesystem's maps and
+/// its set of links.
+trait PathKeyed {
+    /// The keys from `from` on, in order.
+    fn keys_from<'a>(&'a self, from: &str) -> Box<dyn Iterator<Item = &'a String> + 'a>;
+    fn remove_key(&mut self, key: &str);
+}
+
+impl<V> PathKeyed for BTreeMap<String, V> {
+    fn keys_from<'a>(&'a self, from: &str) -> Box<dyn Iterator<Item = &'a String> + 'a> {
+        Box::new(
+            self.range::<str, _>((std::ops::Bound::Included(from), std::ops::Bound::Unbounded))
+                .map(|(k, _)| k),
+        )
+    }
+
+    fn remove_key(&mut self, key: &str) {
+        self.remove(key);
+    }
+}
+
+impl PathKeyed for BTreeSet<String> {
+    fn keys_from<'a>(&'a self, from: &str) -> Box<dyn Iterator<Item = &'a String> + 'a> {
+        Box::new(
+            self.range::<str, _>((std::ops::Bound::Included(from), std::ops::Bound::Unbounded)),
+        )
+    }
+
+    fn remove_key(&mut self, key: &str) {
+        self.remove(key);
+    }
 }
 
 /// Removes what is under `dir` (and `dir` itself when `itself`).
-fn remove_under<V>(map: &mut BTreeMap<String, V>, dir: &str, itself: bool) {
+fn remove_under(keyed: &mut impl PathKeyed, dir: &str, itself: bool) {
     if itself {
-        map.remove(dir);
+        keyed.remove_key(dir);
     }
     let prefix = if dir.is_empty() {
         String::new()
     } else {
         format!("{dir}/")
     };
-    let doomed: Vec<String> = map
-        .range(prefix.clone()..)
-        .take_while(|(k, _)| k.starts_with(&prefix))
-        .map(|(k, _)| k.clone())
+    let doomed: Vec<String> = keyed
+        .keys_from(&prefix)
+        .take_while(|k| k.starts_with(&prefix))
+        .cloned()
         .collect();
     for key in doomed {
-        map.remove(&key);
+        keyed.remove_key(&key);
     }
 }
 
@@ -643,7 +787,7 @@ pub(crate) fn resolve<'a>(
     entries: &'a BTreeMap<String, Entry>,
     path: &str,
 ) -> Option<(String, &'a Entry)> {
-    let real = resolve_links(entries, path, true)?;
+    let real = resolve_links(entries, path, true, None).ok()?;
     let entry = entries.get(&real)?;
     matches!(entry.kind, Kind::File { .. }).then_some((real, entry))
 }

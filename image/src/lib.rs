@@ -132,6 +132,9 @@ pub struct ReadOptions {
     /// Of a multi-platform index, read only this platform.
     pub platform: Option<Platform>,
     pub limits: ImageLimits,
+    /// Set, the read stops at the next tar entry with an error: for a
+    /// caller whose deadline passed while the layers are read.
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl ReadOptions {
@@ -142,6 +145,11 @@ impl ReadOptions {
 
     pub fn limits(mut self, limits: ImageLimits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    pub fn cancel(mut self, flag: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Self {
+        self.cancel = Some(flag);
         self
     }
 }
@@ -518,6 +526,7 @@ impl<'a> Reader<'a> {
             )));
         }
         let mut fs = Filesystem::default();
+        fs.cancel = self.options.cancel.clone();
         let mut digests = Vec::with_capacity(layers.len());
         for (index, layer) in layers.iter().enumerate() {
             let blob = open(layer)?;
@@ -622,6 +631,28 @@ fn describe(
     // `lib` links to `usr/lib`.
     let kept = |path: &str| fs.kept.get(&fs.real_path(path, true));
     let text = |path: &str| kept(path).map(|b| String::from_utf8_lossy(b).into_owned());
+    // A package database that is a link to a file whose contents were not
+    // read would go unread: refused, as a runtime's package manager reads it.
+    for path in [
+        "lib/apk/db/installed",
+        "var/lib/dpkg/status",
+        layers::RPM_SQLITE,
+        layers::RPM_SQLITE_LEGACY,
+    ] {
+        let real = fs.real_path(path, true);
+        if matches!(
+            fs.entries.get(&real).map(|e| &e.kind),
+            Some(Kind::File { .. })
+        ) && !fs.kept.contains_key(&real)
+        {
+            return Err(ImageError::Invalid {
+                image: image.to_owned(),
+                message: format!(
+                    "its package database /{path} links to /{real}, whose contents customs does not read: refused rather than left unread"
+                ),
+            });
+        }
+    }
     let os = text("etc/os-release")
         .or_else(|| text("usr/lib/os-release"))
         .map(|t| packages::os_release(&t))
@@ -643,9 +674,15 @@ fn describe(
             .extend(packages::apk(&db, &os));
     }
     let dpkg_status = fs.real_path("var/lib/dpkg/status", true);
-    let dpkg_status_d = format!("{}/", fs.real_path("var/lib/dpkg/status.d", true));
+    let dpkg_status_d = match fs.real_path("var/lib/dpkg/status.d", true) {
+        root if root.is_empty() => root,
+        dir => format!("{dir}/"),
+    };
     for (path, bytes) in &fs.kept {
-        if *path == dpkg_status || path.starts_with(&dpkg_status_d) {
+        let in_status_d = path.strip_prefix(&dpkg_status_d).is_some_and(|name| {
+            !name.is_empty() && !name.contains('/') && !name.ends_with(".md5sums")
+        });
+        if *path == dpkg_status || in_status_d {
             let db = String::from_utf8_lossy(bytes);
             found
                 .get_or_insert_with(Vec::new)
@@ -656,9 +693,11 @@ fn describe(
         .iter()
         .find_map(|path| kept(path).map(|db| (*path, db)));
     let mut rpm_unread = false;
+    // Fedora links /var/lib/rpm to /usr/lib/sysimage/rpm: one database.
     if [layers::RPM_SQLITE, layers::RPM_SQLITE_LEGACY]
         .iter()
         .all(|path| kept(path).is_some())
+        && fs.real_path(layers::RPM_SQLITE, true) != fs.real_path(layers::RPM_SQLITE_LEGACY, true)
     {
         warnings.push(format!(
             "the image has two rpm databases; /{} was read, /{} was not",

@@ -769,6 +769,69 @@ fn a_hard_link_outlives_the_name_it_was_linked_to() {
         "the mode is the linked file's, not the link header's"
     );
 
+    // The link header's mode counts too (Docker applies it to the file):
+    // a setuid link to a plain program makes both names setuid.
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_mtime(0);
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_mode(0o755);
+    header.set_size(elf().len() as u64);
+    builder
+        .append_data(&mut header, "bin/tool", elf().as_slice())
+        .unwrap();
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(tar::EntryType::Link);
+    header.set_mtime(0);
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_mode(0o4755);
+    header.set_size(0);
+    builder
+        .append_link(&mut header, "bin/tool2", "bin/tool")
+        .unwrap();
+    let facts = read_layers(&[builder.into_inner().unwrap()], ImageLimits::default()).unwrap();
+    let executables = &facts.files.as_ref().unwrap().executables;
+    assert!(
+        executables.len() == 2 && executables.iter().all(|e| e.setuid),
+        "{executables:?}"
+    );
+
+    // A package database that links to a file customs did not read is refused.
+    let error = read_layers(
+        &[layer_tar(&[
+            file("opt/db", 0o644, APK_DB.as_bytes()),
+            Item::Hardlink {
+                path: "lib/apk/db/installed",
+                target: "opt/db",
+            },
+        ])],
+        ImageLimits::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("is written where its contents were not read"),
+        "{error}"
+    );
+    let error = read_layers(
+        &[layer_tar(&[
+            file("opt/db", 0o644, APK_DB.as_bytes()),
+            Item::Symlink {
+                path: "lib/apk/db/installed",
+                target: "/opt/db",
+            },
+        ])],
+        ImageLimits::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("its package database /lib/apk/db/installed links to /opt/db"),
+        "{error}"
+    );
+
     // A link to nothing cannot be extracted: refused, naming it.
     let error = read_layers(
         &[layer_tar(&[Item::Hardlink {
@@ -785,18 +848,16 @@ fn a_hard_link_outlives_the_name_it_was_linked_to() {
     );
 }
 
-/// A runtime writes through linked directories (`bin` → `usr/bin`, as
-/// merged-/usr distributions have it): a file written as `bin/sh` is
-/// `usr/bin/sh`, and deleting the `bin` link later leaves it there.
+/// Links a layer creates are followed by the entries after them in that
+/// layer, as every runtime does (`bin` → `usr/bin`, as merged-/usr
+/// distributions have it): `bin/sh` is `usr/bin/sh`, and deleting the `bin`
+/// link later leaves it. Through a link a lower layer left, runtimes
+/// disagree (overlayfs writes beside it), so such an entry is refused.
 #[test]
 fn paths_through_linked_directories_land_where_a_runtime_puts_them() {
     let base = layer_tar(&[
         Item::Dir {
             path: "usr/bin/",
-            mode: 0o755,
-        },
-        Item::Dir {
-            path: "usr/lib/",
             mode: 0o755,
         },
         Item::Symlink {
@@ -807,6 +868,8 @@ fn paths_through_linked_directories_land_where_a_runtime_puts_them() {
             path: "lib",
             target: "/usr/lib",
         },
+        file("bin/sh", 0o755, &elf()),
+        file("lib/apk/db/installed", 0o644, APK_DB.as_bytes()),
         // Links that loop lead nowhere; they do not make the image unreadable.
         Item::Symlink {
             path: "loop/a",
@@ -817,12 +880,8 @@ fn paths_through_linked_directories_land_where_a_runtime_puts_them() {
             target: "a",
         },
     ]);
-    let shell = layer_tar(&[
-        file("bin/sh", 0o755, &elf()),
-        file("lib/apk/db/installed", 0o644, APK_DB.as_bytes()),
-    ]);
     let unlink = layer_tar(&[file(".wh.bin", 0o644, b"")]);
-    let facts = read_layers(&[base, shell, unlink], ImageLimits::default()).unwrap();
+    let facts = read_layers(&[base.clone(), unlink], ImageLimits::default()).unwrap();
     assert_eq!(executable_paths(&facts), ["/usr/bin/sh"]);
     let names: Vec<&str> = facts
         .packages
@@ -835,6 +894,46 @@ fn paths_through_linked_directories_land_where_a_runtime_puts_them() {
         names,
         ["musl", "busybox"],
         "the apk database read through /lib"
+    );
+
+    // Through the lower layer's link: a file, a whiteout, an opaque directory.
+    for upper in [
+        layer_tar(&[file("bin/bash", 0o755, &elf())]),
+        layer_tar(&[file("bin/.wh.sh", 0o644, b"")]),
+        layer_tar(&[file("bin/.wh..wh..opq", 0o644, b"")]),
+    ] {
+        let error = read_layers(&[base.clone(), upper], ImageLimits::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("it goes through /bin, a link a lower layer left"),
+            "{error}"
+        );
+    }
+
+    // A package database written through a link to where it is not read
+    // is refused, not left unread.
+    let error = read_layers(
+        &[layer_tar(&[
+            Item::Symlink {
+                path: "x",
+                target: "var/lib/dpkg",
+            },
+            file(
+                "x/status",
+                0o644,
+                b"Package: a\nStatus: install ok installed\nVersion: 1\n\n",
+            ),
+        ])],
+        ImageLimits::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains(
+            "the package database /var/lib/dpkg/status is written where its contents were not read"
+        ),
+        "{error}"
     );
 }
 

@@ -8,6 +8,8 @@
 //! server's credentials, for a repository the writer may record facts for;
 //! reads run a few at a time, within their own time limit.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -58,32 +60,49 @@ pub async fn read(
     }
     let limit = Duration::from_secs(config.timeout_secs);
     let reference = format!("{repository}@{digest}");
-    let work = async {
-        let _slot = state
-            .image_reads
-            .acquire()
+    let stop = Arc::new(AtomicBool::new(false));
+    let options = customs_image::ReadOptions::default().cancel(stop.clone());
+    let slots = state.image_reads.clone();
+    let pinned = reference.clone();
+    // The read holds its slot until it ends; past the deadline it is
+    // stopped (below), so a slot is never free while its read still runs
+    // for long.
+    let mut task = tokio::spawn(async move {
+        let _slot = slots
+            .acquire_owned()
             .await
             .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down"))?;
-        let options = customs_image::ReadOptions::default();
         let read = Registry::new(None)
-            .read_image(&reference, &options)
+            .read_image(&pinned, &options)
             .await
             .map_err(|e| {
-                tracing::warn!(reference, error = %e, "image read failed");
+                tracing::warn!(reference = pinned, error = %e, "image read failed");
                 ApiError::new(StatusCode::BAD_GATEWAY, e.to_string())
             })?;
-        ReadImage::from_registry(format!("oci://{reference}"), read)
+        ReadImage::from_registry(format!("oci://{pinned}"), read)
             .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, e.to_string()))
+    });
+    let image = match tokio::time::timeout(limit, &mut task).await {
+        Ok(joined) => joined.map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("{reference}: the read stopped: {e}"),
+            )
+        })??,
+        Err(_) => {
+            // Stops the pulls at their next await and the layer reading at
+            // its next entry.
+            stop.store(true, Ordering::Relaxed);
+            task.abort();
+            return Err(ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                format!(
+                    "{reference}: not read within {} s (read_images.timeout_secs)",
+                    config.timeout_secs
+                ),
+            ));
+        }
     };
-    let image = tokio::time::timeout(limit, work).await.map_err(|_| {
-        ApiError::new(
-            StatusCode::GATEWAY_TIMEOUT,
-            format!(
-                "{reference}: not read within {} s (read_images.timeout_secs)",
-                config.timeout_secs
-            ),
-        )
-    })??;
     // An index stands for every platform: each is recorded by its own digest.
     if image.platforms.len() > 1 {
         let listed: Vec<String> = image

@@ -87,7 +87,7 @@ pub(crate) struct AppState {
     /// Admission's own slots, so decision-API traffic cannot starve it.
     pub admissions: tokio::sync::Semaphore,
     /// Image reads at once (`read_images.max_concurrent`).
-    pub image_reads: tokio::sync::Semaphore,
+    pub image_reads: Arc<tokio::sync::Semaphore>,
     pub store: Store,
     /// Writes every admission and facts-store decision to the store.
     pub recorder: decisions::Recorder,
@@ -123,12 +123,12 @@ impl Server {
                 reloading: tokio::sync::Mutex::new(()),
                 evaluations: tokio::sync::Semaphore::new(config.max_concurrent_evaluations.max(1)),
                 admissions: tokio::sync::Semaphore::new(config.max_concurrent_evaluations.max(1)),
-                image_reads: tokio::sync::Semaphore::new(
+                image_reads: Arc::new(tokio::sync::Semaphore::new(
                     config
                         .read_images
                         .as_ref()
                         .map_or(1, |read| read.max_concurrent.max(1)),
-                ),
+                )),
                 recorder: decisions::Recorder::start(store.clone()),
                 store,
                 metrics,
