@@ -38,6 +38,7 @@ fn alpine_like(layout: &mut Layout, compression: Compression) -> build::Built {
         Item::Hardlink {
             path: "bin/cat",
             target: "bin/busybox",
+            mode: 0o755,
         },
         file("usr/bin/passwd", 0o4755, &elf()),
         file(
@@ -754,6 +755,7 @@ fn a_hard_link_outlives_the_name_it_was_linked_to() {
         Item::Hardlink {
             path: "bin/sh",
             target: "bin/busybox",
+            mode: 0o755,
         },
     ]);
     let upper = layer_tar(&[
@@ -771,27 +773,15 @@ fn a_hard_link_outlives_the_name_it_was_linked_to() {
 
     // The link header's mode counts too (Docker applies it to the file):
     // a setuid link to a plain program makes both names setuid.
-    let mut builder = tar::Builder::new(Vec::new());
-    let mut header = tar::Header::new_gnu();
-    header.set_mtime(0);
-    header.set_uid(0);
-    header.set_gid(0);
-    header.set_mode(0o755);
-    header.set_size(elf().len() as u64);
-    builder
-        .append_data(&mut header, "bin/tool", elf().as_slice())
-        .unwrap();
-    let mut header = tar::Header::new_gnu();
-    header.set_entry_type(tar::EntryType::Link);
-    header.set_mtime(0);
-    header.set_uid(0);
-    header.set_gid(0);
-    header.set_mode(0o4755);
-    header.set_size(0);
-    builder
-        .append_link(&mut header, "bin/tool2", "bin/tool")
-        .unwrap();
-    let facts = read_layers(&[builder.into_inner().unwrap()], ImageLimits::default()).unwrap();
+    let layer = layer_tar(&[
+        file("bin/tool", 0o755, &elf()),
+        Item::Hardlink {
+            path: "bin/tool2",
+            target: "bin/tool",
+            mode: 0o4755,
+        },
+    ]);
+    let facts = read_layers(&[layer], ImageLimits::default()).unwrap();
     let executables = &facts.files.as_ref().unwrap().executables;
     assert!(
         executables.len() == 2 && executables.iter().all(|e| e.setuid),
@@ -805,6 +795,7 @@ fn a_hard_link_outlives_the_name_it_was_linked_to() {
             Item::Hardlink {
                 path: "lib/apk/db/installed",
                 target: "opt/db",
+                mode: 0o755,
             },
         ])],
         ImageLimits::default(),
@@ -837,6 +828,7 @@ fn a_hard_link_outlives_the_name_it_was_linked_to() {
         &[layer_tar(&[Item::Hardlink {
             path: "bin/sh",
             target: "bin/busybox",
+            mode: 0o755,
         }])],
         ImageLimits::default(),
     )

@@ -246,17 +246,24 @@ fn trusted(facts: &Value, section: &str) -> usize {
     })
 }
 
-#[test]
-fn an_image_in_a_registry_is_read_with_what_is_stored_beside_it() {
+/// A registry with the app image (setuid `su`) pushed as `team/app:1.0`,
+/// and a cosign key pair in `work`.
+fn pushed_app(work: &Path) -> (TestRegistry, Pusher, Built) {
     let registry = TestRegistry::start(None);
-    let work = tempfile::tempdir().unwrap();
-    let work = work.path();
     assert_eq!(run(work, &["bundle", "keygen"]).0, 0);
     let pusher = Pusher::new(&registry, "team/app");
     let mut layout = Layout::default();
     let built = app_image(&mut layout, "amd64", true);
     pusher.layout(&layout);
     pusher.manifest("1.0", &built.manifest);
+    (registry, pusher, built)
+}
+
+#[test]
+fn an_image_in_a_registry_is_read_with_what_is_stored_beside_it() {
+    let work = tempfile::tempdir().unwrap();
+    let work = work.path();
+    let (registry, pusher, built) = pushed_app(work);
     let reference = format!("oci://{}/team/app:1.0", registry.addr);
 
     // Unsigned: read from the layers, nothing verified.
@@ -452,15 +459,9 @@ fn registry_image_errors_name_what_failed() {
 fn the_server_reads_an_image_for_a_facts_write_that_asks() {
     use crate::server::{Running, TOKEN, client};
 
-    let registry = TestRegistry::start(None);
     let work = tempfile::tempdir().unwrap();
     let work = work.path();
-    assert_eq!(run(work, &["bundle", "keygen"]).0, 0);
-    let pusher = Pusher::new(&registry, "team/app");
-    let mut layout = Layout::default();
-    let built = app_image(&mut layout, "amd64", true);
-    pusher.layout(&layout);
-    pusher.manifest("1.0", &built.manifest);
+    let (registry, pusher, built) = pushed_app(work);
     push_attestation(&pusher, &built.digest, &attestation(work, &built.digest));
     let repository = format!("{}/team/app", registry.addr);
     let trivy = std::fs::read(customs_tests::corpus_dir().join("trivy/alpine-310.json")).unwrap();

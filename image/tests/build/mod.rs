@@ -26,9 +26,11 @@ pub enum Item {
         path: &'static str,
         target: &'static str,
     },
+    /// A hard link; `mode` is its header's, which Docker applies to the file.
     Hardlink {
         path: &'static str,
         target: &'static str,
+        mode: u32,
     },
     /// A path written into the header by hand, for hostile entries (`..`).
     RawFile {
@@ -95,9 +97,9 @@ pub fn layer_tar(items: &[Item]) -> Vec<u8> {
                 header.set_size(0);
                 builder.append_link(&mut header, path, target).unwrap();
             }
-            Item::Hardlink { path, target } => {
+            Item::Hardlink { path, target, mode } => {
                 header.set_entry_type(tar::EntryType::Link);
-                header.set_mode(0o755);
+                header.set_mode(*mode);
                 header.set_size(0);
                 builder.append_link(&mut header, path, target).unwrap();
             }
