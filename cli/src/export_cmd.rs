@@ -5,11 +5,6 @@
 //! The executables are the ones customs read from the image's layers
 //! (`files.executables`), each with the target of the links among them:
 //! Falco's `proc.exepath` names the program the kernel ran, a link's target.
-//!
-//! Falco cannot tell a container's platform: a container started by a
-//! multi-platform tag is known by the index digest (and every platform by
-//! the repository), so a rule that matches what several platforms share
-//! lists the executables of them all.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -62,71 +57,50 @@ pub fn run(args: ExportArgs) -> Result<u8> {
         Export::Falco(args) => {
             let mut images = Vec::with_capacity(args.images.len());
             for input in &args.images {
-                // Every platform of an index, unless --platform chooses one.
-                let all = crate::inputs::load(
+                let facts = crate::inputs::load_one(
                     std::slice::from_ref(input),
                     None,
                     args.platform.as_ref(),
                     &crate::trust::TrustArgs::default(),
                     None,
                 )?;
-                for facts in all {
-                    if args.platform.is_some() && facts.image.index_digest.is_some() {
-                        eprintln!(
-                            "warning: {}: one platform of a multi-platform index; containers started by the index digest are not matched{}: export without --platform for rules that cover them",
-                            input.display(),
-                            match args.match_by {
-                                Match::Digest => "",
-                                Match::Repository => {
-                                    ", and those of its other platforms will alert on what only they hold"
-                                }
-                            }
-                        );
-                    }
-                    images.push((input.display().to_string(), facts));
-                }
+                images.push((input.display().to_string(), facts));
             }
-            print!(
-                "{}",
-                falco_rules(
-                    &images,
-                    args.match_by,
-                    &args.priority,
-                    args.platform.is_none()
-                )?
-            );
+            print!("{}", falco_rules(&images, args.match_by, &args.priority)?);
             Ok(crate::EXIT_ALLOWED)
         }
     }
 }
 
-/// What one rule matches (a digest or a repository) and may run.
-struct Target {
-    field: &'static str,
-    value: String,
-    name: String,
-    /// The manifests it stands for, beyond the first (an index's platforms).
-    platforms: usize,
-    programs: BTreeSet<String>,
-}
-
 /// The rules file for these images (named by the input they came from).
-/// With `whole_indexes`, every platform of an index was read, so a rule
-/// for the index digest can list what they all hold.
-fn falco_rules(
-    images: &[(String, Facts)],
-    match_by: Match,
-    priority: &str,
-    whole_indexes: bool,
-) -> Result<String> {
-    let mut targets: Vec<Target> = Vec::new();
+fn falco_rules(images: &[(String, Facts)], match_by: Match, priority: &str) -> Result<String> {
+    let mut out = format!(
+        "# Falco rules written by customs {} (customs export falco): for each image,\n\
+         # the executables customs read from its layers, and a rule that alerts when a\n\
+         # container of that image starts any other program (runtime drift).\n",
+        env!("CARGO_PKG_VERSION")
+    );
     for (input, facts) in images {
         let Some(files) = &facts.files else {
             bail!(
                 "{input}: the facts hold no files: give the image itself (oci-layout:, docker-archive:) or facts `customs facts` read from it"
             );
         };
-        let mut programs: BTreeSet<String> = BTreeSet::new();
+        let (field, value) = match match_by {
+            Match::Digest => match &facts.image.digest {
+                Some(digest) => ("container.image.digest", digest.clone()),
+                None => bail!(
+                    "{input}: the image's manifest digest is unknown (a docker archive without an OCI index?): use --match repository"
+                ),
+            },
+            Match::Repository => match repository(facts) {
+                Some(repository) => ("container.image.repository", repository),
+                None => bail!(
+                    "{input}: the image names no repository (a layout without a full reference?): use --match digest"
+                ),
+            },
+        };
+        let mut programs: BTreeSet<&str> = BTreeSet::new();
         for executable in &files.executables {
             for path in std::iter::once(&executable.path).chain(&executable.link_target) {
                 // Falco pastes list items into the condition as text: a path
@@ -135,7 +109,7 @@ fn falco_rules(
                     .chars()
                     .all(|c| c.is_ascii_graphic() && !"\\\"(),=".contains(c))
                 {
-                    programs.insert(path.clone());
+                    programs.insert(path);
                 } else {
                     eprintln!(
                         "warning: {input}: {} is left out of the list (characters Falco could misread); running it will alert",
@@ -150,64 +124,6 @@ fn falco_rules(
             .clone()
             .or_else(|| facts.image.digest.clone())
             .unwrap_or_else(|| input.clone());
-        let mut matched = Vec::new();
-        match match_by {
-            Match::Digest => {
-                let Some(digest) = &facts.image.digest else {
-                    bail!(
-                        "{input}: the image's manifest digest is unknown (a docker archive without an OCI index?): use --match repository"
-                    );
-                };
-                matched.push(("container.image.digest", digest.clone()));
-                // A container started by a multi-platform tag is known to
-                // the runtime by the index digest.
-                if let Some(index) = &facts.image.index_digest
-                    && index != digest
-                    && whole_indexes
-                {
-                    matched.push(("container.image.digest", index.clone()));
-                }
-            }
-            Match::Repository => match repository(facts) {
-                Some(repository) => matched.push(("container.image.repository", repository)),
-                None => bail!(
-                    "{input}: the image names no repository (a layout without a full reference?): use --match digest"
-                ),
-            },
-        }
-        for (field, value) in matched {
-            match targets
-                .iter_mut()
-                .find(|t| t.field == field && t.value == value)
-            {
-                Some(target) => {
-                    target.platforms += 1;
-                    target.programs.extend(programs.iter().cloned());
-                }
-                None => targets.push(Target {
-                    field,
-                    value,
-                    name: name.clone(),
-                    platforms: 0,
-                    programs: programs.clone(),
-                }),
-            }
-        }
-    }
-    let mut out = format!(
-        "# Falco rules written by customs {} (customs export falco): for each image,\n\
-         # the executables customs read from its layers, and a rule that alerts when a\n\
-         # container of that image starts any other program (runtime drift).\n",
-        env!("CARGO_PKG_VERSION")
-    );
-    for target in &targets {
-        let Target {
-            field,
-            value,
-            name,
-            platforms,
-            programs,
-        } = target;
         // Named after what is matched, so lists of separately exported files
         // do not collide (Falco keeps the last definition of a name).
         let key: String = value
@@ -223,22 +139,26 @@ fn falco_rules(
             "\n- rule: {}",
             yaml(&format!("customs drift in {name} ({value})"))
         )?;
-        let whose = if *platforms > 0 {
-            format!(" (of its {} platforms together)", platforms + 1)
-        } else {
-            String::new()
-        };
         writeln!(
             out,
             "  desc: {}",
             yaml(&format!(
-                "A container of {name} started a program that is not one of the {} executables customs read from the image{whose} ({field} = {value})",
+                "A container of {name} started a program that is not one of the {} executables customs read from the image ({field} = {value})",
                 programs.len()
             ))
         )?;
+        // A container started by a multi-platform tag is known to the
+        // runtime by the index digest: it matches as well as the manifest's.
+        let matched = match (match_by, &facts.image.index_digest) {
+            (Match::Digest, Some(index)) if *index != value => format!(
+                "{field} in ({}, {})",
+                falco_string(&value),
+                falco_string(index)
+            ),
+            _ => format!("{field} = {}", falco_string(&value)),
+        };
         let condition = format!(
-            "evt.type in (execve, execveat) and evt.dir = < and container.id != host and {field} = {} and not proc.exepath in ({list})",
-            falco_string(value)
+            "evt.type in (execve, execveat) and evt.dir = < and container.id != host and {matched} and not proc.exepath in ({list})"
         );
         writeln!(out, "  condition: {}", yaml(&condition))?;
         writeln!(
