@@ -125,10 +125,18 @@ struct Bounded<'w, R> {
     inner: R,
     left: u64,
     window: &'w HeaderWindow,
+    /// The caller's stop flag, seen at every read (an entry can be large).
+    stop: Option<&'w std::sync::atomic::AtomicBool>,
 }
 
 impl<R: Read> Read for Bounded<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self
+            .stop
+            .is_some_and(|stop| stop.load(std::sync::atomic::Ordering::Relaxed))
+        {
+            return Err(std::io::Error::other(STOPPED));
+        }
         let n = self.inner.read(buf)?;
         if n as u64 > self.left {
             return Err(std::io::Error::other(BOMB));
@@ -160,6 +168,7 @@ struct HeaderWindow {
 const MAX_HEADER_BYTES: u64 = 1 << 20;
 
 const BOMB: &str = "the layers decompress to more than the limit";
+const STOPPED: &str = "the read was stopped (its deadline passed)";
 const HEADERS_TOO_LARGE: &str =
     "an entry's headers (PAX or GNU long-name extensions) are larger than 1 MiB";
 
@@ -209,6 +218,7 @@ impl Filesystem {
         };
         // The uncompressed stream's digest is the layer's diff_id in the config.
         let window = HeaderWindow::default();
+        let stop = self.cancel.clone();
         let mut bounded = Bounded {
             inner: Hashing {
                 inner: decompressed,
@@ -219,6 +229,7 @@ impl Filesystem {
                 .max_uncompressed_bytes
                 .saturating_sub(self.bytes_read),
             window: &window,
+            stop: stop.as_deref(),
         };
         let changes = self.read_changes(&mut bounded, &window, index, limits, &layer_error)?;
         // After the tar's end only zero padding may follow: anything else is
@@ -274,7 +285,9 @@ impl Filesystem {
     ) -> Result<LayerChanges, ImageError> {
         let io_error = |entry: Option<&str>, e: std::io::Error| {
             let text = e.to_string();
-            if text.contains(HEADERS_TOO_LARGE) {
+            if text.contains(STOPPED) {
+                layer_error(entry, STOPPED.to_owned())
+            } else if text.contains(HEADERS_TOO_LARGE) {
                 layer_error(entry, format!("{HEADERS_TOO_LARGE}: refused"))
             } else if text.contains(BOMB) {
                 layer_error(
@@ -332,7 +345,7 @@ impl Filesystem {
             // costs in their length.
             if raw.len() > MAX_PATH_BYTES {
                 return Err(layer_error(
-                    Some(&raw.chars().take(64).collect::<String>()),
+                    Some(&format!("{}...", raw.chars().take(64).collect::<String>())),
                     format!("a path of {} bytes, more than {MAX_PATH_BYTES}", raw.len()),
                 ));
             }
@@ -434,18 +447,19 @@ impl Filesystem {
                     entry
                         .read_to_end(&mut bytes)
                         .map_err(|e| io_error(Some(&raw), e))?;
-                    let head = (mode & 0o111 != 0).then(|| sniff(&bytes));
+                    let head = sniff(&bytes);
                     kept = Some(bytes);
-                    head
-                } else if mode & 0o111 != 0 {
+                    Some(head)
+                } else {
+                    // Every file, whatever its mode: a later hard link can
+                    // give it execute bits (the tar reader reads the data
+                    // to skip it anyway).
                     let mut first = Vec::with_capacity(256);
                     (&mut entry)
                         .take(256)
                         .read_to_end(&mut first)
                         .map_err(|e| io_error(Some(&raw), e))?;
                     Some(sniff(&first))
-                } else {
-                    None
                 };
                 Kind::File {
                     size,
@@ -488,18 +502,40 @@ impl Filesystem {
             fs.real_path_in_layer(path, follow_last, layer)
                 .map_err(|why| (path.to_owned(), why))
         };
+        // Links of lower layers this layer deletes: its whiteouts apply
+        // first here, but a runtime extracting in stream order could write
+        // through such a link before deleting it.
+        let mut deleted_links: BTreeSet<String> = BTreeSet::new();
         for dir in &changes.opaque {
             let dir = resolve(self, dir, true)?;
+            deleted_links.extend(self.links_under(&dir, false));
             self.remove_under(&dir, false);
         }
         for path in &changes.whiteouts {
             let path = resolve(self, path, false)?;
+            deleted_links.extend(self.links_under(&path, true));
             self.remove_under(&path, true);
         }
+        let mut made_here: BTreeSet<String> = BTreeSet::new();
         for (raw, mut entry, mut kept) in changes.entries {
             let path = resolve(self, &raw, false)?;
+            let crossed = path
+                .match_indices('/')
+                .map(|(i, _)| &path[..i])
+                .find(|dir| deleted_links.contains(*dir) && !made_here.contains(*dir));
+            if let Some(link) = crossed {
+                return Err((
+                    raw,
+                    format!(
+                        "it goes through /{link}, a link a lower layer left and this layer deletes, where runtimes disagree: refused"
+                    ),
+                ));
+            }
+            made_here.insert(path.clone());
             if let Kind::Hardlink(target) = &entry.kind {
-                let target = resolve(self, target, false)?;
+                let target = self
+                    .real_path_in_layer(target, false, layer)
+                    .map_err(|why| (raw.clone(), format!("its target /{target}: {why}")))?;
                 let linked = match self.entries.get(&target) {
                     Some(linked) if !matches!(linked.kind, Kind::Dir) => linked,
                     found => {
@@ -517,8 +553,8 @@ impl Filesystem {
                     }
                 };
                 // One file under two names. Runtimes set the link header's
-                // owner on it, and Docker its mode too (containerd keeps
-                // the file's): the bits either may leave are kept.
+                // owner and mode on it (how containerd finds the file for
+                // the mode has varied): the bits either may leave are kept.
                 let mut kind = linked.kind.clone();
                 if let Kind::File { linked_to, .. } = &mut kind {
                     linked_to.get_or_insert_with(|| target.clone());
@@ -563,6 +599,26 @@ impl Filesystem {
             self.entries.insert(path, entry);
         }
         Ok(())
+    }
+
+    /// The links at `dir` (when `itself`) and under it.
+    fn links_under(&self, dir: &str, itself: bool) -> Vec<String> {
+        let mut found: Vec<String> = Vec::new();
+        if itself && self.symlinks.contains(dir) {
+            found.push(dir.to_owned());
+        }
+        let prefix = if dir.is_empty() {
+            String::new()
+        } else {
+            format!("{dir}/")
+        };
+        found.extend(
+            self.symlinks
+                .keys_from(&prefix)
+                .take_while(|link| link.starts_with(&prefix))
+                .cloned(),
+        );
+        found
     }
 
     /// Removes what is under `dir` (and `dir` itself when `itself`).

@@ -631,26 +631,32 @@ fn describe(
     // `lib` links to `usr/lib`.
     let kept = |path: &str| fs.kept.get(&fs.real_path(path, true));
     let text = |path: &str| kept(path).map(|b| String::from_utf8_lossy(b).into_owned());
-    // A package database that is a link to a file whose contents were not
-    // read would go unread: refused, as a runtime's package manager reads it.
+    // A package database (or os-release) that is a link to a file whose
+    // contents were not read would go unread: refused, as the package
+    // manager reads it through the link.
+    let unread = |path: &str, real: &str| ImageError::Invalid {
+        image: image.to_owned(),
+        message: format!(
+            "its /{path} links to /{real}, whose contents customs does not read: refused rather than left unread"
+        ),
+    };
+    let is_unread = |real: &str| {
+        matches!(
+            fs.entries.get(real).map(|e| &e.kind),
+            Some(Kind::File { .. })
+        ) && !fs.kept.contains_key(real)
+    };
     for path in [
+        "etc/os-release",
+        "usr/lib/os-release",
         "lib/apk/db/installed",
         "var/lib/dpkg/status",
         layers::RPM_SQLITE,
         layers::RPM_SQLITE_LEGACY,
     ] {
         let real = fs.real_path(path, true);
-        if matches!(
-            fs.entries.get(&real).map(|e| &e.kind),
-            Some(Kind::File { .. })
-        ) && !fs.kept.contains_key(&real)
-        {
-            return Err(ImageError::Invalid {
-                image: image.to_owned(),
-                message: format!(
-                    "its package database /{path} links to /{real}, whose contents customs does not read: refused rather than left unread"
-                ),
-            });
+        if is_unread(&real) {
+            return Err(unread(path, &real));
         }
     }
     let os = text("etc/os-release")
@@ -673,16 +679,34 @@ fn describe(
             .get_or_insert_with(Vec::new)
             .extend(packages::apk(&db, &os));
     }
-    let dpkg_status = fs.real_path("var/lib/dpkg/status", true);
-    let dpkg_status_d = match fs.real_path("var/lib/dpkg/status.d", true) {
-        root if root.is_empty() => root,
-        dir => format!("{dir}/"),
+    // dpkg's status, then distroless's status.d/NAME files (each one
+    // package), wherever their links lead.
+    let mut dpkg_files = vec![fs.real_path("var/lib/dpkg/status", true)];
+    let status_d = fs.real_path("var/lib/dpkg/status.d", true);
+    let prefix = if status_d.is_empty() {
+        String::new()
+    } else {
+        format!("{status_d}/")
     };
-    for (path, bytes) in &fs.kept {
-        let in_status_d = path.strip_prefix(&dpkg_status_d).is_some_and(|name| {
-            !name.is_empty() && !name.contains('/') && !name.ends_with(".md5sums")
-        });
-        if *path == dpkg_status || in_status_d {
+    for (path, entry) in fs.entries.range(prefix.clone()..) {
+        let Some(name) = path.strip_prefix(&prefix) else {
+            break;
+        };
+        if name.is_empty() || name.contains('/') || name.ends_with(".md5sums") {
+            continue;
+        }
+        let real = match entry.kind {
+            Kind::Symlink(_) => fs.real_path(path, true),
+            _ => path.clone(),
+        };
+        if is_unread(&real) {
+            return Err(unread(&format!("var/lib/dpkg/status.d/{name}"), &real));
+        }
+        dpkg_files.push(real);
+    }
+    dpkg_files.dedup();
+    for path in &dpkg_files {
+        if let Some(bytes) = fs.kept.get(path) {
             let db = String::from_utf8_lossy(bytes);
             found
                 .get_or_insert_with(Vec::new)

@@ -788,6 +788,21 @@ fn a_hard_link_outlives_the_name_it_was_linked_to() {
         "{executables:?}"
     );
 
+    // A hard link can give execute bits to a file that had none: the
+    // program is still seen.
+    let layer = layer_tar(&[
+        file("opt/p", 0o644, &elf()),
+        Item::Hardlink {
+            path: "usr/bin/p",
+            target: "opt/p",
+            mode: 0o4755,
+        },
+    ]);
+    let facts = read_layers(&[layer], ImageLimits::default()).unwrap();
+    let executables = &facts.files.as_ref().unwrap().executables;
+    assert_eq!(executable_paths(&facts), ["/opt/p", "/usr/bin/p"]);
+    assert!(executables.iter().all(|e| e.setuid), "{executables:?}");
+
     // A package database that links to a file customs did not read is refused.
     let error = read_layers(
         &[layer_tar(&[
@@ -819,7 +834,7 @@ fn a_hard_link_outlives_the_name_it_was_linked_to() {
     .unwrap_err()
     .to_string();
     assert!(
-        error.contains("its package database /lib/apk/db/installed links to /opt/db"),
+        error.contains("its /lib/apk/db/installed links to /opt/db"),
         "{error}"
     );
 
@@ -902,6 +917,44 @@ fn paths_through_linked_directories_land_where_a_runtime_puts_them() {
             "{error}"
         );
     }
+
+    // A layer that deletes a lower layer's link and writes through it: a
+    // runtime extracting in stream order writes through the link first.
+    let error = read_layers(
+        &[
+            base.clone(),
+            layer_tar(&[file("bin/bash", 0o755, &elf()), file(".wh.bin", 0o644, b"")]),
+        ],
+        ImageLimits::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("it goes through /bin, a link a lower layer left and this layer deletes"),
+        "{error}"
+    );
+
+    // distroless's status.d: an entry that links to a file not read is refused.
+    let error = read_layers(
+        &[layer_tar(&[
+            file(
+                "opt/pkg",
+                0o644,
+                b"Package: a\nStatus: install ok installed\nVersion: 1\n\n",
+            ),
+            Item::Symlink {
+                path: "var/lib/dpkg/status.d/a",
+                target: "/opt/pkg",
+            },
+        ])],
+        ImageLimits::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("its /var/lib/dpkg/status.d/a links to /opt/pkg"),
+        "{error}"
+    );
 
     // A package database written through a link to where it is not read
     // is refused, not left unread.

@@ -64,45 +64,45 @@ pub async fn read(
     let options = customs_image::ReadOptions::default().cancel(stop.clone());
     let slots = state.image_reads.clone();
     let pinned = reference.clone();
-    // The read holds its slot until it ends; past the deadline it is
-    // stopped (below), so a slot is never free while its read still runs
-    // for long.
-    let mut task = tokio::spawn(async move {
-        let _slot = slots
-            .acquire_owned()
-            .await
-            .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down"))?;
-        let read = Registry::new(None)
-            .read_image(&pinned, &options)
-            .await
-            .map_err(|e| {
-                tracing::warn!(reference = pinned, error = %e, "image read failed");
-                ApiError::new(StatusCode::BAD_GATEWAY, e.to_string())
-            })?;
-        ReadImage::from_registry(format!("oci://{pinned}"), read)
-            .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, e.to_string()))
-    });
-    let image = match tokio::time::timeout(limit, &mut task).await {
-        Ok(joined) => joined.map_err(|e| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("{reference}: the read stopped: {e}"),
-            )
-        })??,
-        Err(_) => {
-            // Stops the pulls at their next await and the layer reading at
-            // its next entry.
-            stop.store(true, Ordering::Relaxed);
-            task.abort();
-            return Err(ApiError::new(
-                StatusCode::GATEWAY_TIMEOUT,
-                format!(
-                    "{reference}: not read within {} s (read_images.timeout_secs)",
-                    config.timeout_secs
-                ),
-            ));
+    let timeout_secs = config.timeout_secs;
+    // The deadline is the task's own, so a client that goes away does not
+    // leave a read running without one. Past it, the pulls stop at their
+    // next await and the layer read at its next read of the stream.
+    let task = tokio::spawn(async move {
+        let read = async {
+            let _slot = slots
+                .acquire_owned()
+                .await
+                .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down"))?;
+            let read = Registry::new(None)
+                .read_image(&pinned, &options)
+                .await
+                .map_err(|e| {
+                    tracing::warn!(reference = pinned, error = %e, "image read failed");
+                    ApiError::new(StatusCode::BAD_GATEWAY, e.to_string())
+                })?;
+            ReadImage::from_registry(format!("oci://{pinned}"), read)
+                .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, e.to_string()))
+        };
+        match tokio::time::timeout(limit, read).await {
+            Ok(read) => read,
+            Err(_) => {
+                stop.store(true, Ordering::Relaxed);
+                Err(ApiError::new(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    format!(
+                        "{pinned}: not read within {timeout_secs} s (read_images.timeout_secs)"
+                    ),
+                ))
+            }
         }
-    };
+    });
+    let image = task.await.map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("{reference}: the read stopped: {e}"),
+        )
+    })??;
     // An index stands for every platform: each is recorded by its own digest.
     if image.platforms.len() > 1 {
         let listed: Vec<String> = image
