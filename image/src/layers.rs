@@ -531,7 +531,9 @@ impl Filesystem {
                     ),
                 ));
             }
-            made_here.insert(path.clone());
+            if !deleted_links.is_empty() {
+                made_here.insert(path.clone());
+            }
             if let Kind::Hardlink(target) = &entry.kind {
                 let target = self
                     .real_path_in_layer(target, false, layer)
@@ -560,7 +562,6 @@ impl Filesystem {
                     linked_to.get_or_insert_with(|| target.clone());
                 }
                 let mode = linked.mode | (entry.mode & 0o7777);
-                let linked_kept = self.kept.get(&target).cloned();
                 if let Some(file) = self.entries.get_mut(&target) {
                     file.mode = mode;
                     file.uid = entry.uid;
@@ -571,7 +572,10 @@ impl Filesystem {
                     mode,
                     ..entry
                 };
-                kept = linked_kept;
+                // Its contents are not copied (each copy would be memory no
+                // limit counted): a hard link at a package database's path
+                // is refused just below.
+                kept = None;
             }
             if matches!(entry.kind, Kind::File { .. }) && kept.is_none() && is_kept_file(&path) {
                 return Err((
