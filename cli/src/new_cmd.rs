@@ -109,6 +109,9 @@ fn rename(text: &str, from: &str, to: &str) -> Result<String> {
 /// The Rust SDK's manifest, for its copy inside a project: the SDK is not on
 /// crates.io, and a path into the customs sources would tie the project to
 /// this machine. Its bindings are generated from the project's `wit/`.
+/// The wit-bindgen the SDK copy asks for: the workspace's (a test keeps them equal).
+const WIT_BINDGEN: &str = "0.61";
+
 fn rust_sdk_manifest() -> String {
     format!(
         r#"# customs-guest {version}, copied by `customs new`: the Rust SDK of customs
@@ -121,7 +124,7 @@ publish = false
 license = "Apache-2.0"
 
 [dependencies]
-wit-bindgen = "0.61"
+wit-bindgen = "{WIT_BINDGEN}"
 "#,
         version = env!("CARGO_PKG_VERSION")
     )
@@ -274,6 +277,15 @@ fn zig(name: &str) -> Result<Vec<(String, String)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sdk_copy_asks_for_the_workspaces_wit_bindgen() {
+        let workspace = include_str!("../../Cargo.toml");
+        assert!(
+            workspace.contains(&format!("\nwit-bindgen = \"{WIT_BINDGEN}\"\n")),
+            "update WIT_BINDGEN to the workspace's wit-bindgen"
+        );
+    }
 
     #[test]
     fn every_template_takes_the_name() {
