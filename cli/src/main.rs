@@ -7,6 +7,7 @@ mod component_cmd;
 mod coverage;
 mod export_cmd;
 mod inputs;
+mod lint_cmd;
 mod new_cmd;
 mod replay_cmd;
 mod report;
@@ -103,6 +104,11 @@ enum Command {
     /// the cost budget), each component compiles and links; other files
     /// are skipped (for pre-commit hooks). Exit 2 when one does not load.
     Check(check_cmd::CheckArgs),
+    /// Find what in a bundle can never work as written: CEL validations
+    /// that read no fact (true or false for every image, with the bundle's
+    /// parameters), match conditions that never apply, waivers of rules no
+    /// policy declares. Exit 1 when something is found.
+    Lint(lint_cmd::LintArgs),
 }
 
 #[derive(Args)]
@@ -339,6 +345,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Verify(args) => verify_cmd::run(args),
         Command::Export(args) => export_cmd::run(args),
         Command::Check(args) => check_cmd::run(args),
+        Command::Lint(args) => lint_cmd::run(args),
     }
 }
 

@@ -66,7 +66,7 @@ pub use manifest::{
     BundleFiles, MANIFEST_FILE, Manifest, ManifestPolicy, ManifestPolicyKind, ParamSetting,
     WIT_VERSION,
 };
-pub use policy::{ParamInfo, Policy, PolicyInfo, RuleInfo, is_id as is_valid_name};
+pub use policy::{LintFinding, ParamInfo, Policy, PolicyInfo, RuleInfo, is_id as is_valid_name};
 pub use prepared::PreparedFacts;
 pub use rollback::{ACCEPTED_VERSIONS_FILE, Acceptance, AcceptedVersion, AcceptedVersions};
 pub use verdict::{

@@ -31,6 +31,7 @@ mod corpus_trivy;
 mod fuzz_regressions;
 mod image_cli;
 mod languages;
+mod lint;
 mod malformed;
 mod malformed_corpus;
 mod output_integrity;

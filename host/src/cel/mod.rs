@@ -10,6 +10,7 @@ mod check;
 mod cost;
 pub(crate) mod file;
 mod functions;
+mod lint;
 mod macros;
 mod shape;
 pub(crate) mod value;
