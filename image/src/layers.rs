@@ -44,9 +44,6 @@ pub(crate) enum Kind {
     File {
         size: u64,
         head: Option<Head>,
-        /// For a hard link, the path it was linked to: the same file,
-        /// whatever later layers do to that path.
-        linked_to: Option<String>,
     },
     Dir,
     Symlink(String),
@@ -64,6 +61,16 @@ pub(crate) struct Entry {
     pub(crate) gid: u64,
     /// Index of the layer it comes from.
     pub(crate) layer: usize,
+    /// The file it is, shared by its hard links (0: not a regular file).
+    pub(crate) inode: u64,
+}
+
+/// What hard links share: the mode and owner of one file.
+#[derive(Debug, Clone, Copy)]
+struct FileMeta {
+    mode: u32,
+    uid: u64,
+    gid: u64,
 }
 
 /// The filesystem as the layers so far leave it.
@@ -77,6 +84,9 @@ pub(crate) struct Filesystem {
     symlinks: BTreeSet<String>,
     /// The caller's stop flag ([`crate::ReadOptions::cancel`]).
     pub(crate) cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// Each regular file's mode and owner, by inode: a hard link changes
+    /// them for every name of the file.
+    inodes: BTreeMap<u64, FileMeta>,
     /// Entries read across all layers, and their bytes, against the limits.
     entries_read: u64,
     bytes_read: u64,
@@ -461,11 +471,7 @@ impl Filesystem {
                         .map_err(|e| io_error(Some(&raw), e))?;
                     Some(sniff(&first))
                 };
-                Kind::File {
-                    size,
-                    head,
-                    linked_to: None,
-                }
+                Kind::File { size, head }
             } else {
                 Kind::Other
             };
@@ -477,6 +483,7 @@ impl Filesystem {
                     uid,
                     gid,
                     layer: index,
+                    inode: 0,
                 },
                 kept,
             ));
@@ -518,6 +525,13 @@ impl Filesystem {
         }
         let mut made_here: BTreeSet<String> = BTreeSet::new();
         for (raw, mut entry, mut kept) in changes.entries {
+            if self
+                .cancel
+                .as_ref()
+                .is_some_and(|stop| stop.load(std::sync::atomic::Ordering::Relaxed))
+            {
+                return Err((raw, STOPPED.to_owned()));
+            }
             let path = resolve(self, &raw, false)?;
             let crossed = path
                 .match_indices('/')
@@ -554,28 +568,41 @@ impl Filesystem {
                         ));
                     }
                 };
-                // One file under two names. Runtimes set the link header's
-                // owner and mode on it (how containerd finds the file for
-                // the mode has varied): the bits either may leave are kept.
-                let mut kind = linked.kind.clone();
-                if let Kind::File { linked_to, .. } = &mut kind {
-                    linked_to.get_or_insert_with(|| target.clone());
-                }
+                // One file under two names (every name is the file: none
+                // is "the target"). Runtimes set the link header's owner
+                // and mode on it (how containerd finds the file for the
+                // mode has varied): the bits either may leave are kept, for
+                // every name of the file.
+                let kind = linked.kind.clone();
+                let inode = linked.inode;
                 let mode = linked.mode | (entry.mode & 0o7777);
-                if let Some(file) = self.entries.get_mut(&target) {
-                    file.mode = mode;
-                    file.uid = entry.uid;
-                    file.gid = entry.gid;
+                if let Some(meta) = self.inodes.get_mut(&inode) {
+                    meta.mode |= entry.mode & 0o7777;
+                    meta.uid = entry.uid;
+                    meta.gid = entry.gid;
                 }
                 entry = Entry {
                     kind,
                     mode,
+                    inode,
                     ..entry
                 };
                 // Its contents are not copied (each copy would be memory no
                 // limit counted): a hard link at a package database's path
                 // is refused just below.
                 kept = None;
+            }
+            // A regular file of its own (not a hard link): a new inode.
+            if matches!(entry.kind, Kind::File { .. }) && entry.inode == 0 {
+                entry.inode = self.inodes.len() as u64 + 1;
+                self.inodes.insert(
+                    entry.inode,
+                    FileMeta {
+                        mode: entry.mode,
+                        uid: entry.uid,
+                        gid: entry.gid,
+                    },
+                );
             }
             if matches!(entry.kind, Kind::File { .. }) && kept.is_none() && is_kept_file(&path) {
                 return Err((
@@ -603,6 +630,18 @@ impl Filesystem {
             self.entries.insert(path, entry);
         }
         Ok(())
+    }
+
+    /// Gives every name of a file the mode and owner its hard links left it
+    /// with; called once, after the last layer.
+    pub(crate) fn settle_hard_links(&mut self) {
+        for entry in self.entries.values_mut() {
+            if let Some(meta) = self.inodes.get(&entry.inode) {
+                entry.mode = meta.mode;
+                entry.uid = meta.uid;
+                entry.gid = meta.gid;
+            }
+        }
     }
 
     /// The links at `dir` (when `itself`) and under it.

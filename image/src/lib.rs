@@ -550,6 +550,7 @@ impl<'a> Reader<'a> {
             .into_iter()
             .flat_map(|s| s.warnings)
             .collect();
+        fs.settle_hard_links();
         describe(&self.image(), &fs, &digests, &mut facts, &mut warnings)?;
         facts.sources.push(Source {
             tool: "customs".to_owned(),
@@ -704,8 +705,8 @@ fn describe(
         }
         dpkg_files.push(real);
     }
-    dpkg_files.dedup();
-    for path in &dpkg_files {
+    let mut read_once = std::collections::BTreeSet::new();
+    for path in dpkg_files.iter().filter(|p| read_once.insert(p.as_str())) {
         if let Some(bytes) = fs.kept.get(path) {
             let db = String::from_utf8_lossy(bytes);
             found
@@ -775,13 +776,12 @@ fn describe(
     let mut files = Files::default();
     for (path, entry) in &fs.entries {
         match &entry.kind {
-            Kind::File {
-                head, linked_to, ..
-            } => {
+            Kind::File { head, .. } => {
                 files.file_count += 1;
-                let link_target = linked_to.as_ref().map(|target| format!("/{target}"));
+                // A hard link is the file itself: no name of it is a link
+                // to be judged by another (that one may be gone).
                 if let Some(executable) =
-                    executable(path, entry, head.as_ref(), link_target, &layer_digest)
+                    executable(path, entry, head.as_ref(), None, &layer_digest)
                 {
                     files.executables.push(executable);
                 }

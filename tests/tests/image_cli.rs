@@ -286,3 +286,47 @@ fn falco_rules_list_exactly_the_images_executables() {
     assert_eq!(code, 2);
     assert!(stderr.contains("the facts hold no files"), "{stderr}");
 }
+
+/// The baseline's `no-setuid` judges a symbolic link by its target, but a
+/// hard link is the file itself: a setuid program hard-linked under another
+/// name, its first name deleted by a later layer, is still denied.
+#[test]
+fn a_setuid_program_kept_only_by_a_hard_link_is_denied() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut layout = Layout::default();
+    let lower = layer_tar(&[
+        file("etc/os-release", 0o644, b"ID=alpine\nVERSION_ID=3.20.3\n"),
+        file("usr/bin/su", 0o4755, &elf()),
+        Item::Hardlink {
+            path: "usr/local/bin/helper",
+            target: "usr/bin/su",
+            mode: 0o4755,
+        },
+    ]);
+    let upper = layer_tar(&[file("usr/bin/.wh.su", 0o644, b"")]);
+    let built = layout.image(
+        "amd64",
+        "1000",
+        &[(lower, Compression::Gzip), (upper, Compression::Gzip)],
+    );
+    layout.tag(&built, "1.0");
+    layout.write_dir(dir.path());
+    let source = format!("oci-layout:{}", dir.path().display());
+    let (code, stdout, stderr) = customs(&["eval", "--format", "json", &source]);
+    assert_eq!(code, 1, "{stderr}");
+    let decision: Value = serde_json::from_str(&stdout).unwrap();
+    let setuid = decision["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "no-setuid")
+        .unwrap();
+    assert_eq!(setuid["decision"], "deny", "{setuid}");
+    assert!(
+        setuid["findings"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("/usr/local/bin/helper is setuid"),
+        "{setuid}"
+    );
+}

@@ -72,7 +72,9 @@ fn constant_validations_and_waivers_of_nothing_are_found() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("false for every image: this rule fails on every image"),
+        stdout.contains(
+            "false for every image: this rule fails (denies) on every image the policy applies to"
+        ),
         "{stdout}"
     );
     assert!(
@@ -139,7 +141,44 @@ fn constant_validations_and_waivers_of_nothing_are_found() {
     assert!(
         stdout
             .contains("(always-fails).expression): true for every image: this rule can never fail")
-            && !stdout.contains("fails on every image"),
+            && !stdout.contains("false for every image"),
+        "{stdout}"
+    );
+
+    // A match condition false for every image; an expression that errors
+    // for every image (the policy fails, and denies).
+    let other = dir.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(
+        other.join("off.yaml"),
+        "name: off\nparams:\n  - name: enabled\n    default: false\nmatchConditions:\n  - name: gate\n    expression: params.enabled\nvalidations:\n  - rule: r\n    expression: size(packages) > 0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        other.join("broken.yaml"),
+        "name: broken\nparams:\n  - name: zero\n    default: 0\nvariables:\n  - name: ratio\n    expression: 1 / params.zero\nvalidations:\n  - rule: r2\n    expression: variables.ratio > 0\n",
+    )
+    .unwrap();
+    let output = Command::cargo_bin("customs")
+        .unwrap()
+        .arg("lint")
+        .arg(&other)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("policy off: ")
+            && stdout.contains(
+                "this match condition is false for every image: the policy never applies"
+            ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("policy broken: ")
+            && stdout.contains(
+                "for every image: the policy fails (and denies) on every image it applies to"
+            ),
         "{stdout}"
     );
 

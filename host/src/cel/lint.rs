@@ -124,7 +124,9 @@ impl CelPolicy {
             return Ok(Vec::new());
         }
         // What they read is only parameters and constant variables: any
-        // facts serve, and none are read.
+        // facts serve, and none are read. Run as `evaluate` runs: match
+        // conditions, then variables, then validations, within the limits,
+        // and a limit passed is a finding like an error.
         let facts = CelFacts::new(&customs_facts::Facts::default());
         let scope = Scope {
             facts: &facts,
@@ -139,46 +141,86 @@ impl CelPolicy {
             limits.cel_cost_budget,
             limits.cel_memory_bytes,
         );
-        let found = (|| -> Result<Vec<LintFinding>, String> {
-            let mut context = Context::with_env(std::sync::Arc::clone(
-                super::env().map_err(|e| e.to_string())?,
-            ));
-            context.set_variable_resolver(&scope);
-            for (name, variable) in constant_programs {
-                let value = cel::Value::resolve_val(variable.program.expression(), &context)
-                    .map_err(|e| format!("{}: {e}", variable.place))?
-                    .into_owned();
-                context.add_variable_as_val(name.as_str(), value::budgeted(value));
-            }
-            let mut found = Vec::new();
+        let mut found = Vec::new();
+        let fails_always = |place: &str, why: String| LintFinding {
+            place: place.to_owned(),
+            rule: None,
+            message: format!(
+                "{why} for every image: the policy fails (and denies) on every image it applies to"
+            ),
+        };
+        let mut context = Context::with_env(std::sync::Arc::clone(
+            super::env().map_err(|e| e.to_string())?,
+        ));
+        context.set_variable_resolver(&scope);
+        let run = || {
             for condition in conditions {
-                if !run_bool(&condition.program, &context)
-                    .map_err(|e| format!("{}: {e}", condition.place))?
-                {
-                    found.push(LintFinding {
-                        place: condition.place.clone(),
-                        rule: None,
-                        message: "this match condition is false for every image: the policy never applies".to_owned(),
-                    });
+                match run_bool(&condition.program, &context) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        found.push(LintFinding {
+                            place: condition.place.clone(),
+                            rule: None,
+                            message: "this match condition is false for every image: the policy never applies".to_owned(),
+                        });
+                        return;
+                    }
+                    Err(e) => {
+                        return found
+                            .push(fails_always(&condition.place, format!("it errors ({e})")));
+                    }
                 }
+                if value::budget::check().is_some() {
+                    return;
+                }
+            }
+            for (name, variable) in &constant_programs {
+                let value = match cel::Value::resolve_val(variable.program.expression(), &context) {
+                    Ok(value) => value.into_owned(),
+                    Err(e) => {
+                        return found
+                            .push(fails_always(&variable.place, format!("it errors ({e})")));
+                    }
+                };
+                value::budget::hold(value::held_bytes(value.as_ref()));
+                if value::budget::check().is_some() {
+                    return;
+                }
+                context.add_variable_as_val(name.as_str(), value::budgeted(value));
             }
             for validation in validations {
                 let place = validation.expression.place.clone();
-                let passes = run_bool(&validation.expression.program, &context)
-                    .map_err(|e| format!("{place}: {e}"))?;
+                let passes = match run_bool(&validation.expression.program, &context) {
+                    Ok(passes) => passes,
+                    Err(e) => return found.push(fails_always(&place, format!("it errors ({e})"))),
+                };
+                if value::budget::check().is_some() {
+                    return;
+                }
+                let what = match validation.effect {
+                    crate::verdict::Effect::Deny => "denies",
+                    crate::verdict::Effect::Warn => "warns",
+                };
                 found.push(LintFinding {
                     place,
                     rule: Some(validation.rule.clone()),
                     message: if passes {
                         "true for every image: this rule can never fail".to_owned()
                     } else {
-                        "false for every image: this rule fails on every image".to_owned()
+                        format!(
+                            "false for every image: this rule fails ({what}) on every image the policy applies to"
+                        )
                     },
                 });
             }
-            Ok(found)
-        })();
-        let _ = value::budget::finish();
-        found
+        };
+        run();
+        if let Some(exceeded) = value::budget::finish() {
+            found.push(fails_always(
+                "the policy's constant expressions",
+                format!("they pass a limit ({exceeded:?})"),
+            ));
+        }
+        Ok(found)
     }
 }
