@@ -41,6 +41,16 @@ fn image(dir: &std::path::Path) -> (String, String) {
     )
 }
 
+/// What the policy `name` decided, in `customs eval --format json` output.
+fn policy<'d>(decision: &'d Value, name: &str) -> &'d Value {
+    decision["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("no policy {name} in {decision}"))
+}
+
 fn customs(args: &[&str]) -> (i32, String, String) {
     let output = Command::cargo_bin("customs")
         .unwrap()
@@ -91,12 +101,7 @@ fn eval_decides_on_the_image_alone() {
     let (code, stdout, stderr) = customs(&["eval", "--format", "json", &layout]);
     let decision: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
     assert!(code == 0 || code == 1, "{stderr}");
-    let minimal = decision["policies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "minimal-image")
-        .unwrap();
+    let minimal = policy(&decision, "minimal-image");
     assert!(
         minimal["findings"][0]["message"]
             .as_str()
@@ -116,12 +121,7 @@ fn eval_decides_on_the_image_alone() {
         "{minimal:#}"
     );
     assert_eq!(code, 1);
-    let setuid = decision["policies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "no-setuid")
-        .unwrap();
+    let setuid = policy(&decision, "no-setuid");
     assert_eq!(setuid["decision"], "deny");
     assert_eq!(setuid["findings"][0]["subject"], "/usr/bin/su");
 
@@ -315,12 +315,7 @@ fn a_setuid_program_kept_only_by_a_hard_link_is_denied() {
     let (code, stdout, stderr) = customs(&["eval", "--format", "json", &source]);
     assert_eq!(code, 1, "{stderr}");
     let decision: Value = serde_json::from_str(&stdout).unwrap();
-    let setuid = decision["policies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "no-setuid")
-        .unwrap();
+    let setuid = policy(&decision, "no-setuid");
     assert_eq!(setuid["decision"], "deny", "{setuid}");
     assert!(
         setuid["findings"][0]["message"]

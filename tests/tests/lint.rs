@@ -45,6 +45,13 @@ const WAIVERS: &str = "waivers:
     expires: 2099-01-01
 ";
 
+/// `customs lint`, to be given its arguments.
+fn lint() -> Command {
+    let mut command = Command::cargo_bin("customs").unwrap();
+    command.arg("lint");
+    command
+}
+
 #[test]
 fn constant_validations_and_waivers_of_nothing_are_found() {
     let dir = tempfile::tempdir().unwrap();
@@ -54,9 +61,7 @@ fn constant_validations_and_waivers_of_nothing_are_found() {
     let waivers = dir.path().join("waivers.yaml");
     std::fs::write(&waivers, WAIVERS).unwrap();
 
-    let output = Command::cargo_bin("customs")
-        .unwrap()
-        .arg("lint")
+    let output = lint()
         .arg(&bundle)
         .arg("--waivers")
         .arg(&waivers)
@@ -94,9 +99,7 @@ fn constant_validations_and_waivers_of_nothing_are_found() {
     );
 
     // JSON names the policy, the rule and where.
-    let output = Command::cargo_bin("customs")
-        .unwrap()
-        .arg("lint")
+    let output = lint()
         .arg(&bundle)
         .args(["--format", "json"])
         .output()
@@ -125,12 +128,7 @@ fn constant_validations_and_waivers_of_nothing_are_found() {
         hex::encode(sha2::Sha256::digest(POLICY.as_bytes()))
     );
     std::fs::write(bundle.join("customs-bundle.yaml"), manifest).unwrap();
-    let output = Command::cargo_bin("customs")
-        .unwrap()
-        .arg("lint")
-        .arg(&bundle)
-        .output()
-        .unwrap();
+    let output = lint().arg(&bundle).output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(
         output.status.code(),
@@ -159,12 +157,7 @@ fn constant_validations_and_waivers_of_nothing_are_found() {
         "name: broken\nparams:\n  - name: zero\n    default: 0\nvariables:\n  - name: ratio\n    expression: 1 / params.zero\nvalidations:\n  - rule: r2\n    expression: variables.ratio > 0\n",
     )
     .unwrap();
-    let output = Command::cargo_bin("customs")
-        .unwrap()
-        .arg("lint")
-        .arg(&other)
-        .output()
-        .unwrap();
+    let output = lint().arg(&other).output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
     assert!(
