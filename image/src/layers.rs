@@ -321,16 +321,6 @@ impl Filesystem {
             window.end.set(None);
             let Some(entry) = next else { break };
             let mut entry = entry.map_err(|e| io_error(None, e))?;
-            if self
-                .cancel
-                .as_ref()
-                .is_some_and(|stop| stop.load(std::sync::atomic::Ordering::Relaxed))
-            {
-                return Err(layer_error(
-                    None,
-                    "the read was stopped (its deadline passed)".to_owned(),
-                ));
-            }
             data_end = entry
                 .raw_file_position()
                 .saturating_add(entry.size().div_ceil(512).saturating_mul(512));
@@ -417,7 +407,6 @@ impl Filesystem {
                     ),
                 ));
             }
-            let link = || link_name.clone();
             let mut kept = None;
             // Where a link would take it is settled when the layer is
             // applied, which refuses a database written where it was not read.
@@ -425,10 +414,9 @@ impl Filesystem {
             let kind = if entry_type.is_dir() {
                 Kind::Dir
             } else if entry_type.is_symlink() {
-                Kind::Symlink(link())
+                Kind::Symlink(link_name)
             } else if entry_type.is_hard_link() {
-                let target = link();
-                match normalize(&target).map_err(|m| layer_error(Some(&raw), m))? {
+                match normalize(&link_name).map_err(|m| layer_error(Some(&raw), m))? {
                     Some(target) => Kind::Hardlink(target),
                     None => Kind::Other,
                 }
@@ -525,9 +513,11 @@ impl Filesystem {
         }
         let mut made_here: BTreeSet<String> = BTreeSet::new();
         for (raw, mut entry, mut kept) in changes.entries {
+            // Reading checks the flag at every read of the stream; applying
+            // reads none, so it checks between entries.
             if self
                 .cancel
-                .as_ref()
+                .as_deref()
                 .is_some_and(|stop| stop.load(std::sync::atomic::Ordering::Relaxed))
             {
                 return Err((raw, STOPPED.to_owned()));
@@ -650,11 +640,7 @@ impl Filesystem {
         if itself && self.symlinks.contains(dir) {
             found.push(dir.to_owned());
         }
-        let prefix = if dir.is_empty() {
-            String::new()
-        } else {
-            format!("{dir}/")
-        };
+        let prefix = dir_prefix(dir);
         found.extend(
             self.symlinks
                 .keys_from(&prefix)
@@ -828,11 +814,7 @@ fn remove_under(keyed: &mut impl PathKeyed, dir: &str, itself: bool) {
     if itself {
         keyed.remove_key(dir);
     }
-    let prefix = if dir.is_empty() {
-        String::new()
-    } else {
-        format!("{dir}/")
-    };
+    let prefix = dir_prefix(dir);
     let doomed: Vec<String> = keyed
         .keys_from(&prefix)
         .take_while(|k| k.starts_with(&prefix))
@@ -840,6 +822,15 @@ fn remove_under(keyed: &mut impl PathKeyed, dir: &str, itself: bool) {
         .collect();
     for key in doomed {
         keyed.remove_key(&key);
+    }
+}
+
+/// What the paths under `dir` start with (every path, under the root).
+pub(crate) fn dir_prefix(dir: &str) -> String {
+    if dir.is_empty() {
+        String::new()
+    } else {
+        format!("{dir}/")
     }
 }
 

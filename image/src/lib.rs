@@ -684,11 +684,7 @@ fn describe(
     // package), wherever their links lead.
     let mut dpkg_files = vec![fs.real_path("var/lib/dpkg/status", true)];
     let status_d = fs.real_path("var/lib/dpkg/status.d", true);
-    let prefix = if status_d.is_empty() {
-        String::new()
-    } else {
-        format!("{status_d}/")
-    };
+    let prefix = layers::dir_prefix(&status_d);
     for (path, entry) in fs.entries.range(prefix.clone()..) {
         let Some(name) = path.strip_prefix(&prefix) else {
             break;
