@@ -10,7 +10,8 @@ use customs::text::escaped;
 use customs::{BundleFiles, Engine, EngineConfig, MANIFEST_FILE, Manifest};
 use customs_registry::Registry;
 
-use crate::sources::{self, DIR_SIGNATURE_FILE, Source, TrustArgs};
+use crate::sources::{self, Source, TrustArgs};
+use customs::{DIR_SIGNATURE_FILE, read_archive_file, signature_path_of};
 
 #[derive(Subcommand)]
 pub enum BundleCommand {
@@ -255,7 +256,7 @@ fn verify(bundle: &str, trust: &TrustArgs) -> Result<u8> {
         loaded.name(),
         loaded.version().unwrap_or("(no manifest)"),
         loaded.entries().len(),
-        if trust.key.is_some() {
+        if trust.key().is_some() {
             ", signature valid"
         } else {
             " (signature not checked: no --key)"
@@ -301,10 +302,10 @@ fn sign(bundle: &str, key_path: &Path) -> Result<u8> {
             println!("signed {} -> {}", dir.display(), path.display());
         }
         Source::Archive(file) => {
-            let bytes = sources::read_archive_file(&file)?;
+            let bytes = read_archive_file(&file)?;
             BundleFiles::read_archive(&file.display().to_string(), &bytes, &Default::default())?
                 .verify()?;
-            let path = sources::signature_path_of(&file);
+            let path = signature_path_of(&file);
             std::fs::write(&path, key.sign(&bytes)?)
                 .with_context(|| format!("cannot write {}", path.display()))?;
             println!("signed {} -> {}", file.display(), path.display());
@@ -319,7 +320,7 @@ fn push(bundle: &Path, reference: &str) -> Result<u8> {
         let archive = files.to_archive()?;
         (files, archive)
     } else {
-        let archive = sources::read_archive_file(bundle)?;
+        let archive = read_archive_file(bundle)?;
         let files = BundleFiles::read_archive(
             &bundle.display().to_string(),
             &archive,

@@ -438,7 +438,7 @@ fn load_bundle_with(args: &PolicyArgs, config: EngineConfig) -> Result<(Engine, 
 /// `customs serve` calls it again to reload.
 fn bundle_from(engine: &Engine, args: &PolicyArgs) -> Result<Bundle> {
     let trust = args.trust.resolve()?;
-    if trust.key.is_some() && !args.policies.is_empty() {
+    if trust.key().is_some() && !args.policies.is_empty() {
         bail!("--policy files carry no signature; put them in a signed bundle to use --key");
     }
     let mut bundles = args

@@ -1,19 +1,13 @@
 //! Where bundles come from: a directory, an archive file, an OCI reference
 //! or the embedded baseline; verified against a public key when one is given.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use customs::signing::VerifyingKey;
-use customs::{
-    Acceptance, AcceptedVersions, ArchiveLimits, Bundle, BundleFiles, Engine, MANIFEST_FILE,
-};
+use customs::{AcceptedVersions, ArchiveLimits, Bundle, BundleFiles, Engine};
 use customs_registry::{PullPolicy, Registry};
-
-/// The signature file of a directory bundle: a cosign blob signature of its
-/// manifest (which pins every file by sha256).
-pub const DIR_SIGNATURE_FILE: &str = "customs-bundle.yaml.sig";
 
 #[derive(Args, Clone)]
 pub struct TrustArgs {
@@ -59,43 +53,14 @@ impl From<Pull> for PullPolicy {
 
 /// What a bundle must satisfy to be used: [`TrustArgs`] with the key read.
 pub struct Trust {
-    pub key: Option<VerifyingKey>,
+    /// Signature and rollback checks, as the library applies them.
+    pub checks: customs::Trust,
     pub pull: Pull,
-    /// Signed bundles are checked against (and recorded in) this state.
-    accepted: Option<AcceptedVersions>,
-    allow_rollback: bool,
 }
 
 impl Trust {
-    /// After a signature check: refuses a version older than one accepted
-    /// before, records newer ones.
-    fn accept(&self, files: &BundleFiles) -> Result<()> {
-        let Some(accepted) = &self.accepted else {
-            return Ok(());
-        };
-        let manifest = files.manifest()?;
-        match accepted.accept(files, self.allow_rollback)? {
-            Acceptance::First | Acceptance::Same => {}
-            Acceptance::Upgrade { from } => tracing::info!(
-                bundle = manifest.name,
-                from,
-                to = manifest.version,
-                "newer signed bundle accepted"
-            ),
-            Acceptance::Republished => tracing::warn!(
-                bundle = manifest.name,
-                version = manifest.version,
-                state = %accepted.path().display(),
-                "this signed bundle has other content than the one accepted before under the same version; versions should not be reused"
-            ),
-            Acceptance::AllowedRollback { accepted } => tracing::warn!(
-                bundle = manifest.name,
-                version = manifest.version,
-                accepted,
-                "older signed bundle used because --allow-rollback was given"
-            ),
-        }
-        Ok(())
+    pub fn key(&self) -> Option<&VerifyingKey> {
+        self.checks.key()
     }
 }
 
@@ -103,21 +68,21 @@ impl TrustArgs {
     /// Reads the key; with a key, the rollback state is where
     /// --accepted-versions says or the default.
     pub fn resolve(&self) -> Result<Trust> {
-        let key = self.verifying_key()?;
-        let accepted = match (&key, &self.accepted_versions) {
-            (None, _) => None,
-            (Some(_), Some(path)) => Some(AcceptedVersions::at(path)),
-            (Some(_), None) => Some(AcceptedVersions::at(
-                AcceptedVersions::default_path().context(
-                    "no state directory for the accepted bundle versions: pass --accepted-versions FILE",
-                )?,
-            )),
+        let checks = match self.verifying_key()? {
+            None => customs::Trust::unsigned(),
+            Some(key) => {
+                let accepted = match &self.accepted_versions {
+                    Some(path) => AcceptedVersions::at(path),
+                    None => AcceptedVersions::at(AcceptedVersions::default_path().context(
+                        "no state directory for the accepted bundle versions: pass --accepted-versions FILE",
+                    )?),
+                };
+                customs::Trust::signed_by(key, accepted).allowing_rollback(self.allow_rollback)
+            }
         };
         Ok(Trust {
-            key,
+            checks,
             pull: self.pull,
-            accepted,
-            allow_rollback: self.allow_rollback,
         })
     }
 
@@ -168,57 +133,18 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 /// The files of a directory, archive or OCI bundle, their signature checked
-/// when `key` is given; `None` for a directory without a manifest.
+/// when there is a key; `None` for a directory without a manifest.
 pub fn read_files(source: &Source, trust: &Trust) -> Result<Option<BundleFiles>> {
-    let key = trust.key.as_ref();
-    let pull = trust.pull;
     match source {
         Source::Builtin(name) => bail!("builtin:{name} has no files; it is part of the binary"),
-        Source::Dir(dir) => {
-            if !dir.join(MANIFEST_FILE).exists() {
-                if key.is_some() {
-                    bail!(
-                        "bundle {}: has no {MANIFEST_FILE}, so it cannot be signed or verified (run `customs bundle init`)",
-                        dir.display()
-                    );
-                }
-                return Ok(None);
-            }
-            let files = BundleFiles::read_dir(dir)?;
-            if let Some(key) = key {
-                let signature_path = dir.join(DIR_SIGNATURE_FILE);
-                let signature = read_signature(&signature_path)?;
-                let manifest = files
-                    .files()
-                    .get(MANIFEST_FILE)
-                    .map(Vec::as_slice)
-                    .unwrap_or_default();
-                key.verify(
-                    &dir.join(MANIFEST_FILE).display().to_string(),
-                    manifest,
-                    &signature,
-                )?;
-            }
-            Ok(Some(files))
-        }
-        Source::Archive(path) => {
-            let bytes = read_archive_file(path)?;
-            if let Some(key) = key {
-                let signature = read_signature(&signature_path_of(path))?;
-                key.verify(&path.display().to_string(), &bytes, &signature)?;
-            }
-            Ok(Some(BundleFiles::read_archive(
-                &path.display().to_string(),
-                &bytes,
-                &ArchiveLimits::default(),
-            )?))
-        }
+        Source::Dir(path) | Source::Archive(path) => Ok(trust.checks.read_files(path)?),
         Source::Oci(reference) => {
             let registry = Registry::with_default_cache();
             let runtime = runtime()?;
-            let pulled = runtime.block_on(registry.pull(reference, pull.into()))?;
-            if let Some(key) = key {
-                runtime.block_on(registry.verify(reference, &pulled.digest, key, pull.into()))?;
+            let pull = trust.pull.into();
+            let pulled = runtime.block_on(registry.pull(reference, pull))?;
+            if let Some(key) = trust.key() {
+                runtime.block_on(registry.verify(reference, &pulled.digest, key, pull))?;
             }
             tracing::info!(reference, digest = %pulled.digest, cached = pulled.from_cache, "bundle pulled");
             Ok(Some(BundleFiles::read_archive(
@@ -233,62 +159,21 @@ pub fn read_files(source: &Source, trust: &Trust) -> Result<Option<BundleFiles>>
 /// Loads a bundle from any source; a signed one only when it is not older
 /// than the version of its name accepted before.
 pub fn load(engine: &Engine, source: &Source, trust: &Trust) -> Result<Bundle> {
-    if let Source::Builtin(name) = source {
-        return match name.as_str() {
+    match source {
+        Source::Builtin(name) => match name.as_str() {
             "baseline" => Ok(engine.baseline()?),
             "baseline-cel" => Ok(engine.cel_baseline()?),
             other => bail!("no builtin bundle {other:?} (builtin:baseline, builtin:baseline-cel)"),
-        };
-    }
-    match read_files(source, trust)? {
-        Some(files) => {
+        },
+        Source::Dir(path) | Source::Archive(path) => {
+            Ok(Bundle::load_verified(engine, path, &trust.checks)?)
+        }
+        Source::Oci(_) => {
+            let files = read_files(source, trust)?
+                .context("internal: an OCI bundle is an archive, so it has files")?;
             // Checked before compiling: a refused bundle costs nothing more.
-            if trust.key.is_some() {
-                trust.accept(&files)?;
-            }
+            trust.checks.accept(&files)?;
             Ok(Bundle::load_files(engine, &files)?)
         }
-        None => match source {
-            Source::Dir(dir) => Ok(Bundle::load_dir(engine, dir)?),
-            _ => bail!("internal: only directories may lack a manifest"),
-        },
     }
-}
-
-/// `FILE.sig`, where `customs bundle sign FILE` writes the signature.
-pub fn signature_path_of(archive: &Path) -> PathBuf {
-    let mut name = archive.as_os_str().to_owned();
-    name.push(".sig");
-    PathBuf::from(name)
-}
-
-fn read_signature(path: &Path) -> Result<String> {
-    let text = std::fs::read_to_string(path).with_context(|| {
-        format!(
-            "the bundle is not signed: cannot read its signature {} (sign it with `customs bundle sign`)",
-            path.display()
-        )
-    })?;
-    if text.len() > 4096 {
-        bail!("{}: not a signature (too long)", path.display());
-    }
-    Ok(text)
-}
-
-pub fn read_archive_file(path: &Path) -> Result<Vec<u8>> {
-    use std::io::Read;
-    let limit = ArchiveLimits::default().max_archive_bytes;
-    let file = std::fs::File::open(path)
-        .with_context(|| format!("cannot read the bundle archive {}", path.display()))?;
-    let mut bytes = Vec::new();
-    file.take(limit + 1)
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("cannot read the bundle archive {}", path.display()))?;
-    if bytes.len() as u64 > limit {
-        bail!(
-            "{}: the archive is larger than the limit of {limit} bytes",
-            path.display()
-        );
-    }
-    Ok(bytes)
 }

@@ -56,7 +56,7 @@ pub enum Error {
     },
     #[error("{0}")]
     Param(String),
-    #[error("{origin}: cannot read the bundle directory: {source}")]
+    #[error("{origin}: cannot read the bundle: {source}")]
     BundleIo {
         origin: String,
         #[source]

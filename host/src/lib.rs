@@ -48,6 +48,7 @@ mod rollback;
 mod sandbox;
 pub mod schemas;
 pub mod signing;
+mod trust;
 mod verdict;
 mod waivers;
 /// The facts model and importers, so an embedder needs one dependency:
@@ -69,6 +70,7 @@ pub use manifest::{
 pub use policy::{LintFinding, ParamInfo, Policy, PolicyInfo, RuleInfo, is_id as is_valid_name};
 pub use prepared::PreparedFacts;
 pub use rollback::{ACCEPTED_VERSIONS_FILE, Acceptance, AcceptedVersion, AcceptedVersions};
+pub use trust::{DIR_SIGNATURE_FILE, Trust, read_archive_file, signature_path_of};
 pub use verdict::{
     Decision, EVIDENCE_MISSING_RULE, EVIDENCE_POLICY, Effect, Enforcement, FailureKind, Finding,
     ImageRef, Outcome, POLICY_ERROR_RULE, PolicyDecision, PolicyReport, Severity, Summary,
