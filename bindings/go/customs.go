@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"unsafe"
 )
@@ -95,13 +96,15 @@ func (e *Engine) Close() {
 type Bundle struct {
 	mu  sync.RWMutex
 	ptr *C.customs_bundle
+	// The engine that loaded it, the only one that may evaluate it.
+	engine *Engine
 }
 
-func newBundle(ptr *C.customs_bundle, cerr *C.char) (*Bundle, error) {
+func newBundle(engine *Engine, ptr *C.customs_bundle, cerr *C.char) (*Bundle, error) {
 	if ptr == nil {
 		return nil, takeError(cerr)
 	}
-	bundle := &Bundle{ptr: ptr}
+	bundle := &Bundle{ptr: ptr, engine: engine}
 	runtime.SetFinalizer(bundle, (*Bundle).Close)
 	return bundle, nil
 }
@@ -114,16 +117,19 @@ func (e *Engine) Baseline() (*Bundle, error) {
 		return nil, errClosed
 	}
 	var cerr *C.char
-	return newBundle(C.customs_bundle_baseline(e.ptr, &cerr), cerr)
+	return newBundle(e, C.customs_bundle_baseline(e.ptr, &cerr), cerr)
 }
 
-// Trust is what a bundle must satisfy to be loaded. The zero value checks no
-// signature.
+// Trust is what a bundle must satisfy to be loaded: signed by PublicKeyPEM,
+// or Unsigned said outright. The zero value is refused, so a key that failed
+// to arrive (an unset variable) never turns into an unchecked bundle.
 type Trust struct {
 	// The cosign public key (PEM) the bundle must be signed with. With it,
 	// a bundle older than the version of its name accepted before is
 	// refused as a rollback.
 	PublicKeyPEM string `json:"public_key_pem,omitempty"`
+	// Load without checking a signature.
+	Unsigned bool `json:"unsigned,omitempty"`
 	// The file recording accepted versions; the customs CLI's by default.
 	AcceptedVersions string `json:"accepted_versions,omitempty"`
 	// Accept an older signed bundle on purpose.
@@ -136,7 +142,10 @@ func (e *Engine) LoadBundle(path string, trust Trust) (*Bundle, error) {
 	if err != nil {
 		return nil, err
 	}
-	cpath := C.CString(path)
+	cpath, err := cString("the bundle path", path)
+	if err != nil {
+		return nil, err
+	}
 	defer C.free(unsafe.Pointer(cpath))
 	ctrust := C.CString(string(encoded))
 	defer C.free(unsafe.Pointer(ctrust))
@@ -146,15 +155,21 @@ func (e *Engine) LoadBundle(path string, trust Trust) (*Bundle, error) {
 		return nil, errClosed
 	}
 	var cerr *C.char
-	return newBundle(C.customs_bundle_load(e.ptr, cpath, ctrust, &cerr), cerr)
+	return newBundle(e, C.customs_bundle_load(e.ptr, cpath, ctrust, &cerr), cerr)
 }
 
 // SetParam sets a parameter: "POLICY.PARAM" for one policy or "PARAM" for
 // every policy declaring it. A parameter no policy declares is an error.
 func (b *Bundle) SetParam(key, value string) error {
-	ckey := C.CString(key)
+	ckey, err := cString("the parameter name", key)
+	if err != nil {
+		return err
+	}
 	defer C.free(unsafe.Pointer(ckey))
-	cvalue := C.CString(value)
+	cvalue, err := cString("the parameter value", value)
+	if err != nil {
+		return err
+	}
 	defer C.free(unsafe.Pointer(cvalue))
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -171,7 +186,10 @@ func (b *Bundle) SetParam(key, value string) error {
 // SetWaivers replaces the bundle's waivers with those of a waivers file's
 // text (YAML, as `customs eval --waivers` reads it).
 func (b *Bundle) SetWaivers(yaml string) error {
-	cyaml := C.CString(yaml)
+	cyaml, err := cString("the waivers", yaml)
+	if err != nil {
+		return err
+	}
 	defer C.free(unsafe.Pointer(cyaml))
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -221,16 +239,24 @@ func FactsFromInputs(inputs []Input) ([]byte, error) {
 	for i, input := range inputs {
 		array[i] = C.customs_input{len: C.size_t(len(input.Data))}
 		if input.Name != "" {
-			array[i].name = C.CString(input.Name)
-			defer C.free(unsafe.Pointer(array[i].name))
+			name, err := cString("an input's name", input.Name)
+			if err != nil {
+				return nil, err
+			}
+			array[i].name = name
+			defer C.free(unsafe.Pointer(name))
 		}
 		if len(input.Data) > 0 {
 			array[i].data = (*C.uint8_t)(C.CBytes(input.Data))
 			defer C.free(unsafe.Pointer(array[i].data))
 		}
 		if input.Format != "" {
-			array[i].format = C.CString(input.Format)
-			defer C.free(unsafe.Pointer(array[i].format))
+			format, err := cString("an input's format", input.Format)
+			if err != nil {
+				return nil, err
+			}
+			array[i].format = format
+			defer C.free(unsafe.Pointer(format))
 		}
 	}
 	var out, cerr *C.char
@@ -254,6 +280,12 @@ type EvalOptions struct {
 // output customs reads). An error means nothing was decided: treat it as a
 // denial.
 func (e *Engine) Evaluate(bundle *Bundle, facts []byte, options EvalOptions) (*Decision, error) {
+	if bundle == nil {
+		return nil, errors.New("customs: no bundle")
+	}
+	if bundle.engine != e {
+		return nil, errors.New("customs: the bundle was loaded by another engine")
+	}
 	encoded, err := json.Marshal(options)
 	if err != nil {
 		return nil, err
@@ -338,6 +370,15 @@ type Summary struct {
 }
 
 var errClosed = errors.New("customs: used after Close")
+
+// cString copies s to C memory (the caller frees it), refusing a NUL byte,
+// which C would read as the end of the string.
+func cString(what, s string) (*C.char, error) {
+	if strings.IndexByte(s, 0) >= 0 {
+		return nil, fmt.Errorf("customs: %s holds a NUL byte", what)
+	}
+	return C.CString(s), nil
+}
 
 // takeError turns a message customs returned into an error and frees it.
 func takeError(cerr *C.char) error {

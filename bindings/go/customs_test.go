@@ -142,7 +142,7 @@ func celBundle(t *testing.T, engine *Engine, expression string) *Bundle {
 	if err := os.WriteFile(filepath.Join(dir, "policy.yaml"), []byte(policy), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	bundle, err := engine.LoadBundle(dir, Trust{})
+	bundle, err := engine.LoadBundle(dir, Trust{Unsigned: true})
 	if err != nil {
 		t.Fatalf("LoadBundle: %v", err)
 	}
@@ -164,17 +164,29 @@ func TestBadInputIsAnErrorNotADecision(t *testing.T) {
 		!strings.Contains(err.Error(), "no-such-format") {
 		t.Fatalf("unknown format: %v", err)
 	}
-	if _, err := engine.LoadBundle(filepath.Join(t.TempDir(), "missing"), Trust{}); err == nil ||
+	if _, err := engine.LoadBundle(filepath.Join(t.TempDir(), "missing"), Trust{Unsigned: true}); err == nil ||
 		!strings.Contains(err.Error(), "missing") {
 		t.Fatalf("a missing bundle: %v", err)
 	}
 	if err := bundle.SetWaivers("waivers: [unterminated"); err == nil {
 		t.Fatal("broken waivers were accepted")
 	}
-	// A key that is not one, and a bundle without a signature.
+	// A key that is not one.
 	if _, err := engine.LoadBundle(t.TempDir(), Trust{PublicKeyPEM: "not a key"}); err == nil ||
 		!strings.Contains(err.Error(), "PEM") {
 		t.Fatalf("a bad key: %v", err)
+	}
+	// A NUL byte would cut the string short in C.
+	if err := bundle.SetParam("x\x00y", "1"); err == nil || !strings.Contains(err.Error(), "NUL") {
+		t.Fatalf("a NUL byte: %v", err)
+	}
+	// A bundle is evaluated by the engine that loaded it.
+	other := newEngine(t)
+	if _, err := other.Evaluate(bundle, []byte(`{"schema_version":"1","image":{}}`), EvalOptions{}); err == nil {
+		t.Fatal("another engine evaluated the bundle")
+	}
+	if _, err := engine.Evaluate(nil, []byte(`{}`), EvalOptions{}); err == nil {
+		t.Fatal("a nil bundle was evaluated")
 	}
 }
 
@@ -195,7 +207,7 @@ func TestConcurrentEvaluationsAgree(t *testing.T) {
 			defer wait.Done()
 			decision, err := engine.Evaluate(bundle, report, EvalOptions{Now: &now})
 			if err != nil {
-				results[i] = err.Error()
+				t.Errorf("evaluation %d: %v", i, err)
 				return
 			}
 			results[i] = strings.Join(deniedRules(decision), ",")
@@ -221,4 +233,32 @@ func TestUseAfterCloseFails(t *testing.T) {
 	if _, err := engine.Baseline(); err != errClosed {
 		t.Fatalf("a closed engine: %v", err)
 	}
+}
+
+func TestCloseWhileEvaluating(t *testing.T) {
+	engine := newEngine(t)
+	bundle, err := engine.Baseline()
+	if err != nil {
+		t.Fatal(err)
+	}
+	report := readReport(t)
+	var wait sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wait.Add(1)
+		go func() {
+			defer wait.Done()
+			for j := 0; j < 5; j++ {
+				decision, err := engine.Evaluate(bundle, report, EvalOptions{})
+				if err == errClosed {
+					return
+				}
+				if err != nil || decision.Allowed {
+					t.Errorf("evaluation beside Close: %v %v", err, decision)
+					return
+				}
+			}
+		}()
+	}
+	bundle.Close()
+	wait.Wait()
 }

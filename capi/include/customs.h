@@ -56,8 +56,8 @@ const char *customs_version(void);
 // points to writable storage for one pointer.
 customs_engine *customs_engine_new(const char *options_json, char **error);
 
-// Frees an engine (`NULL` is ignored). Bundles loaded with it stay usable
-// only with another handle to the same engine: free them first.
+// Frees an engine (`NULL` is ignored). Its bundles stay valid (free them
+// too), but are evaluated only with the engine that loaded them.
 //
 // # Safety
 // `engine` is `NULL` or a handle from [`customs_engine_new`] not freed before.
@@ -70,18 +70,17 @@ void customs_engine_free(customs_engine *engine);
 // `engine` is a live engine handle; `error` as for [`customs_engine_new`].
 customs_bundle *customs_bundle_baseline(const customs_engine *engine, char **error);
 
-// Loads a bundle directory or archive file. `trust_json` may be `NULL`
-// (no signature checked) or an object with `public_key_pem` (the bundle
-// must be signed by this cosign key, and not older than the version of its
-// name accepted before), `accepted_versions` (where accepted versions are
-// recorded; the CLI's file by default) and `allow_rollback`.
-// Returns `NULL` on failure, before anything compiles when the signature
-// or version is refused.
+// Loads a bundle directory or archive file. `trust_json` says how it is
+// trusted, and must: `{"public_key_pem": "-----BEGIN PUBLIC KEY-----..."}`
+// (it must be signed by this cosign key, and not be older than the version
+// of its name accepted before; with `accepted_versions`, the file recording
+// those, the CLI's by default; `allow_rollback` accepts an older one), or
+// `{"unsigned": true}` (no signature checked). Returns `NULL` on failure;
+// a bad signature is refused before anything is parsed or compiled.
 //
 // # Safety
-// `engine` is a live engine handle; `path` a NUL-terminated string;
-// `trust_json` `NULL` or a NUL-terminated string; `error` as for
-// [`customs_engine_new`].
+// `engine` is a live engine handle; `path` and `trust_json` NUL-terminated
+// strings; `error` as for [`customs_engine_new`].
 customs_bundle *customs_bundle_load(const customs_engine *engine,
                                     const char *path,
                                     const char *trust_json,

@@ -134,15 +134,17 @@ pub unsafe extern "C" fn customs_engine_new(
     })
 }
 
-/// Frees an engine (`NULL` is ignored). Bundles loaded with it stay usable
-/// only with another handle to the same engine: free them first.
+/// Frees an engine (`NULL` is ignored). Its bundles stay valid (free them
+/// too), but are evaluated only with the engine that loaded them.
 ///
 /// # Safety
 /// `engine` is `NULL` or a handle from [`customs_engine_new`] not freed before.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn customs_engine_free(engine: *mut customs_engine) {
     if !engine.is_null() {
-        drop(unsafe { Box::from_raw(engine) });
+        // SAFETY: a handle this library made, not freed before.
+        let engine = unsafe { Box::from_raw(engine) };
+        free_quietly(move || drop(engine));
     }
 }
 
@@ -163,12 +165,15 @@ pub unsafe extern "C" fn customs_bundle_baseline(
     })
 }
 
-/// What a bundle must satisfy, as JSON; every field optional.
-#[derive(Deserialize, Default)]
+/// What a bundle must satisfy, as JSON: a key, or `unsigned` said outright.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TrustOptions {
     /// The cosign public key (PEM) the bundle must be signed with.
     public_key_pem: Option<String>,
+    /// Load without checking a signature; must be said, never assumed.
+    #[serde(default)]
+    unsigned: bool,
     /// The file recording the newest accepted version of each signed
     /// bundle name (the CLI's default when absent).
     accepted_versions: Option<String>,
@@ -177,18 +182,49 @@ struct TrustOptions {
     allow_rollback: bool,
 }
 
-/// Loads a bundle directory or archive file. `trust_json` may be `NULL`
-/// (no signature checked) or an object with `public_key_pem` (the bundle
-/// must be signed by this cosign key, and not older than the version of its
-/// name accepted before), `accepted_versions` (where accepted versions are
-/// recorded; the CLI's file by default) and `allow_rollback`.
-/// Returns `NULL` on failure, before anything compiles when the signature
-/// or version is refused.
+impl TrustOptions {
+    fn trust(self) -> Result<Trust, String> {
+        let key = match (self.public_key_pem, self.unsigned) {
+            (Some(_), true) => {
+                return Err("trust_json: give public_key_pem or unsigned, not both".to_owned());
+            }
+            (None, false) => {
+                return Err(
+                    "trust_json: say how the bundle is trusted: public_key_pem (its cosign key), or \"unsigned\": true".to_owned(),
+                );
+            }
+            (None, true) if self.accepted_versions.is_some() || self.allow_rollback => {
+                return Err(
+                    "trust_json: accepted_versions and allow_rollback apply to signed bundles, not unsigned ones".to_owned(),
+                );
+            }
+            (None, true) => return Ok(Trust::unsigned()),
+            (Some(pem), false) => {
+                VerifyingKey::from_pem("trust_json public_key_pem", pem.as_bytes())
+                    .map_err(|e| e.to_string())?
+            }
+        };
+        let accepted = match self.accepted_versions {
+            Some(path) => AcceptedVersions::at(path),
+            None => AcceptedVersions::at(AcceptedVersions::default_path().ok_or(
+                "trust_json: no state directory for the accepted bundle versions: set accepted_versions",
+            )?),
+        };
+        Ok(Trust::signed_by(key, accepted).allowing_rollback(self.allow_rollback))
+    }
+}
+
+/// Loads a bundle directory or archive file. `trust_json` says how it is
+/// trusted, and must: `{"public_key_pem": "-----BEGIN PUBLIC KEY-----..."}`
+/// (it must be signed by this cosign key, and not be older than the version
+/// of its name accepted before; with `accepted_versions`, the file recording
+/// those, the CLI's by default; `allow_rollback` accepts an older one), or
+/// `{"unsigned": true}` (no signature checked). Returns `NULL` on failure;
+/// a bad signature is refused before anything is parsed or compiled.
 ///
 /// # Safety
-/// `engine` is a live engine handle; `path` a NUL-terminated string;
-/// `trust_json` `NULL` or a NUL-terminated string; `error` as for
-/// [`customs_engine_new`].
+/// `engine` is a live engine handle; `path` and `trust_json` NUL-terminated
+/// strings; `error` as for [`customs_engine_new`].
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn customs_bundle_load(
     engine: *const customs_engine,
@@ -199,30 +235,10 @@ pub unsafe extern "C" fn customs_bundle_load(
     guard(error, std::ptr::null_mut(), || {
         let engine = unsafe { handle(engine, "engine") }?;
         let path = unsafe { required_str(path, "path") }?;
-        let options: TrustOptions = match unsafe { optional_str(trust_json, "trust_json") }? {
-            Some(text) => serde_json::from_str(text)
-                .map_err(|e| format!("trust_json: not trust options: {e}"))?,
-            None => TrustOptions::default(),
-        };
-        let trust = match options.public_key_pem {
-            None if options.accepted_versions.is_some() || options.allow_rollback => {
-                return Err(
-                    "trust_json: accepted_versions and allow_rollback apply to signed bundles: give public_key_pem".to_owned(),
-                );
-            }
-            None => Trust::unsigned(),
-            Some(pem) => {
-                let key = VerifyingKey::from_pem("trust_json public_key_pem", pem.as_bytes())
-                    .map_err(|e| e.to_string())?;
-                let accepted = match options.accepted_versions {
-                    Some(path) => AcceptedVersions::at(path),
-                    None => AcceptedVersions::at(AcceptedVersions::default_path().ok_or(
-                        "trust_json: no state directory for the accepted bundle versions: set accepted_versions",
-                    )?),
-                };
-                Trust::signed_by(key, accepted).allowing_rollback(options.allow_rollback)
-            }
-        };
+        let trust_json = unsafe { required_str(trust_json, "trust_json") }?;
+        let trust = serde_json::from_str::<TrustOptions>(trust_json)
+            .map_err(|e| format!("trust_json: not trust options: {e}"))?
+            .trust()?;
         let bundle =
             Bundle::load_verified(&engine.0, Path::new(path), &trust).map_err(|e| e.to_string())?;
         Ok(Box::into_raw(Box::new(customs_bundle(bundle))))
@@ -280,7 +296,9 @@ pub unsafe extern "C" fn customs_bundle_set_waivers(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn customs_bundle_free(bundle: *mut customs_bundle) {
     if !bundle.is_null() {
-        drop(unsafe { Box::from_raw(bundle) });
+        // SAFETY: a handle this library made, not freed before.
+        let bundle = unsafe { Box::from_raw(bundle) };
+        free_quietly(move || drop(bundle));
     }
 }
 
@@ -404,6 +422,12 @@ pub unsafe extern "C" fn customs_string_free(text: *mut c_char) {
     if !text.is_null() {
         drop(unsafe { CString::from_raw(text) });
     }
+}
+
+/// Drops in a free function: a panic there (none is known) must not unwind
+/// into C, and there is nobody to tell.
+fn free_quietly(drop: impl FnOnce()) {
+    let _ = catch_unwind(AssertUnwindSafe(drop));
 }
 
 /// Runs `body`, turning an error or a panic into `failed` and `*error`.

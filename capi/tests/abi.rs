@@ -90,10 +90,22 @@ fn signed_bundles_load_only_with_a_valid_signature_and_no_rollback() {
     .to_string();
     unsafe { customs_bundle_free(load(engine, &v1, &allowing).unwrap()) };
 
-    // A policy changed after signing: its sha256 no longer matches.
+    // A policy changed after signing: its sha256 no longer matches. A newer
+    // signed manifest beside such a file does not raise the accepted
+    // version (which would lock out the bundle in use).
     std::fs::write(v2.join("policy.yaml"), POLICY.replace("runs as root", "x")).unwrap();
     let error = load(engine, &v2, &trust).unwrap_err();
     assert!(error.contains("sha256"), "{error}");
+    let v5 = temp.path().join("v5");
+    signed_bundle(&v5, "5.0.0", &key);
+    std::fs::write(v5.join("policy.yaml"), "name: junk\n").unwrap();
+    let error = load(engine, &v5, &trust).unwrap_err();
+    assert!(error.contains("sha256"), "{error}");
+    let recorded = std::fs::read_to_string(&state).unwrap();
+    assert!(
+        recorded.contains("2.0.0") && !recorded.contains("5.0.0"),
+        "{recorded}"
+    );
 
     // The manifest changed after signing, or another key signed it.
     let v3 = temp.path().join("v3");
@@ -117,10 +129,33 @@ fn signed_bundles_load_only_with_a_valid_signature_and_no_rollback() {
     std::fs::remove_file(v4.join(DIR_SIGNATURE_FILE)).unwrap();
     let error = load(engine, &v4, &trust).unwrap_err();
     assert!(error.contains("not signed"), "{error}");
-    let error = load(engine, &v4, r#"{"allow_rollback": true}"#).unwrap_err();
-    assert!(error.contains("public_key_pem"), "{error}");
+    // How a bundle is trusted must be said: a key (not an empty one) or
+    // "unsigned", never assumed from what is missing.
+    for unsaid in [
+        "{}",
+        r#"{"public_key_pem": null}"#,
+        r#"{"allow_rollback": true}"#,
+    ] {
+        let error = load(engine, &v4, unsaid).unwrap_err();
+        assert!(
+            error.contains("say how the bundle is trusted"),
+            "{unsaid}: {error}"
+        );
+    }
+    let error = load(engine, &v4, r#"{"public_key_pem": ""}"#).unwrap_err();
+    assert!(error.contains("PEM"), "{error}");
+    let both = serde_json::json!({"public_key_pem": public, "unsigned": true}).to_string();
+    let error = load(engine, &v4, &both).unwrap_err();
+    assert!(error.contains("not both"), "{error}");
+    let error = load(engine, &v4, r#"{"unsigned": true, "allow_rollback": true}"#).unwrap_err();
+    assert!(error.contains("apply to signed bundles"), "{error}");
     let error = load(engine, &v4, r#"{"public_key": "typo"}"#).unwrap_err();
     assert!(error.contains("unknown field"), "{error}");
+    let path = CString::new(v4.to_str().unwrap()).unwrap();
+    let mut message = null_mut();
+    let bundle = unsafe { customs_bundle_load(engine, path.as_ptr(), null(), &mut message) };
+    assert!(bundle.is_null());
+    assert_eq!(take(message), "trust_json is NULL");
     unsafe { customs_engine_free(engine) };
 }
 
@@ -129,7 +164,7 @@ fn evaluate_answers_allow_or_deny_with_the_decision_and_errors_otherwise() {
     let engine = engine();
     let temp = tempfile::tempdir().unwrap();
     std::fs::write(temp.path().join("policy.yaml"), POLICY).unwrap();
-    let bundle = load(engine, temp.path(), "{}").unwrap();
+    let bundle = load(engine, temp.path(), r#"{"unsigned": true}"#).unwrap();
     let evaluate = |facts: &str, options: *const c_char| {
         let mut decision = null_mut();
         let mut error = null_mut();
@@ -166,7 +201,10 @@ fn evaluate_answers_allow_or_deny_with_the_decision_and_errors_otherwise() {
     let require = CString::new(r#"{"require": ["vulnerabilities"]}"#).unwrap();
     let (code, decision) = evaluate(app, require.as_ptr());
     assert_eq!(code, CUSTOMS_DENY, "{decision}");
-    assert!(decision.contains(r#""rule":"evidence/missing""#), "{decision}");
+    assert!(
+        decision.contains(r#""rule":"evidence/missing""#),
+        "{decision}"
+    );
 
     // Bad input: an error naming what, never a decision.
     let (code, error) = evaluate(r#"{"schema_version":"1","image":"#, null());

@@ -171,9 +171,7 @@ pub fn load(engine: &Engine, source: &Source, trust: &Trust) -> Result<Bundle> {
         Source::Oci(_) => {
             let files = read_files(source, trust)?
                 .context("internal: an OCI bundle is an archive, so it has files")?;
-            // Checked before compiling: a refused bundle costs nothing more.
-            trust.checks.accept(&files)?;
-            Ok(Bundle::load_files(engine, &files)?)
+            Ok(trust.checks.load_files(engine, &files)?)
         }
     }
 }

@@ -64,7 +64,7 @@ impl Trust {
 
     /// After a signature check: refuses a version older than one accepted
     /// before, records newer ones. Nothing to do without a key.
-    pub fn accept(&self, files: &BundleFiles) -> Result<(), Error> {
+    fn accept(&self, files: &BundleFiles) -> Result<(), Error> {
         let (Some(_), Some(accepted)) = (&self.key, &self.accepted) else {
             return Ok(());
         };
@@ -141,17 +141,27 @@ impl Trust {
     }
 }
 
+impl Trust {
+    /// Loads the files of a bundle whose signature was checked (or needs
+    /// none): every file against the manifest's sha256, then compiled, then
+    /// its version against the versions accepted before. The version is
+    /// recorded only for a bundle that loaded, so a signed manifest beside
+    /// broken files cannot raise the floor and lock out the bundle in use.
+    pub fn load_files(&self, engine: &Engine, files: &BundleFiles) -> Result<Bundle, Error> {
+        let bundle = Bundle::load_files(engine, files)?;
+        self.accept(files)?;
+        Ok(bundle)
+    }
+}
+
 impl Bundle {
     /// Loads a bundle directory or archive file as `trust` allows: with a key,
-    /// only when its signature is valid and it is not older than the version
-    /// of its name accepted before; the check comes before anything
-    /// compiles, so a refused bundle costs nothing more.
+    /// only when its signature is valid (checked before anything is parsed
+    /// or compiled) and it is not older than the version of its name
+    /// accepted before.
     pub fn load_verified(engine: &Engine, path: &Path, trust: &Trust) -> Result<Bundle, Error> {
         match trust.read_files(path)? {
-            Some(files) => {
-                trust.accept(&files)?;
-                Bundle::load_files(engine, &files)
-            }
+            Some(files) => trust.load_files(engine, &files),
             None => Bundle::load_dir(engine, path),
         }
     }
