@@ -131,6 +131,8 @@ struct Report {
     cold_load: ColdLoad,
     /// Reading an image's layers against decompressing and listing them.
     image: Option<ImageFigures>,
+    /// `customs eval` and the regorus peer as whole processes.
+    processes: Option<ProcessFigures>,
     throughput: Throughput,
     memory: Vec<Memory>,
     soak: Option<Soak>,
@@ -138,6 +140,25 @@ struct Report {
     loads: Vec<customs_bench::load::Load>,
     targets: Vec<Target>,
     not_measured: Vec<String>,
+}
+
+/// Whole processes on a facts document on disk, as a CI job runs them.
+#[derive(Serialize)]
+struct ProcessFigures {
+    /// `customs schema`: this binary's start and exit, nothing evaluated.
+    floor: Stats,
+    rows: Vec<ProcessRow>,
+}
+
+#[derive(Serialize)]
+struct ProcessRow {
+    input: String,
+    bytes: usize,
+    /// `customs eval FACTS` with the embedded baseline.
+    customs: Stats,
+    /// `rego-eval FACTS`: the Rego baseline on regorus, in its own process.
+    regorus: Stats,
+    customs_over_regorus: f64,
 }
 
 #[derive(Serialize)]
@@ -346,6 +367,13 @@ fn main() -> Result<()> {
             None
         }
     };
+    let processes = match process_figures(budget, &inputs, &mut not_measured) {
+        Ok(processes) => processes,
+        Err(e) => {
+            not_measured.push(format!("whole processes: {e:#}"));
+            None
+        }
+    };
     let throughput = throughput_figures(&engine, &wasm, &inputs[1], budget, &options);
     let large = &inputs[2];
     let mut memory = Vec::new();
@@ -387,6 +415,7 @@ fn main() -> Result<()> {
         &throughput,
         &loads,
         image.as_ref(),
+        processes.as_ref(),
     );
     let report = Report {
         machine: machine(),
@@ -401,6 +430,7 @@ fn main() -> Result<()> {
         noop,
         cold_load,
         image,
+        processes,
         throughput,
         memory,
         soak,
@@ -649,6 +679,145 @@ fn image_figures(
     })
 }
 
+/// `customs eval` (embedded baseline) against the regorus peer as a process
+/// (`rego-eval`), each reading the same facts document from disk, small and
+/// large, interleaved; `customs schema` is the floor of the binary itself.
+/// Both must reach the same verdict before anything is timed.
+fn process_figures(
+    budget: Duration,
+    inputs: &[Input],
+    not_measured: &mut Vec<String>,
+) -> Result<Option<ProcessFigures>> {
+    let customs = std::env::current_exe()?.with_file_name("customs");
+    let rego = std::env::current_exe()?.with_file_name("rego-eval");
+    for binary in [&customs, &rego] {
+        if !binary.exists() {
+            not_measured.push(format!(
+                "whole processes: no {} (cargo build --release -p customs-cli -p customs-bench)",
+                binary.display()
+            ));
+            return Ok(None);
+        }
+    }
+    let now = chrono::DateTime::from_timestamp(NOW, 0)
+        .context("NOW is a valid time")?
+        .to_rfc3339();
+    let dir = tempfile_dir()?;
+    let quiet = |command: &mut std::process::Command| {
+        let ok = command
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok();
+        std::hint::black_box(ok);
+    };
+    let [floor] = measure_together(
+        budget,
+        [&mut || quiet(std::process::Command::new(&customs).arg("schema"))],
+    );
+    let mut rows = Vec::new();
+    for input in inputs
+        .iter()
+        .filter(|i| i.name == "small" || i.name == "large")
+    {
+        let path = dir.join(format!("{}.json", input.name));
+        // A document on disk is a claim: customs records its signatures as
+        // reported, not verified. Both peers read it as customs reads it.
+        let as_read = customs_facts::import::import_as(
+            &customs_facts::import::Origin::named(input.name.clone()),
+            &serde_json::to_vec(&input.facts)?,
+            customs_facts::import::Format::CustomsFacts,
+        )?;
+        let json = serde_json::to_vec(&as_read)?;
+        std::fs::write(&path, &json)?;
+        let eval = || {
+            let mut command = std::process::Command::new(&customs);
+            command
+                .args(["eval", "--now", &now, "--format", "json"])
+                .arg(&path);
+            command
+        };
+        let regorus = || {
+            let mut command = std::process::Command::new(&rego);
+            command.arg(&path).arg(NOW.to_string());
+            command
+        };
+        let customs_verdict = process_verdict(&eval().output()?)?;
+        let rego_verdict = rego_process_verdict(&regorus().output()?)?;
+        if customs_verdict != rego_verdict {
+            bail!(
+                "{}: customs eval and rego-eval disagree: {customs_verdict:?} vs {rego_verdict:?}",
+                input.name
+            );
+        }
+        let [customs_stats, rego_stats] = measure_together(
+            budget,
+            [&mut || quiet(&mut eval()), &mut || quiet(&mut regorus())],
+        );
+        eprintln!(
+            "{} as processes: customs eval {:.1} ms, rego-eval {:.1} ms",
+            input.name,
+            customs_stats.median_us / 1000.0,
+            rego_stats.median_us / 1000.0
+        );
+        rows.push(ProcessRow {
+            input: input.name.clone(),
+            bytes: json.len(),
+            customs_over_regorus: customs_stats.median_us / rego_stats.median_us,
+            customs: customs_stats,
+            regorus: rego_stats,
+        });
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(Some(ProcessFigures { floor, rows }))
+}
+
+/// The verdict `customs eval --format json` printed (exit 0 allow, 1 deny).
+fn process_verdict(output: &std::process::Output) -> Result<Verdict> {
+    let decision: serde_json::Value =
+        serde_json::from_slice(&output.stdout).with_context(|| {
+            format!(
+                "customs eval printed no decision: {}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        })?;
+    let allowed = decision["decision"] == "allow";
+    if output.status.code() != Some(if allowed { 0 } else { 1 }) {
+        bail!(
+            "customs eval exited {:?} for {}",
+            output.status.code(),
+            decision["decision"]
+        );
+    }
+    let mut rules = std::collections::BTreeSet::new();
+    for policy in decision["policies"].as_array().into_iter().flatten() {
+        for finding in policy["findings"].as_array().into_iter().flatten() {
+            let text = |field: &str| finding[field].as_str().unwrap_or_default().to_owned();
+            rules.insert((text("rule"), text("effect")));
+        }
+    }
+    Ok(Verdict { allowed, rules })
+}
+
+/// The verdict `rego-eval` printed: the decision, then "rule effect" lines.
+fn rego_process_verdict(output: &std::process::Output) -> Result<Verdict> {
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut lines = text.lines();
+    let allowed = match lines.next() {
+        Some("allow") => true,
+        Some("deny") => false,
+        _ => bail!(
+            "rego-eval printed no decision: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    };
+    let rules = lines
+        .filter_map(|line| line.split_once(' '))
+        .map(|(rule, effect)| (rule.to_owned(), effect.to_owned()))
+        .collect();
+    Ok(Verdict { allowed, rules })
+}
+
 fn tempfile_dir() -> Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("customs-bench-cache-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -800,6 +969,7 @@ fn targets(
     throughput: &Throughput,
     loads: &[customs_bench::load::Load],
     image: Option<&ImageFigures>,
+    processes: Option<&ProcessFigures>,
 ) -> Vec<Target> {
     let mut targets = Vec::new();
     let mut add = |name: &str, target: &str, value: f64, unit: &str, met: bool| {
@@ -822,6 +992,39 @@ fn targets(
             "x",
             row.rego_over_wasm >= want,
         );
+    }
+    if let Some(processes) = processes {
+        for row in &processes.rows {
+            if row.input == "small" {
+                let over_floor = row.customs.median_us / processes.floor.median_us;
+                add(
+                    "whole process: `customs eval` small facts vs `customs schema` (the process floor)",
+                    "<= 2x the floor",
+                    over_floor,
+                    "x",
+                    over_floor <= 2.0,
+                );
+                add(
+                    "whole process: `customs eval` vs a regorus process, small facts",
+                    "<= 3x the regorus time",
+                    row.customs_over_regorus,
+                    "x",
+                    row.customs_over_regorus <= 3.0,
+                );
+            } else {
+                let faster = 1.0 / row.customs_over_regorus;
+                add(
+                    &format!(
+                        "whole process: `customs eval` vs a regorus process, {} facts",
+                        row.input
+                    ),
+                    ">= 2x faster",
+                    faster,
+                    "x",
+                    faster >= 2.0,
+                );
+            }
+        }
     }
     if let Some(image) = image {
         add(
@@ -988,6 +1191,22 @@ fn markdown(report: &Report) -> String {
                 process.customs_facts.median_us / 1000.0,
                 process.tar_list.median_us / 1000.0,
                 process.customs_over_tar
+            ));
+        }
+    }
+    if let Some(processes) = &report.processes {
+        md.push_str(&format!(
+            "| process floor: `customs schema` | {:.1} ms |\n",
+            processes.floor.median_us / 1000.0
+        ));
+        for row in &processes.rows {
+            md.push_str(&format!(
+                "| whole process, {} facts document ({} KiB): `customs eval` vs a regorus process (`rego-eval`) | {:.1} vs {:.1} ms ({:.2}x) |\n",
+                row.input,
+                row.bytes >> 10,
+                row.customs.median_us / 1000.0,
+                row.regorus.median_us / 1000.0,
+                row.customs_over_regorus
             ));
         }
     }

@@ -31,8 +31,12 @@ pub struct RegoInput(Value);
 
 impl RegoInput {
     pub fn new(facts: &customs_facts::Facts) -> Result<RegoInput, String> {
-        let json = serde_json::to_string(facts).map_err(|e| e.to_string())?;
-        Value::from_json_str(&json)
+        RegoInput::from_json(&serde_json::to_string(facts).map_err(|e| e.to_string())?)
+    }
+
+    /// A facts document as it is on disk, read as a regorus user reads input.
+    pub fn from_json(json: &str) -> Result<RegoInput, String> {
+        Value::from_json_str(json)
             .map(RegoInput)
             .map_err(|e| e.to_string())
     }

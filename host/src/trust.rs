@@ -26,7 +26,9 @@ const MAX_SIGNATURE_BYTES: u64 = 4096;
 /// Without a key nothing is checked (a bundle the caller built or trusts by
 /// other means); with one, the bundle must carry a valid signature by it and
 /// must not be older than the version of its name accepted before.
-#[derive(Debug, Clone, Default)]
+/// No `Default`: loading unchecked is said with [`Trust::unsigned`], never
+/// fallen into.
+#[derive(Debug, Clone)]
 pub struct Trust {
     key: Option<VerifyingKey>,
     accepted: Option<AcceptedVersions>,
@@ -36,7 +38,11 @@ pub struct Trust {
 impl Trust {
     /// Loads bundles without checking a signature.
     pub fn unsigned() -> Trust {
-        Trust::default()
+        Trust {
+            key: None,
+            accepted: None,
+            allow_rollback: false,
+        }
     }
 
     /// Loads only bundles signed by `key`, refusing a version older than the
