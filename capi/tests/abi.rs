@@ -5,9 +5,9 @@ use std::ffi::{CStr, CString, c_char};
 use std::path::Path;
 use std::ptr::{null, null_mut};
 
-use customs::signing::{SigningKey, generate_key_pair};
 use customs::{DIR_SIGNATURE_FILE, MANIFEST_FILE, Manifest};
 use customs_capi::*;
+use customs_registry::signing::{SigningKey, generate_key_pair};
 
 /// Takes a string customs returned, freeing it.
 fn take(text: *mut c_char) -> String {

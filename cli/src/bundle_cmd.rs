@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use customs::signing::{SigningKey, generate_key_pair};
 use customs::text::escaped;
 use customs::{BundleFiles, Engine, EngineConfig, MANIFEST_FILE, Manifest};
 use customs_registry::Registry;
+use customs_registry::signing::{SigningKey, generate_key_pair};
 
 use crate::sources::{self, Source, TrustArgs};
 use customs::{DIR_SIGNATURE_FILE, read_archive_file, signature_path_of};

@@ -1,74 +1,27 @@
-//! Bundle signatures in cosign's formats: ECDSA P-256 key pairs as `cosign
-//! generate-key-pair` writes them (an encrypted `SIGSTORE PRIVATE KEY` PEM and
-//! a `PUBLIC KEY` PEM), and signatures as `cosign sign-blob` writes them
-//! (base64 of an ASN.1 ECDSA-SHA256 signature). The sigstore crate does the
-//! cryptography.
+//! Checking bundle signatures in cosign's format: a `PUBLIC KEY` PEM (an
+//! ECDSA P-256 key, as `cosign generate-key-pair` writes) and signatures as
+//! `cosign sign-blob` writes them (base64 of an ASN.1 ECDSA-SHA256
+//! signature). aws-lc-rs does the cryptography. Making keys and signing live
+//! in `customs-registry` (`customs_registry::signing`): evaluating needs
+//! neither.
 
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1, UnparsedPublicKey};
 use base64::Engine as _;
-use sigstore::crypto::signing_key::SigStoreKeyPair;
-use sigstore::crypto::{CosignVerificationKey, Signature, SigningScheme};
-use zeroize::Zeroizing;
+use spki::der::DecodePem;
+use spki::{ObjectIdentifier, SubjectPublicKeyInfoOwned};
 
 use crate::error::Error;
 
-const SCHEME: SigningScheme = SigningScheme::ECDSA_P256_SHA256_ASN1;
-
-/// A new key pair: (encrypted private key PEM, public key PEM).
-pub fn generate_key_pair(password: &[u8]) -> Result<(Zeroizing<String>, String), Error> {
-    let error = |e: sigstore::errors::SigstoreError| Error::Signature {
-        origin: "new key pair".to_owned(),
-        reason: e.to_string(),
-    };
-    let signer = SCHEME.create_signer().map_err(error)?;
-    let pair = signer.to_sigstore_keypair().map_err(error)?;
-    let private = pair.private_key_to_encrypted_pem(password).map_err(error)?;
-    let public = pair.public_key_to_pem().map_err(error)?;
-    Ok((private, public))
-}
-
-/// A private key that signs bundles.
-pub struct SigningKey {
-    signer: sigstore::crypto::SigStoreSigner,
-}
-
-impl std::fmt::Debug for SigningKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SigningKey(..)")
-    }
-}
-
-impl SigningKey {
-    /// Reads a cosign private key (encrypted PEM; `password` may be empty).
-    pub fn from_pem(origin: &str, pem: &[u8], password: &[u8]) -> Result<SigningKey, Error> {
-        let error = |reason: String| Error::Signature {
-            origin: origin.to_owned(),
-            reason,
-        };
-        let pair = SigStoreKeyPair::from_encrypted_pem(pem, password).map_err(|e| {
-            error(format!(
-                "cannot read the private key (wrong password, or not a cosign key): {e}"
-            ))
-        })?;
-        let signer = pair
-            .to_sigstore_signer(&SCHEME)
-            .map_err(|e| error(format!("the key is not an ECDSA P-256 key: {e}")))?;
-        Ok(SigningKey { signer })
-    }
-
-    /// The base64 signature of `message`, as `cosign sign-blob` prints it.
-    pub fn sign(&self, message: &[u8]) -> Result<String, Error> {
-        let signature = self.signer.sign(message).map_err(|e| Error::Signature {
-            origin: "signing".to_owned(),
-            reason: e.to_string(),
-        })?;
-        Ok(base64::engine::general_purpose::STANDARD.encode(signature))
-    }
-}
+/// id-ecPublicKey (RFC 5480).
+const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+/// secp256r1, the curve cosign keys use.
+const P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 
 /// A public key that verifies bundle signatures.
 #[derive(Clone)]
 pub struct VerifyingKey {
-    key: CosignVerificationKey,
+    /// The uncompressed EC point.
+    point: Vec<u8>,
     origin: String,
 }
 
@@ -81,12 +34,36 @@ impl std::fmt::Debug for VerifyingKey {
 impl VerifyingKey {
     /// Reads a cosign public key (`PUBLIC KEY` PEM, ECDSA P-256).
     pub fn from_pem(origin: &str, pem: &[u8]) -> Result<VerifyingKey, Error> {
-        let key = CosignVerificationKey::from_pem(pem, &SCHEME).map_err(|e| Error::Signature {
+        let error = |reason: String| Error::Signature {
             origin: origin.to_owned(),
-            reason: format!("not an ECDSA P-256 public key in PEM form: {e}"),
-        })?;
+            reason: format!("not an ECDSA P-256 public key in PEM form: {reason}"),
+        };
+        let text = std::str::from_utf8(pem).map_err(|_| error("not text".to_owned()))?;
+        // Key files often carry a comment line or blank lines around the block.
+        let block = text
+            .find("-----BEGIN")
+            .map(|start| text[start..].trim_end())
+            .ok_or_else(|| error("no -----BEGIN PUBLIC KEY----- block".to_owned()))?;
+        let spki = SubjectPublicKeyInfoOwned::from_pem(block).map_err(|e| error(e.to_string()))?;
+        let curve = spki
+            .algorithm
+            .parameters
+            .as_ref()
+            .and_then(|parameters| parameters.decode_as::<ObjectIdentifier>().ok());
+        if spki.algorithm.oid != EC_PUBLIC_KEY || curve != Some(P256) {
+            return Err(error(format!(
+                "a key of algorithm {}{}",
+                spki.algorithm.oid,
+                curve.map(|c| format!(" on curve {c}")).unwrap_or_default()
+            )));
+        }
+        let point = spki
+            .subject_public_key
+            .as_bytes()
+            .ok_or_else(|| error("the key bits are not whole bytes".to_owned()))?
+            .to_vec();
         Ok(VerifyingKey {
-            key,
+            point,
             origin: origin.to_owned(),
         })
     }
@@ -101,13 +78,47 @@ impl VerifyingKey {
         let signature = base64::engine::general_purpose::STANDARD
             .decode(signature_b64.trim())
             .map_err(|e| error(format!("the signature is not base64: {e}")))?;
-        self.key
-            .verify_signature(Signature::Raw(&signature), message)
+        UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, &self.point)
+            .verify(message, &signature)
             .map_err(|_| {
                 error(format!(
                     "the signature does not match: the content changed after signing, or it was signed by another key than {}",
                     self.origin
                 ))
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const P384: &str = "-----BEGIN PUBLIC KEY-----
+MHYwEAYHKoZIzj0CAQYFK4EEACIDYgAEDlZ9Sbyc69vpGsIkzhoddcTMcmlkm6iJ
+UIKQGMVLQ4A5G5gHWM3xFuOnp+dS44IKcNDgr0HqbreE5z3JtcE6TBtuuWhm3OFT
+27XLsNiVbsKfRotDklgu1ebrPpNdFtgM
+-----END PUBLIC KEY-----
+";
+
+    #[test]
+    fn only_ecdsa_p256_public_keys_are_read() {
+        let error = VerifyingKey::from_pem("p384.pub", P384.as_bytes()).unwrap_err();
+        assert!(
+            error.to_string().contains("on curve 1.3.132.0.34"),
+            "{error}"
+        );
+        for junk in [
+            "",
+            "not a key",
+            "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+        ] {
+            let error = VerifyingKey::from_pem("junk.pub", junk.as_bytes()).unwrap_err();
+            assert!(
+                error
+                    .to_string()
+                    .starts_with("junk.pub: signature check failed: not an ECDSA P-256 public key"),
+                "{error}"
+            );
+        }
     }
 }

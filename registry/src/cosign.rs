@@ -84,7 +84,7 @@ pub(crate) async fn push_signature(
     target: &Reference,
     reference: &str,
     digest: &str,
-    key: &customs::signing::SigningKey,
+    key: &crate::signing::SigningKey,
 ) -> Result<(), Error> {
     let wrap = |e| Error::from_oci(reference, e);
     let sig_ref = signature_tag(target, digest);

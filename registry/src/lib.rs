@@ -17,6 +17,7 @@ mod cosign;
 mod error;
 mod image;
 mod read_image;
+pub mod signing;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -365,7 +366,7 @@ impl Registry {
     pub async fn sign(
         &self,
         reference: &str,
-        key: &customs::signing::SigningKey,
+        key: &crate::signing::SigningKey,
     ) -> Result<String, Error> {
         let target = parse_reference(reference)?;
         let digest = self.resolve(reference, PullPolicy::Always).await?;

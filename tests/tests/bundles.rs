@@ -5,11 +5,12 @@
 use std::path::Path;
 
 use assert_cmd::Command;
-use customs::signing::{SigningKey, VerifyingKey, generate_key_pair};
+use customs::signing::VerifyingKey;
 use customs::{
     ArchiveLimits, Bundle, BundleFiles, Enforcement, Error, EvalOptions, Manifest, PolicyDecision,
     PreparedFacts, WaiverStatus, Waivers,
 };
+use customs_registry::signing::{SigningKey, generate_key_pair};
 use customs_tests::{bundle_dir, engine};
 
 const NOW: &str = "2026-11-01T00:00:00Z";

@@ -182,7 +182,7 @@ fn attestation(work: &Path, subject: &str) -> Vec<u8> {
     );
     let mut message = pae.into_bytes();
     message.extend_from_slice(&payload);
-    let key = customs::signing::SigningKey::from_pem(
+    let key = customs_registry::signing::SigningKey::from_pem(
         "cosign.key",
         &std::fs::read(work.join("cosign.key")).unwrap(),
         PASSWORD.as_bytes(),
