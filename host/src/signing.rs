@@ -7,7 +7,6 @@
 
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1, UnparsedPublicKey};
 use base64::Engine as _;
-use spki::der::DecodePem;
 use spki::{ObjectIdentifier, SubjectPublicKeyInfoOwned};
 
 use crate::error::Error;
@@ -39,12 +38,19 @@ impl VerifyingKey {
             reason: format!("not an ECDSA P-256 public key in PEM form: {reason}"),
         };
         let text = std::str::from_utf8(pem).map_err(|_| error("not text".to_owned()))?;
-        // Key files often carry a comment line or blank lines around the block.
-        let block = text
-            .find("-----BEGIN")
-            .map(|start| text[start..].trim_end())
+        // Read as leniently as cosign does: text around the block, base64
+        // wrapped at any width. The DER inside is parsed strictly.
+        let body = text
+            .split_once("-----BEGIN PUBLIC KEY-----")
+            .and_then(|(_, rest)| rest.split_once("-----END PUBLIC KEY-----"))
+            .map(|(body, _)| body)
             .ok_or_else(|| error("no -----BEGIN PUBLIC KEY----- block".to_owned()))?;
-        let spki = SubjectPublicKeyInfoOwned::from_pem(block).map_err(|e| error(e.to_string()))?;
+        let base64: String = body.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(base64)
+            .map_err(|e| error(format!("the block is not base64: {e}")))?;
+        let spki = SubjectPublicKeyInfoOwned::try_from(der.as_slice())
+            .map_err(|e| error(e.to_string()))?;
         let curve = spki
             .algorithm
             .parameters
@@ -99,6 +105,21 @@ UIKQGMVLQ4A5G5gHWM3xFuOnp+dS44IKcNDgr0HqbreE5z3JtcE6TBtuuWhm3OFT
 27XLsNiVbsKfRotDklgu1ebrPpNdFtgM
 -----END PUBLIC KEY-----
 ";
+
+    #[test]
+    fn keys_wrapped_at_any_width_with_text_around_are_read() {
+        let (_, der) = spki::der::pem::decode_vec(P384.as_bytes()).unwrap();
+        let one_line = base64::engine::general_purpose::STANDARD.encode(der);
+        let pem = format!(
+            "# a comment\n-----BEGIN PUBLIC KEY-----\n{one_line}\n-----END PUBLIC KEY-----\ntrailing text"
+        );
+        // Read as far as the algorithm check: the block itself was understood.
+        let error = VerifyingKey::from_pem("wide.pub", pem.as_bytes()).unwrap_err();
+        assert!(
+            error.to_string().contains("on curve 1.3.132.0.34"),
+            "{error}"
+        );
+    }
 
     #[test]
     fn only_ecdsa_p256_public_keys_are_read() {

@@ -148,8 +148,9 @@ impl Trust {
 }
 
 impl Trust {
-    /// Loads the files of a bundle whose signature was checked (or needs
-    /// none): every file against the manifest's sha256, then compiled, then
+    /// Loads the files of a bundle whose signature the caller checked (as
+    /// [`Trust::read_files`] does; this checks none): every file against the
+    /// manifest's sha256, then compiled, then
     /// its version against the versions accepted before. The version is
     /// recorded only for a bundle that loaded, so a signed manifest beside
     /// broken files cannot raise the floor and lock out the bundle in use.
@@ -162,9 +163,9 @@ impl Trust {
 
 impl Bundle {
     /// Loads a bundle directory or archive file as `trust` allows: with a key,
-    /// only when its signature is valid (checked before anything is parsed
-    /// or compiled) and it is not older than the version of its name
-    /// accepted before.
+    /// only when its signature is valid (checked before anything compiles;
+    /// an archive's before it is unpacked) and it is not older than the
+    /// version of its name accepted before.
     pub fn load_verified(engine: &Engine, path: &Path, trust: &Trust) -> Result<Bundle, Error> {
         match trust.read_files(path)? {
             Some(files) => trust.load_files(engine, &files),
