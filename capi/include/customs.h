@@ -76,7 +76,7 @@ customs_bundle *customs_bundle_baseline(const customs_engine *engine, char **err
 // of its name accepted before; with `accepted_versions`, the file recording
 // those, the CLI's by default; `allow_rollback` accepts an older one), or
 // `{"unsigned": true}` (no signature checked). Returns `NULL` on failure;
-// a bad signature is refused before anything is parsed or compiled.
+// a bad signature is refused before anything compiles.
 //
 // # Safety
 // `engine` is a live engine handle; `path` and `trust_json` NUL-terminated
