@@ -6,7 +6,6 @@
 //! cargo run --release -p customs-bench -- --quick # a smoke run (seconds), as CI does
 //! cargo run --release -p customs-bench -- --load  # only the server under wrk (printed, not written)
 //! cargo run --release -p customs-bench -- --image # only image reading (printed, not written)
-//! cargo run --release -p customs-bench -- --profile # the WASM baseline on small facts for 10 s (for perf)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -237,25 +236,6 @@ fn main() -> Result<()> {
             let load = load_figures(&engine, endpoint, if quick { 2 } else { 10 })?;
             println!("{}", serde_json::to_string(&load)?);
         }
-        return Ok(());
-    }
-    if std::env::args().any(|a| a == "--profile") {
-        // For `perf record`: the WASM baseline on small facts, nothing else,
-        // for 10 seconds.
-        let bundle = engine.baseline()?;
-        let (_, packages, vulnerabilities) = generate::SIZES[0];
-        let facts = PreparedFacts::new(generate::facts(packages, vulnerabilities, NOW, 30));
-        let options = EvalOptions::at(NOW);
-        let started = std::time::Instant::now();
-        let mut evaluations = 0u64;
-        while started.elapsed() < Duration::from_secs(10) {
-            std::hint::black_box(engine.evaluate(&bundle, &facts, &options));
-            evaluations += 1;
-        }
-        println!(
-            "{evaluations} evaluations, {:.1} µs each",
-            started.elapsed().as_secs_f64() * 1e6 / evaluations as f64
-        );
         return Ok(());
     }
     if std::env::args().any(|a| a == "--image") {
